@@ -1,0 +1,1 @@
+"""kiln_torch: quantized Llama models in PyTorch, saved as TorchScript for Kiln."""
