@@ -1,1 +1,22 @@
 """kiln_torch: quantized Llama models in PyTorch, saved as TorchScript for Kiln."""
+
+from .config import PRESETS, LlamaConfig, get_config
+from .flow import (TracedCausalLM, TracedLayer, calibrate, convert, load_hf_state_dict,
+                   prefill_then_decode, prepare, random_token_batches, save_torchscript)
+from .model import (MASK_VALUE, QuantEmbedding, QuantLinear, QuantLlamaAttention,
+                    QuantLlamaDecoderLayer, QuantLlamaForCausalLM, QuantLlamaMLP,
+                    QuantLlamaModel, QuantRMSNorm, QuantRotary, build_model, causal_mask,
+                    init_weights, rope_cos_sin)
+from .quant import FakeQuant, iter_quantizers, qparams_from_range
+from .recipes import RECIPES, QSpec, Recipe, get_recipe
+
+__all__ = [
+    "PRESETS", "LlamaConfig", "get_config",
+    "TracedCausalLM", "TracedLayer", "calibrate", "convert", "load_hf_state_dict",
+    "prefill_then_decode", "prepare", "random_token_batches", "save_torchscript",
+    "MASK_VALUE", "QuantEmbedding", "QuantLinear", "QuantLlamaAttention",
+    "QuantLlamaDecoderLayer", "QuantLlamaForCausalLM", "QuantLlamaMLP", "QuantLlamaModel",
+    "QuantRMSNorm", "QuantRotary", "build_model", "causal_mask", "init_weights", "rope_cos_sin",
+    "FakeQuant", "iter_quantizers", "qparams_from_range",
+    "RECIPES", "QSpec", "Recipe", "get_recipe",
+]

@@ -199,3 +199,19 @@ def _config_of(model: nn.Module) -> LlamaConfig:
     if not isinstance(config, LlamaConfig):
         raise TypeError("expected a QuantLlamaForCausalLM (a module with a LlamaConfig .config)")
     return config
+
+
+def load_hf_state_dict(model: QuantLlamaForCausalLM, state_dict: Dict[str, Tensor]) -> None:
+    """Loads a Hugging Face LlamaForCausalLM state dict strictly.
+
+    Two differences between HF checkpoints and state_dict() are bridged: old
+    checkpoints carry `...rotary_emb.inv_freq` buffers (dropped: RoPE tables are
+    inputs here), and tied checkpoints may omit `lm_head.weight` (taken from
+    `model.embed_tokens.weight`).  Any other missing or unexpected key is an error.
+    Load weights before convert(): weight quantizers take their ranges at convert().
+    """
+    state = {k: v for k, v in state_dict.items() if not k.endswith("rotary_emb.inv_freq")}
+    if _config_of(model).tie_word_embeddings and "lm_head.weight" not in state:
+        if "model.embed_tokens.weight" in state:
+            state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    model.load_state_dict(state, strict=True)
