@@ -1,0 +1,107 @@
+//===- InferShapes.cpp - kiln-infer-shapes --------------------------------===//
+#include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_INFERSHAPES
+#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+/// True when `refined` says strictly more than `current` about the shape.
+bool isMoreRefined(Type refined, Type current) {
+  auto r = dyn_cast_or_null<RankedTensorType>(refined);
+  if (!r)
+    return false;
+  auto c = dyn_cast<RankedTensorType>(current);
+  if (!c)
+    return isa<UnrankedTensorType>(current);
+  if (r.getRank() != c.getRank())
+    return false;
+  bool better = false;
+  for (auto [rd, cd] : llvm::zip(r.getShape(), c.getShape())) {
+    if (ShapedType::isDynamic(rd) && !ShapedType::isDynamic(cd))
+      return false;
+    if (!ShapedType::isDynamic(cd) && rd != cd)
+      return false;
+    better |= ShapedType::isDynamic(cd) && !ShapedType::isDynamic(rd);
+  }
+  return better;
+}
+
+struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
+  using InferShapesBase::InferShapesBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    MLIRContext *ctx = &getContext();
+    // Folding (sizes to constants) and refinement feed each other: iterate.
+    for (int round = 0; round < 32; ++round) {
+      bool changed = false;
+      func.walk([&](ShapeInferenceOpInterface op) {
+        Type inferred = op.inferResultType();
+        Value result = op->getResult(0);
+        if (!isMoreRefined(inferred, result.getType()))
+          return;
+        Type old = result.getType();
+        result.setType(inferred);
+        keepTypesOfOtherUsers(result, old);
+        ++numRefined;
+        changed = true;
+      });
+      RewritePatternSet patterns(ctx);
+      for (RegisteredOperationName name : ctx->getRegisteredOperations())
+        name.getCanonicalizationPatterns(patterns, ctx);
+      bool folded = false;
+      if (failed(applyPatternsAndFoldGreedily(func, std::move(patterns),
+                                              GreedyRewriteConfig(), &folded)))
+        return signalPassFailure();
+      if (!changed && !folded)
+        break;
+    }
+    if (updateSignature)
+      refineSignature(func);
+  }
+
+  /// Users that are not kiln tensor ops (scf.yield, kiln.tuple, func.return)
+  /// need the type they were built with: give them a tensor.cast.
+  static void keepTypesOfOtherUsers(Value result, Type old) {
+    for (OpOperand &use : llvm::make_early_inc_range(result.getUses())) {
+      Operation *user = use.getOwner();
+      if (isa<ShapeInferenceOpInterface, SizeOp, ShapeOp, RankOp>(user))
+        continue;
+      OpBuilder b(user);
+      use.set(b.create<tensor::CastOp>(user->getLoc(), old, result));
+    }
+  }
+
+  void refineSignature(func::FuncOp func) {
+    SmallVector<Type> results(func.getFunctionType().getResults());
+    bool changed = false;
+    func.walk([&](func::ReturnOp ret) {
+      for (auto [i, operand] : llvm::enumerate(ret->getOpOperands())) {
+        Value v = operand.get();
+        if (auto cast = v.getDefiningOp<tensor::CastOp>())
+          if (isMoreRefined(cast.getSource().getType(), results[i]))
+            v = cast.getSource();
+        if (v.getType() != results[i] && isMoreRefined(v.getType(), results[i])) {
+          operand.set(v);
+          results[i] = v.getType();
+          changed = true;
+        }
+      }
+    });
+    if (changed)
+      func.setType(FunctionType::get(func.getContext(),
+                                     func.getFunctionType().getInputs(), results));
+  }
+};
+} // namespace
