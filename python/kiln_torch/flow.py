@@ -6,8 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import LlamaConfig
-from .model import (MASK_VALUE, QuantLlamaDecoderLayer, QuantLlamaForCausalLM,
-                    QuantLlamaModel, causal_mask, rope_cos_sin)
+from .model import (MASK_VALUE, QuantLlamaDecoderLayer, QuantLlamaForCausalLM, causal_mask,
+                    rope_cos_sin)
 from .quant import FakeQuant, iter_quantizers
 from .recipes import Recipe, get_recipe
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .config import PRESETS, LlamaConfig, get_config
+from .config import PRESETS, get_config
 from .flow import calibrate, convert, prepare, random_token_batches, save_torchscript
 from .model import MASK_VALUE, QuantLlamaForCausalLM, build_model, causal_mask, rope_cos_sin
 from .recipes import RECIPES

@@ -140,10 +140,10 @@ def test_per_head_with_equal_ranges_equals_per_tensor():
             q.set_range(q.min_val.min().expand(heads), q.max_val.max().expand(heads))
     assert len(per_head_names) == 10 * per_tensor.config.num_hidden_layers
     convert(per_head)
-    tensor_quantizers = dict(iter_quantizers(per_tensor))
+    tensor_scales = {name: q.scale for name, q in iter_quantizers(per_tensor)}
     for name in per_head_names:
-        assert torch.equal(dict(iter_quantizers(per_head))[name].scales,
-                           torch.full_like(per_head.get_submodule(name).scales, tensor_quantizers[name].scale))
+        scales = per_head.get_submodule(name).scales
+        assert torch.equal(scales, torch.full_like(scales, tensor_scales[name])), name
     assert torch.equal(_run(per_head)[0], _run(per_tensor)[0])
 
 
