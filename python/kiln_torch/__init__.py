@@ -1,7 +1,8 @@
 """kiln_torch: quantized Llama models in PyTorch, saved as TorchScript for Kiln."""
 
 from .config import PRESETS, LlamaConfig, get_config
-from .flow import (TracedCausalLM, TracedLayer, calibrate, convert, load_hf_state_dict,
+from .flow import (TracedCausalLM, TracedLayer, calibrate, convert, example_trace_inputs,
+                   load_hf_state_dict,
                    prefill_then_decode, prepare, random_token_batches, save_torchscript)
 from .model import (MASK_VALUE, QuantEmbedding, QuantLinear, QuantLlamaAttention,
                     QuantLlamaDecoderLayer, QuantLlamaForCausalLM, QuantLlamaMLP,
@@ -12,7 +13,8 @@ from .recipes import RECIPES, QSpec, Recipe, get_recipe
 
 __all__ = [
     "PRESETS", "LlamaConfig", "get_config",
-    "TracedCausalLM", "TracedLayer", "calibrate", "convert", "load_hf_state_dict",
+    "TracedCausalLM", "TracedLayer", "calibrate", "convert", "example_trace_inputs",
+    "load_hf_state_dict",
     "prefill_then_decode", "prepare", "random_token_batches", "save_torchscript",
     "MASK_VALUE", "QuantEmbedding", "QuantLinear", "QuantLlamaAttention",
     "QuantLlamaDecoderLayer", "QuantLlamaForCausalLM", "QuantLlamaMLP", "QuantLlamaModel",

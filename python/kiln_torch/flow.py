@@ -170,15 +170,17 @@ def save_torchscript(module: nn.Module, path: str, scripted: bool = True,
     scripted=True: torch.jit.script(module); forward keeps the HF-like signature and its
     `past_key_value is None`, `use_cache` and `output_attentions` branches.
     scripted=False: traces TracedLayer / TracedCausalLM around the module: `forward` on
-    example_inputs (the prefill inputs as plain tensors, required) and, if
-    decode_example_inputs is given, also a `decode` method.  No freezing either way.
+    example_inputs (the prefill inputs as plain tensors) and `decode` on
+    decode_example_inputs.  Without example inputs, random ones are made (8 tokens of
+    prefill, then a decode step on that cache), and both methods are traced.
+    No freezing either way.
     """
     module.eval()
     if scripted:
         saved = torch.jit.script(module)
     else:
         if example_inputs is None:
-            raise ValueError("tracing needs example_inputs (the prefill tensors)")
+            example_inputs, decode_example_inputs = example_trace_inputs(module)
         if isinstance(module, QuantLlamaDecoderLayer):
             wrapper: nn.Module = TracedLayer(module)
         elif isinstance(module, QuantLlamaForCausalLM):
@@ -192,6 +194,33 @@ def save_torchscript(module: nn.Module, path: str, scripted: bool = True,
             saved = torch.jit.trace_module(wrapper, methods, check_trace=False)
     saved.save(path)
     return saved
+
+
+@torch.no_grad()
+def example_trace_inputs(module: nn.Module, seq_len: int = 8,
+                         seed: int = 0) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
+    """Random (prefill, decode) plain-tensor inputs for tracing a layer or causal LM."""
+    gen = torch.Generator().manual_seed(seed)
+    if isinstance(module, QuantLlamaDecoderLayer):
+        hidden_size = module.input_layernorm.weight.numel()
+        head_dim = module.self_attn.head_dim
+        # Only the shapes matter for tracing: use plain RoPE with the default theta.
+        config = LlamaConfig(hidden_size=hidden_size, head_dim=head_dim,
+                             num_attention_heads=1, num_key_value_heads=1)
+        tokens = torch.randn(1, seq_len + 1, hidden_size, generator=gen)
+    elif isinstance(module, QuantLlamaForCausalLM):
+        config = _config_of(module)
+        tokens = torch.randint(0, config.vocab_size, (1, seq_len + 1), generator=gen)
+    else:
+        raise TypeError(f"cannot trace a {type(module).__name__}")
+    cos, sin = rope_cos_sin(config, torch.arange(seq_len + 1))
+    prefill = (tokens[:, :seq_len], causal_mask(seq_len), cos[:, :seq_len], sin[:, :seq_len])
+    _, cache, _ = module(prefill[0], prefill[1], (prefill[2], prefill[3]), None, True, False)
+    if isinstance(cache, tuple):
+        cache = [cache]
+    past = tuple(t for kv in cache for t in kv)
+    decode = (tokens[:, seq_len:], causal_mask(1, seq_len), cos[:, seq_len:], sin[:, seq_len:]) + past
+    return prefill, decode
 
 
 def _config_of(model: nn.Module) -> LlamaConfig:

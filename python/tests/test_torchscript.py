@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import ALL_RECIPES, QUANT_RECIPES
+from conftest import QUANT_RECIPES
 from kiln_torch import (causal_mask, get_config, iter_quantizers,
                         random_token_batches, rope_cos_sin, save_torchscript)
 
@@ -36,11 +36,9 @@ def _all_nodes(block):
             yield from _all_nodes(sub)
 
 
-@pytest.mark.parametrize("per_head", [False, True])
-@pytest.mark.parametrize("recipe", ALL_RECIPES)
+@pytest.mark.parametrize("recipe,per_head", [("float", False)] + [
+    (recipe, per_head) for recipe in QUANT_RECIPES for per_head in (False, True)])
 def test_scripted_and_traced_layer_reload_exactly(recipe, per_head, converted, tmp_path):
-    if recipe == "float" and per_head:
-        pytest.skip("per_head has no effect on the float recipe")
     model = converted(recipe, per_head)
     layer = model.model.layers[1]
     prefill, step = _layer_inputs(model.config)
@@ -185,3 +183,27 @@ def test_traced_graph_has_the_same_fake_quant_calls(converted, tmp_path):
     t_nodes = _fake_quant_nodes(_inlined_graph(traced))
     s_nodes = _fake_quant_nodes(_inlined_graph(scripted))
     assert sorted(n.kind() for n in t_nodes) == sorted(n.kind() for n in s_nodes)
+
+
+@pytest.mark.parametrize("part", ["layer", "model"])
+def test_traced_save_without_example_inputs(part, converted, tmp_path):
+    model = converted("w8a8")
+    module = model.model.layers[0] if part == "layer" else model
+    path = str(tmp_path / "t.pt")
+    save_torchscript(module, path, scripted=False)
+    traced = torch.jit.load(path)
+    if part == "layer":
+        prefill, step = _layer_inputs(model.config)
+        with torch.no_grad():
+            hidden, cache, _ = module(prefill[0], prefill[1], (prefill[2], prefill[3]), None, True)
+            step_hidden, _, _ = module(step[0], step[1], (step[2], step[3]), cache, True)
+        out = traced(*prefill)
+        assert torch.equal(out[0], hidden)
+        assert torch.equal(traced.decode(*step, out[1], out[2])[0], step_hidden)
+    else:
+        ids = random_token_batches(model.config, 1, 1, SEQ, 7)[0]
+        cos, sin = rope_cos_sin(model.config, torch.arange(SEQ))
+        with torch.no_grad():
+            logits, _, _ = module(ids, causal_mask(SEQ), (cos, sin), None, True)
+        assert torch.equal(traced(ids, causal_mask(SEQ), cos, sin)[0], logits)
+        assert hasattr(traced, "decode")
