@@ -99,7 +99,8 @@ TEST_F(KilnOpsTest, SliceFollowsPythonClamping) {
 
 TEST_F(KilnOpsTest, UnknownSizesStayDynamic) {
   Value x = arg({1, 16, 64});
-  Value n = builder.create<kiln::SizeOp>(builder.getUnknownLoc(), x, i64(1));
+  Value n = builder.create<kiln::SizeOp>(builder.getUnknownLoc(),
+                                              builder.getI64Type(), x, i64(1));
   // A size that is not yet folded stays dynamic in the inferred type.
   Value notConst = builder.create<arith::AddIOp>(builder.getUnknownLoc(), n, n);
   auto e = builder.create<kiln::ExpandOp>(builder.getUnknownLoc(), unranked(),

@@ -3,6 +3,7 @@
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
 
 #include "mlir/Dialect/Quant/QuantTypes.h"
+#include "kiln/Dialect/Common/ConstantFormat.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -57,6 +58,12 @@ LogicalResult ConstOp::verify() {
 }
 
 OpFoldResult ConstOp::fold(FoldAdaptor) { return getValue(); }
+
+ParseResult ConstOp::parse(OpAsmParser &parser, OperationState &result) {
+  return kiln::parseConstantOp(parser, result);
+}
+
+void ConstOp::print(OpAsmPrinter &p) { kiln::printConstantOp(p, *this, getValue()); }
 
 #define CIRCLE_BINARY_VERIFY(OP)                                               \
   LogicalResult OP::verify() {                                                 \

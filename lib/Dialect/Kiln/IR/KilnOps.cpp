@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
+#include "kiln/Dialect/Common/ConstantFormat.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -127,6 +128,12 @@ LogicalResult ConstantOp::verify() {
 }
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+ParseResult ConstantOp::parse(OpAsmParser &parser, OperationState &result) {
+  return kiln::parseConstantOp(parser, result);
+}
+
+void ConstantOp::print(OpAsmPrinter &p) { kiln::printConstantOp(p, *this, getValue()); }
 
 OpFoldResult NoneOp::fold(FoldAdaptor) { return UnitAttr::get(getContext()); }
 

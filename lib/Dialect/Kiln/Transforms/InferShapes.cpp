@@ -69,6 +69,11 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
     }
     if (updateSignature)
       refineSignature(func);
+    // Casts the signature update made redundant.
+    func.walk([](tensor::CastOp cast) {
+      if (cast->use_empty())
+        cast->erase();
+    });
   }
 
   /// Users that are not kiln tensor ops (scf.yield, kiln.tuple, func.return)

@@ -46,7 +46,7 @@ def Circle_ConstOp : Circle_Op<"const", [ConstantLike]> {
   }];
   let arguments = (ins ElementsAttr:$value);
   let results = (outs AnyTensor:$output);
-  let assemblyFormat = "$value attr-dict `:` type($output)";
+  let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
   let hasFolder = 1;
 }

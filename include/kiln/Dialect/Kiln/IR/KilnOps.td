@@ -31,7 +31,7 @@ def Kiln_ConstantOp : Kiln_Op<"constant", [ConstantLike, Pure]> {
   }];
   let arguments = (ins ElementsAttr:$value);
   let results = (outs AnyTensor:$result);
-  let assemblyFormat = "$value attr-dict `:` type($result)";
+  let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
   let hasFolder = 1;
 }
@@ -47,7 +47,7 @@ def Kiln_SomeOp : Kiln_Op<"some", [Pure]> {
   let summary = "Wraps a value into a present !kiln.optional";
   let arguments = (ins AnyType:$value);
   let results = (outs Kiln_OptionalType:$result);
-  let assemblyFormat = "$value attr-dict `:` type($value) `->` type($result)";
+  let assemblyFormat = "$value attr-dict `:` type($value) `->` qualified(type($result))";
   let hasVerifier = 1;
 }
 
@@ -88,7 +88,7 @@ def Kiln_ListOp : Kiln_Op<"list", [Pure]> {
   let summary = "prim::ListConstruct";
   let arguments = (ins Variadic<AnyType>:$elements);
   let results = (outs Kiln_ListType:$result);
-  let assemblyFormat = "($elements^ `:` type($elements))? attr-dict `->` type($result)";
+  let assemblyFormat = "($elements^ `:` type($elements))? attr-dict `->` qualified(type($result))";
   let hasVerifier = 1;
 }
 
@@ -96,7 +96,7 @@ def Kiln_ListGetOp : Kiln_Op<"list_get", [Pure]> {
   let summary = "aten::__getitem__ on a list (negative index counts from the end)";
   let arguments = (ins Kiln_ListType:$list, I64:$index);
   let results = (outs AnyType:$result);
-  let assemblyFormat = "$list `[` $index `]` attr-dict `:` type($list) `->` type($result)";
+  let assemblyFormat = "$list `[` $index `]` attr-dict `:` qualified(type($list)) `->` type($result)";
   let hasFolder = 1;
 }
 
@@ -104,7 +104,7 @@ def Kiln_ShapeOp : Kiln_Op<"shape", [Pure]> {
   let summary = "aten::size(x): the shape as a list of i64";
   let arguments = (ins AnyTensor:$input);
   let results = (outs Kiln_ListType:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` qualified(type($result))";
 }
 
 def Kiln_SizeOp : Kiln_Op<"size", [Pure]> {
@@ -303,7 +303,7 @@ def Kiln_SliceOp : Kiln_Op<"slice", [Pure, ShapeInfer]> {
                        I64:$step);
   let results = (outs AnyTensor:$result);
   let assemblyFormat = [{
-    $input `dim` `=` $dim `[` $start `:` $end `:` $step `]` attr-dict `:` functional-type($input, results)
+    $input `dim` `=` $dim ` ` `[` $start `:` $end `:` $step `]` attr-dict `:` functional-type($input, results)
   }];
   let hasVerifier = 1;
 }
@@ -312,7 +312,7 @@ def Kiln_SelectOp : Kiln_Op<"select", [Pure, ShapeInfer]> {
   let summary = "aten::select(x, dim, index): drops dim";
   let arguments = (ins AnyTensor:$input, I64Attr:$dim, I64:$index);
   let results = (outs AnyTensor:$result);
-  let assemblyFormat = "$input `dim` `=` $dim `[` $index `]` attr-dict `:` functional-type($input, results)";
+  let assemblyFormat = "$input `dim` `=` $dim ` ` `[` $index `]` attr-dict `:` functional-type($input, results)";
   let hasVerifier = 1;
 }
 
@@ -344,7 +344,7 @@ def Kiln_FakeQuantOp : Kiln_Op<"fake_quant", [Pure, ShapeInfer]> {
   let results = (outs AnyTensor:$result);
   let assemblyFormat = [{
     $input `scale` `(` $scale `)` `zero_point` `(` $zero_point `)`
-    `range` `[` $qmin `,` $qmax `]` attr-dict `:` functional-type(operands, results)
+    `range` ` ` `[` $qmin `,` $qmax `]` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -365,7 +365,7 @@ def Kiln_FakeQuantPerAxisOp : Kiln_Op<"fake_quant_per_axis", [Pure, ShapeInfer]>
   let results = (outs AnyTensor:$result);
   let assemblyFormat = [{
     $input `axis` `(` $axis `)` `scales` $scales `zero_points` $zero_points
-    `range` `[` $qmin `,` $qmax `]` attr-dict `:` functional-type(operands, results)
+    `range` ` ` `[` $qmin `,` $qmax `]` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
