@@ -186,3 +186,19 @@ func.func @some_type(%t: tensor<2xf32>) {
   %0 = kiln.some %t : tensor<2xf32> -> !kiln.optional<tensor<3xf32>>
   return
 }
+
+// -----
+
+func.func @quantize_to_float(%a: tensor<2xf32>) {
+  // expected-error @+1 {{result must have a quantized element type}}
+  %0 = kiln.quantize %a : (tensor<2xf32>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_type(%a: tensor<2x!quant.uniform<i8:f32, 0.5>>) {
+  // expected-error @+1 {{result element type must be the expressed type 'f32'}}
+  %0 = kiln.dequantize %a : (tensor<2x!quant.uniform<i8:f32, 0.5>>) -> tensor<2xf16>
+  return
+}

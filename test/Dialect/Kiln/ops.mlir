@@ -152,5 +152,9 @@ func.func @quantization(%x: tensor<1x4x16x16xf32>, %w: tensor<2x4xf32>) {
   // Quantized constants: integer storage, quantized result type.
   // CHECK: kiln.constant dense<[1, -2]> : tensor<2xi8> as tensor<2x!quant.uniform<i8:f32, 5.000000e-01>>
   %3 = kiln.constant dense<[1, -2]> : tensor<2xi8> as tensor<2x!quant.uniform<i8:f32, 0.5>>
+  // CHECK: %[[Q:.*]] = kiln.quantize %{{.*}} : (tensor<1x4x16x16xf32>) -> tensor<1x4x16x16x!quant.uniform<i16:f32, 1.000000e-03>>
+  %4 = kiln.quantize %x : (tensor<1x4x16x16xf32>) -> tensor<1x4x16x16x!quant.uniform<i16:f32, 0.001>>
+  // CHECK: kiln.dequantize %[[Q]] : (tensor<1x4x16x16x!quant.uniform<i16:f32, 1.000000e-03>>) -> tensor<1x4x16x16xf32>
+  %5 = kiln.dequantize %4 : (tensor<1x4x16x16x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x4x16x16xf32>
   return
 }

@@ -837,5 +837,31 @@ LogicalResult FakeQuantPerAxisOp::verify() {
   return verifyInferred(*this);
 }
 
+Type QuantizeOp::inferResultType() {
+  auto t = rankedOrNull(getInput());
+  return t ? withShape(getResult(), t.getShape()) : Type();
+}
+
+LogicalResult QuantizeOp::verify() {
+  if (!isa<quant::QuantizedType>(getElementTypeOrSelf(getType())))
+    return emitOpError("result must have a quantized element type");
+  return verifyInferred(*this);
+}
+
+Type DequantizeOp::inferResultType() {
+  auto t = rankedOrNull(getInput());
+  return t ? withShape(getResult(), t.getShape()) : Type();
+}
+
+LogicalResult DequantizeOp::verify() {
+  auto q = dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(getInput().getType()));
+  if (!q)
+    return emitOpError("input must have a quantized element type");
+  if (getElementTypeOrSelf(getType()) != q.getExpressedType())
+    return emitOpError("result element type must be the expressed type ")
+           << q.getExpressedType();
+  return verifyInferred(*this);
+}
+
 #define GET_OP_CLASSES
 #include "kiln/Dialect/Kiln/IR/KilnOps.cpp.inc"

@@ -370,4 +370,30 @@ def Kiln_FakeQuantPerAxisOp : Kiln_Op<"fake_quant_per_axis", [Pure, ShapeInfer]>
   let hasVerifier = 1;
 }
 
+def Kiln_QuantizeOp : Kiln_Op<"quantize", [Pure, ShapeInfer]> {
+  let summary = "Float (or quantized) tensor to a !quant.uniform tensor";
+  let description = [{
+    Made by `kiln-fold-fake-quant` where a quantized value is needed but the
+    producer is float (function arguments, float-only ops), or to requantize
+    between two quantized types. Values round half to even and clamp to the
+    storage range of the result type, exactly as the fake quant did.
+  }];
+  let arguments = (ins AnyTensor:$input);
+  let results = (outs AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Kiln_DequantizeOp : Kiln_Op<"dequantize", [Pure, ShapeInfer]> {
+  let summary = "!quant.uniform tensor to float";
+  let description = [{
+    Made by `kiln-fold-fake-quant` where a float consumer (a function result, a
+    float-only op) reads a quantized value.
+  }];
+  let arguments = (ins AnyTensor:$input);
+  let results = (outs AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 #endif // KILN_DIALECT_KILN_IR_KILNOPS_TD
