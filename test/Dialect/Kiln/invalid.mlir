@@ -202,3 +202,11 @@ func.func @dequantize_type(%a: tensor<2x!quant.uniform<i8:f32, 0.5>>) {
   %0 = kiln.dequantize %a : (tensor<2x!quant.uniform<i8:f32, 0.5>>) -> tensor<2xf16>
   return
 }
+
+// -----
+
+func.func @list_append_element_type(%l: !kiln.list<i64>, %t: tensor<*xf32>) {
+  // expected-error @+1 {{appends 'tensor<*xf32>' to a list of 'i64'}}
+  %0 = kiln.list_append %l, %t : !kiln.list<i64>, tensor<*xf32>
+  return
+}

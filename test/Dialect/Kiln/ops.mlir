@@ -31,6 +31,8 @@ func.func @values(%t: tensor<2x3xf32>, %opt: !kiln.optional<tuple<tensor<*xf32>,
   %d1 = kiln.size %v[%c0] : tensor<*xf32>
   // CHECK: kiln.list %{{.*}}, %{{.*}} : i64, i64 -> !kiln.list<i64>
   %l = kiln.list %d0, %d1 : i64, i64 -> !kiln.list<i64>
+  // CHECK: kiln.list_append %{{.*}}, %{{.*}} : !kiln.list<i64>, i64
+  %l2 = kiln.list_append %l, %d0 : !kiln.list<i64>, i64
   // CHECK: kiln.rank %{{.*}} : tensor<*xf32>
   %r = kiln.rank %v : tensor<*xf32>
   %f = arith.constant 0.5 : f64

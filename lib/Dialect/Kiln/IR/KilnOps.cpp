@@ -12,6 +12,7 @@
 #include "kiln/Dialect/Common/ConstantFormat.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallSet.h"
@@ -211,6 +212,25 @@ OpFoldResult ListGetOp::fold(FoldAdaptor) {
         if (!t.isDynamicDim(*pos))
           return IntegerAttr::get(getType(), t.getDimSize(*pos));
   return {};
+}
+
+LogicalResult ListAppendOp::verify() {
+  Type elt = getList().getType().getElementType();
+  if (getValue().getType() != elt)
+    return emitOpError("appends ") << getValue().getType() << " to a list of "
+                                   << elt;
+  return success();
+}
+
+LogicalResult ListAppendOp::canonicalize(ListAppendOp op,
+                                         PatternRewriter &rewriter) {
+  auto list = op.getList().getDefiningOp<ListOp>();
+  if (!list)
+    return failure();
+  SmallVector<Value> elements(list.getElements());
+  elements.push_back(op.getValue());
+  rewriter.replaceOpWithNewOp<ListOp>(op, op.getType(), elements);
+  return success();
 }
 
 OpFoldResult SizeOp::fold(FoldAdaptor) {

@@ -100,6 +100,25 @@ def Kiln_ListGetOp : Kiln_Op<"list_get", [Pure]> {
   let hasFolder = 1;
 }
 
+def Kiln_ListAppendOp : Kiln_Op<"list_append",
+    [Pure, AllTypesMatch<["list", "result"]>]> {
+  let summary = "aten::append as a value: the list with one more element";
+  let description = [{
+    TorchScript lists are mutable; the importer turns `aten::append` into a
+    new list value (the mutated list is threaded through `scf.if` results).
+    Canonicalizes `list_append(kiln.list(xs), y)` to `kiln.list(xs, y)`.
+
+    ```mlir
+    %l1 = kiln.list_append %l0, %t : !kiln.list<tensor<*xf32>>, tensor<*xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_ListType:$list, AnyType:$value);
+  let results = (outs Kiln_ListType:$result);
+  let assemblyFormat = "$list `,` $value attr-dict `:` qualified(type($list)) `,` type($value)";
+  let hasVerifier = 1;
+  let hasCanonicalizeMethod = 1;
+}
+
 def Kiln_ShapeOp : Kiln_Op<"shape", [Pure]> {
   let summary = "aten::size(x): the shape as a list of i64";
   let arguments = (ins AnyTensor:$input);
