@@ -42,4 +42,60 @@ def InferShapes : Pass<"kiln-infer-shapes", "::mlir::func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
+  let summary = "Turn fake quantization into !quant.uniform types and integer weights";
+  let description = [{
+    Every `kiln.fake_quant` / `kiln.fake_quant_per_axis` becomes a quantized
+    element type (MLIR's `!quant.uniform`, per-tensor or per-axis), with the
+    storage type named by its `[qmin, qmax]` range (int4, uint4, int8, uint8,
+    int16; full or narrow).
+
+    - On a float constant (a weight), the constant becomes integer storage in a
+      new resource blob, with the quantized type on the result:
+      `kiln.constant dense_resource<w.q> : tensor<64x64xi8> as tensor<64x64x!quant.uniform<i8:f32:0, {...}>>`.
+    - On a value computed by a kiln op whose only users are fake quants with
+      the same parameters, the op's result takes the quantized type (the
+      accelerator writes its output quantized).
+    - Data movement (reshape, transpose, permute, (un)squeeze, slice, select,
+      expand, repeat_interleave, cat of equally quantized inputs) keeps the
+      quantized type of its input.
+    - Everywhere else an explicit `kiln.quantize` remains (function inputs,
+      requantization between two different types), and `kiln.dequantize`
+      where a float consumer reads a quantized value (function results,
+      ops that compute in float because an operand is float).
+    - Float constant operands of an op whose result is quantized are
+      quantized too: a linear's bias to int32 (8-bit activations) or int64
+      (16-bit activations) with scale = input scale x weight scale, other
+      constants per-tensor symmetric in the result's storage type.
+
+    Numerics are unchanged: each quantized value equals what the fake quant
+    computed (up to the bias and constant rounding the hardware does too).
+
+    Before:
+    ```mlir
+    %w = kiln.constant dense_resource<w> : tensor<4x8xf32>
+    %wq = kiln.fake_quant_per_axis %w axis(0) scales [...] zero_points [...] range [-128, 127] : ...
+    %x = kiln.fake_quant %arg0 scale(0.001) zero_point(0) range [-32768, 32767] : ...
+    %y = kiln.linear %x, %wq : ...
+    %yq = kiln.fake_quant %y scale(0.002) zero_point(0) range [-32768, 32767] : ...
+    return %yq
+    ```
+    After:
+    ```mlir
+    %w = kiln.constant dense_resource<w.q> : tensor<4x8xi8> as tensor<4x8x!quant.uniform<i8:f32:0, {...}>>
+    %x = kiln.quantize %arg0 : (tensor<1x8xf32>) -> tensor<1x8x!quant.uniform<i16:f32, 1.0e-03>>
+    %y = kiln.linear %x, %w : (...) -> tensor<1x4x!quant.uniform<i16:f32, 2.0e-03>>
+    %r = kiln.dequantize %y : ... -> tensor<1x4xf32>
+    return %r
+    ```
+  }];
+  let statistics = [
+    Statistic<"numWeights", "num-weights", "Weights turned into integer constants">,
+    Statistic<"numAbsorbed", "num-absorbed", "Fake quants absorbed into the producer's result type">,
+    Statistic<"numQuantize", "num-quantize", "Explicit quantize ops left">,
+    Statistic<"numDequantize", "num-dequantize", "Explicit dequantize ops inserted">,
+  ];
+  let dependentDialects = ["::mlir::quant::QuantizationDialect"];
+}
+
 #endif // KILN_DIALECT_KILN_TRANSFORMS_PASSES_TD

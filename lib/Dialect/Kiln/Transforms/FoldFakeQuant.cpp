@@ -1,0 +1,421 @@
+//===- FoldFakeQuant.cpp - kiln-fold-fake-quant ---------------------------===//
+//
+// Four steps over the function, in program order:
+//  A. fake quants become quantized constants (weights) or kiln.quantize ops;
+//     data movement keeps its input's per-tensor quantized type;
+//  B. a kiln.quantize whose producer is a compute op that only feeds equal
+//     quantize ops is absorbed: the producer's result takes the type;
+//  C. ops are made consistent: a quantized op gets its float constant operands
+//     quantized (bias to int32/int64), a float op gets dequantized operands;
+//  D. users outside the kiln tensor ops (func.return, scf.yield, tuples) read
+//     float through kiln.dequantize.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Dialect/Kiln/Utils/QuantUtils.h"
+
+#include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/TypeUtilities.h"
+
+#include <cmath>
+
+namespace kiln {
+#define GEN_PASS_DEF_FOLDFAKEQUANT
+#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+quant::QuantizedType quantOf(Value v) {
+  return dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(v.getType()));
+}
+
+bool isFloatTensor(Value v) {
+  auto t = dyn_cast<TensorType>(v.getType());
+  return t && isa<FloatType>(t.getElementType());
+}
+
+Type withElementType(Type type, Type element) {
+  return cast<TensorType>(type).clone(element);
+}
+
+/// Ops that only move data: their output has the input's quantization.
+bool isMovement(Operation *op) {
+  return isa<ReshapeOp, TransposeOp, PermuteOp, UnsqueezeOp, SqueezeOp,
+             SliceOp, SelectOp, ExpandOp, RepeatInterleaveOp, CatOp>(op);
+}
+
+/// Kiln ops that compute (their result may take a quantized type).
+bool isCompute(Operation *op) {
+  return isa<ShapeInferenceOpInterface>(op) && !isMovement(op) &&
+         !isa<QuantizeOp, DequantizeOp, FakeQuantOp, FakeQuantPerAxisOp>(op);
+}
+
+/// Operands that are parameters rather than data (kept float).
+bool isParameterOperand(Operation *op, unsigned index) {
+  return isa<PowOp>(op) && index == 1;
+}
+
+/// Calls `fn(index, value)` for each element of a float32 constant.
+LogicalResult forEachFloat(ElementsAttr attr,
+                           llvm::function_ref<void(int64_t, float)> fn) {
+  if (!attr.getElementType().isF32())
+    return failure();
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return failure();
+    ArrayRef<char> data = blob->getData();
+    const float *values = reinterpret_cast<const float *>(data.data());
+    int64_t n = attr.getNumElements();
+    if (static_cast<int64_t>(data.size()) < n * 4)
+      return failure();
+    for (int64_t i = 0; i < n; ++i)
+      fn(i, values[i]);
+    return success();
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    int64_t i = 0;
+    for (float v : dense.getValues<float>())
+      fn(i++, v);
+    return success();
+  }
+  return failure();
+}
+
+/// An integer constant holding `values` as `storage` elements: dense for
+/// small tensors, a resource blob (one element per byte for 4-bit types,
+/// little-endian otherwise) for weights.
+ElementsAttr makeIntegerAttr(ShapedType shape, IntegerType storage,
+                             ArrayRef<int64_t> values, StringRef blobName) {
+  auto type = RankedTensorType::get(shape.getShape(), storage);
+  if (values.size() <= 64) {
+    SmallVector<APInt> ints;
+    for (int64_t v : values)
+      ints.push_back(APInt(storage.getWidth(), v, storage.isSignless()));
+    return DenseElementsAttr::get(type, ints);
+  }
+  unsigned bytes = std::max(1u, storage.getWidth() / 8);
+  AsmResourceBlob blob =
+      HeapAsmResourceBlob::allocate(values.size() * bytes, /*align=*/16);
+  MutableArrayRef<char> out = blob.getMutableData();
+  for (auto [i, v] : llvm::enumerate(values))
+    for (unsigned b = 0; b < bytes; ++b)
+      out[i * bytes + b] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * b)) & 0xff);
+  return DenseResourceElementsAttr::get(type, blobName, std::move(blob));
+}
+
+std::string blobNameFor(ElementsAttr attr) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
+    return (resource.getRawHandle().getKey() + ".q").str();
+  return "kiln.q";
+}
+
+struct FoldFakeQuantPass
+    : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
+  using FoldFakeQuantBase::FoldFakeQuantBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    SmallVector<Operation *> ops;
+    func.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
+
+    // A.
+    for (Operation *op : ops) {
+      if (auto fq = dyn_cast<FakeQuantOp>(op)) {
+        if (failed(foldFakeQuant(fq)))
+          return signalPassFailure();
+      } else if (auto fq = dyn_cast<FakeQuantPerAxisOp>(op)) {
+        if (failed(foldFakeQuant(fq)))
+          return signalPassFailure();
+      } else if (isMovement(op)) {
+        propagateThroughMovement(op);
+      }
+    }
+    // B.
+    SmallVector<QuantizeOp> quantizes;
+    func.walk([&](QuantizeOp q) { quantizes.push_back(q); });
+    for (QuantizeOp q : quantizes)
+      if (q->getBlock())
+        absorbIntoProducer(q);
+    // C.
+    SmallVector<Operation *> current;
+    func.walk<WalkOrder::PreOrder>([&](Operation *op) { current.push_back(op); });
+    for (Operation *op : current)
+      if (failed(makeConsistent(op)))
+        return signalPassFailure();
+    // Float constants whose quantized copies replaced them.
+    func.walk([](ConstantOp cst) {
+      if (cst->use_empty())
+        cst->erase();
+    });
+    // D.
+    func.walk([&](Operation *op) {
+      if (isa<ShapeInferenceOpInterface, SizeOp, ShapeOp, RankOp>(op))
+        return;
+      for (OpOperand &use : op->getOpOperands())
+        if (quantOf(use.get()))
+          dequantizeOperand(use);
+    });
+  }
+
+  //===--- A ---------------------------------------------------------------===//
+
+  template <typename FQ>
+  LogicalResult foldFakeQuant(FQ fq) {
+    std::string error;
+    quant::QuantizedType qtype = getType(fq, error);
+    if (!qtype)
+      return fq.emitOpError() << error;
+    Value input = fq.getInput();
+    OpBuilder b(fq);
+    if (auto cst = input.template getDefiningOp<ConstantOp>()) {
+      if (isFloatTensor(cst.getResult())) {
+        FailureOr<Value> q = quantizeConstant(b, cst, qtype, fq.getLoc());
+        if (failed(q))
+          return fq.emitOpError("cannot read the float data of the constant it quantizes");
+        fq.getResult().replaceAllUsesWith(*q);
+        fq.erase();
+        if (cst->use_empty())
+          cst.erase();
+        ++numWeights;
+        return success();
+      }
+    }
+    Type resultType = withElementType(input.getType(), qtype);
+    Value replacement = input;
+    if (input.getType() != resultType)
+      replacement = b.create<QuantizeOp>(fq.getLoc(), resultType, input);
+    fq.getResult().replaceAllUsesWith(replacement);
+    fq.erase();
+    return success();
+  }
+
+  quant::QuantizedType getType(FakeQuantOp fq, std::string &error) {
+    return getPerTensorType(&getContext(), fq.getScale().convertToDouble(),
+                            fq.getZeroPoint(), fq.getQmin(), fq.getQmax(), error);
+  }
+
+  quant::QuantizedType getType(FakeQuantPerAxisOp fq, std::string &error) {
+    auto ranked = dyn_cast<RankedTensorType>(fq.getInput().getType());
+    if (!ranked) {
+      error = "per-axis quantization needs a ranked input (fix shapes first)";
+      return {};
+    }
+    auto axis = normalizeDim(fq.getAxis(), ranked.getRank());
+    return getPerAxisType(&getContext(), fq.getScales(), fq.getZeroPoints(),
+                          static_cast<int32_t>(*axis), fq.getQmin(),
+                          fq.getQmax(), error);
+  }
+
+  /// Integer weights: q = clamp(round(w / s) + zp) per element (per channel
+  /// along the type's axis).
+  FailureOr<Value> quantizeConstant(OpBuilder &b, ConstantOp cst,
+                                    quant::QuantizedType qtype, Location loc) {
+    auto shaped = cast<ShapedType>(cst.getType());
+    if (!shaped.hasStaticShape())
+      return failure();
+    std::vector<int64_t> values(shaped.getNumElements());
+    LogicalResult read = failure();
+    if (auto perTensor = dyn_cast<quant::UniformQuantizedType>(qtype)) {
+      float scale = perTensor.getScale();
+      int64_t zp = perTensor.getZeroPoint();
+      read = forEachFloat(cst.getValue(), [&](int64_t i, float v) {
+        values[i] = quantizeValue(v, scale, zp, qtype.getStorageTypeMin(),
+                                  qtype.getStorageTypeMax());
+      });
+    } else {
+      auto perAxis = cast<quant::UniformQuantizedPerAxisType>(qtype);
+      int64_t axis = perAxis.getQuantizedDimension();
+      int64_t inner = 1;
+      for (int64_t d = axis + 1; d < shaped.getRank(); ++d)
+        inner *= shaped.getDimSize(d);
+      int64_t channels = shaped.getDimSize(axis);
+      auto scales = perAxis.getScales();
+      auto zps = perAxis.getZeroPoints();
+      read = forEachFloat(cst.getValue(), [&](int64_t i, float v) {
+        int64_t c = (i / inner) % channels;
+        values[i] = quantizeValue(v, static_cast<float>(scales[c]), zps[c],
+                                  qtype.getStorageTypeMin(),
+                                  qtype.getStorageTypeMax());
+      });
+    }
+    if (failed(read))
+      return failure();
+    ElementsAttr attr = makeIntegerAttr(shaped, getStorageElementType(qtype),
+                                        values, blobNameFor(cst.getValue()));
+    return b
+        .create<ConstantOp>(cst.getLoc(), withElementType(shaped, qtype), attr)
+        .getResult();
+  }
+
+  void propagateThroughMovement(Operation *op) {
+    auto first = dyn_cast<quant::UniformQuantizedType>(quantOf(op->getOperand(0)));
+    if (!first)
+      return;
+    if (auto cat = dyn_cast<CatOp>(op))
+      for (Value v : cat.getInputs())
+        if (quantOf(v) != first)
+          return;
+    Value result = op->getResult(0);
+    result.setType(withElementType(result.getType(), first));
+  }
+
+  //===--- B ---------------------------------------------------------------===//
+
+  void absorbIntoProducer(QuantizeOp q) {
+    Value x = q.getInput();
+    Operation *producer = x.getDefiningOp();
+    if (!producer || !isCompute(producer) || quantOf(x))
+      return;
+    for (Operation *user : x.getUsers()) {
+      auto other = dyn_cast<QuantizeOp>(user);
+      if (!other || other.getType() != q.getType())
+        return;
+    }
+    // A float non-constant operand means the op computes in float.
+    for (auto [i, operand] : llvm::enumerate(producer->getOperands()))
+      if (isFloatTensor(operand) && !isParameterOperand(producer, i) &&
+          !operand.getDefiningOp<ConstantOp>())
+        return;
+    x.setType(q.getType());
+    for (Operation *user : llvm::make_early_inc_range(x.getUsers())) {
+      user->getResult(0).replaceAllUsesWith(x);
+      user->erase();
+    }
+    ++numAbsorbed;
+  }
+
+  //===--- C ---------------------------------------------------------------===//
+
+  LogicalResult makeConsistent(Operation *op) {
+    if (isa<QuantizeOp>(op)) {
+      ++numQuantize;
+      return success();
+    }
+    if (!isCompute(op) && !isMovement(op))
+      return success();
+    auto resultQuant = quantOf(op->getResult(0));
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value v = operand.get();
+      if (!resultQuant) {
+        if (quantOf(v))
+          dequantizeOperand(operand);
+        continue;
+      }
+      if (!isFloatTensor(v) || isParameterOperand(op, operand.getOperandNumber()))
+        continue;
+      auto cst = v.getDefiningOp<ConstantOp>();
+      if (!cst)
+        return op->emitOpError("has a quantized result but a float operand");
+      if (failed(quantizeOperandConstant(op, operand, cst, resultQuant)))
+        return failure();
+    }
+    return success();
+  }
+
+  void dequantizeOperand(OpOperand &operand) {
+    Value v = operand.get();
+    OpBuilder b(operand.getOwner());
+    Type floatType = withElementType(v.getType(), quantOf(v).getExpressedType());
+    operand.set(b.create<DequantizeOp>(v.getLoc(), floatType, v));
+    ++numDequantize;
+  }
+
+  LogicalResult quantizeOperandConstant(Operation *op, OpOperand &operand,
+                                        ConstantOp cst,
+                                        quant::QuantizedType resultQuant) {
+    OpBuilder b(op);
+    if (auto linear = dyn_cast<LinearOp>(op))
+      if (operand.get() == linear.getBias())
+        return quantizeBias(b, linear, operand, cst);
+    // Per-tensor, from the constant's own range, in the result's storage.
+    float lo = 0, hi = 0;
+    if (failed(forEachFloat(cst.getValue(), [&](int64_t, float v) {
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        })))
+      return op->emitOpError("cannot read a float constant operand");
+    int64_t qmin = resultQuant.getStorageTypeMin();
+    int64_t qmax = resultQuant.getStorageTypeMax();
+    double scale;
+    int64_t zp = 0;
+    if (resultQuant.isSigned()) {
+      double absMax = std::max(std::fabs(lo), std::fabs(hi));
+      scale = absMax > 0 ? absMax / qmax : 1.0;
+    } else {
+      scale = hi > lo ? (double(hi) - lo) / (qmax - qmin) : 1.0;
+      zp = std::clamp<int64_t>(qmin - std::llround(lo / scale), qmin, qmax);
+    }
+    std::string error;
+    quant::QuantizedType qtype =
+        getPerTensorType(&getContext(), scale, zp, qmin, qmax, error);
+    if (!qtype)
+      return op->emitOpError() << error;
+    FailureOr<Value> q = quantizeConstant(b, cst, qtype, cst.getLoc());
+    if (failed(q))
+      return op->emitOpError("cannot quantize a constant operand");
+    operand.set(*q);
+    return success();
+  }
+
+  /// Bias scale = input scale x weight scale (per output channel), zero
+  /// point 0; int32 storage for 8-bit activations, int64 for 16-bit. MLIR 19
+  /// quant types stop at 32 bits, so an int64 bias is a plain i64 constant
+  /// whose scales are in the `kiln.quant_scales` attribute.
+  LogicalResult quantizeBias(OpBuilder &b, LinearOp linear, OpOperand &operand,
+                             ConstantOp cst) {
+    auto in = dyn_cast<quant::UniformQuantizedType>(quantOf(linear.getInput()));
+    auto w = quantOf(linear.getWeight());
+    if (!in || !w)
+      return linear.emitOpError("bias of a quantized linear needs quantized input and weight");
+    SmallVector<double> scales;
+    if (auto wt = dyn_cast<quant::UniformQuantizedType>(w))
+      scales.push_back(in.getScale() * wt.getScale());
+    else
+      for (double s : cast<quant::UniformQuantizedPerAxisType>(w).getScales())
+        scales.push_back(in.getScale() * s);
+    auto shaped = cast<ShapedType>(cst.getType());
+    std::vector<int64_t> values(shaped.getNumElements());
+    if (failed(forEachFloat(cst.getValue(), [&](int64_t i, float v) {
+          double s = scales.size() == 1 ? scales[0] : scales[i % scales.size()];
+          values[i] = std::llround(v / s);
+        })))
+      return linear.emitOpError("cannot read the bias");
+    bool wide = in.getStorageTypeIntegralWidth() > 8;
+    if (!wide) {
+      std::string error;
+      quant::QuantizedType qtype =
+          scales.size() == 1
+              ? quant::QuantizedType(getPerTensorType(
+                    &getContext(), scales[0], 0, INT32_MIN, INT32_MAX, error))
+              : quant::QuantizedType(getPerAxisType(
+                    &getContext(), scales, SmallVector<int64_t>(scales.size(), 0),
+                    0, INT32_MIN, INT32_MAX, error));
+      if (!qtype)
+        return linear.emitOpError() << error;
+      for (int64_t &v : values)
+        v = std::clamp<int64_t>(v, INT32_MIN, INT32_MAX);
+      ElementsAttr attr = makeIntegerAttr(shaped, getStorageElementType(qtype),
+                                          values, blobNameFor(cst.getValue()));
+      operand.set(b.create<ConstantOp>(cst.getLoc(),
+                                       withElementType(shaped, qtype), attr));
+      return success();
+    }
+    IntegerType i64 = b.getI64Type();
+    ElementsAttr attr =
+        makeIntegerAttr(shaped, i64, values, blobNameFor(cst.getValue()));
+    auto bias = b.create<ConstantOp>(cst.getLoc(), withElementType(shaped, i64), attr);
+    bias->setAttr("kiln.quant_scales", b.getDenseF64ArrayAttr(scales));
+    operand.set(bias);
+    return success();
+  }
+};
+} // namespace
