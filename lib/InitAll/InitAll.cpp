@@ -1,6 +1,7 @@
 //===- InitAll.cpp - Registration of Kiln's dialects and passes -----------===//
 #include "kiln/InitAll.h"
 
+#include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Circle/IR/CircleDialect.h"
 #include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
@@ -23,4 +24,5 @@ void kiln::registerAllPasses() {
   // Generic MLIR passes users combine with Kiln's (canonicalize, cse, ...).
   mlir::registerTransformsPasses();
   kiln::registerKilnPasses();
+  kiln::registerKilnConversionPasses();
 }

@@ -1,0 +1,57 @@
+//===- Passes.td - Kiln conversion passes ------------------*- tablegen -*-===//
+#ifndef KILN_CONVERSION_PASSES_TD
+#define KILN_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LegalizeToCircle : Pass<"kiln-legalize-to-circle", "::mlir::func::FuncOp"> {
+  let summary = "Lower kiln ops to circle ops (Circle or TFLite flavor)";
+  let description = [{
+    Every kiln op becomes one or a few circle ops on static shapes; shape,
+    permutation, axis and slice operands become int32 `circle.const`s.
+
+    | kiln | circle |
+    |---|---|
+    | linear | fully_connected (keep_num_dims) |
+    | matmul | batch_matmul (adj_x / adj_y) |
+    | add, sub, mul, div, neg, rsqrt, sigmoid, cast | same-named op, logistic |
+    | pow x 2 | mul x, x (other exponents: pow) |
+    | silu | logistic + mul |
+    | mean, softmax (last axis), embedding, where | mean, softmax, gather, select_v2 |
+    | reshape, (un)squeeze | reshape |
+    | transpose, permute | transpose |
+    | slice, select | strided_slice |
+    | expand | broadcast_to |
+    | repeat_interleave | reshape + broadcast_to + reshape |
+    | cat | concatenation |
+    | constant, quantize, dequantize | const, quantize, dequantize |
+
+    `flavor=circle` may use Circle-only operators: the RMSNorm chain
+    `w * (x * rsqrt(mean(x*x, -1) + eps))` becomes `rms_norm`, and uint4
+    weights stay uint4.
+
+    `flavor=tflite` only produces what the TFLite runtime runs: quantized ops
+    its kernels lack (neg, div, rsqrt, pow, cast, where, gather on a
+    per-channel table) compute in float between dequantize and quantize;
+    softmax and logistic take TFLite's fixed output scales (1/32768 for int16,
+    1/256 with zero point -128 for int8) followed by a requantize; int4
+    weights are stored as int8 (same values). uint4 tensors and per-axis
+    quantized activations are refused with a diagnostic naming the tensor.
+
+    Anything that cannot be lowered (an op left from an earlier stage, a
+    dynamic shape) is an error at the op's location.
+  }];
+  let options = [
+    Option<"flavor", "flavor", "std::string", /*default=*/"\"circle\"",
+           "Target format: circle (Circle-only ops and types allowed) or tflite">,
+  ];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "kiln ops lowered">,
+    Statistic<"numFloatIslands", "num-float-islands", "Quantized ops computed in float for the target">,
+    Statistic<"numRmsNorm", "num-rms-norm", "RMSNorm chains fused into rms_norm">,
+  ];
+  let dependentDialects = ["::kiln::circle::CircleDialect",
+                           "::mlir::quant::QuantizationDialect"];
+}
+
+#endif // KILN_CONVERSION_PASSES_TD

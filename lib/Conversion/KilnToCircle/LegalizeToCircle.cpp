@@ -1,0 +1,613 @@
+//===- LegalizeToCircle.cpp - kiln-legalize-to-circle ---------------------===//
+//
+// Runs in four steps: target type checks (tflite), Circle-only fusions
+// (circle), float islands for quantized ops the target cannot run, then one
+// lowering function per kiln op in program order.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Conversion/Passes.h"
+#include "kiln/Dialect/Circle/IR/CircleOps.h"
+#include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Dialect/Kiln/Utils/QuantUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_LEGALIZETOCIRCLE
+#include "kiln/Conversion/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+namespace kc = kiln::circle;
+
+namespace {
+quant::QuantizedType quantOf(Value v) {
+  return dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(v.getType()));
+}
+
+Type withElementType(Type type, Type element) {
+  return cast<TensorType>(type).clone(element);
+}
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// The user-facing name of a value: the NameLoc the importer attached (module
+/// path), else the op name and location.
+std::string tensorName(Value v) {
+  Location loc = v.getLoc();
+  std::string name;
+  loc->walk([&](Location l) {
+    if (auto n = dyn_cast<NameLoc>(l)) {
+      name = n.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (!name.empty())
+    return name;
+  if (Operation *op = v.getDefiningOp())
+    return op->getName().getStringRef().str() + " result";
+  return "function argument " + std::to_string(cast<BlockArgument>(v).getArgNumber());
+}
+
+/// A constant (possibly dequantized) float tensor equal to `value` everywhere.
+bool isSplatConstant(Value v, double value) {
+  DenseElementsAttr dense;
+  if (!matchPattern(v, m_Constant(&dense)))
+    return false;
+  return dense && dense.isSplat() && isa<FloatType>(dense.getElementType()) &&
+         dense.getSplatValue<APFloat>().convertToDouble() == value;
+}
+
+Value stripDequantize(Value v) {
+  if (auto d = v.getDefiningOp<DequantizeOp>())
+    return d.getInput();
+  return v;
+}
+
+struct LegalizeToCirclePass
+    : kiln::impl::LegalizeToCircleBase<LegalizeToCirclePass> {
+  using LegalizeToCircleBase::LegalizeToCircleBase;
+
+  bool isTflite() const { return flavor == "tflite"; }
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (flavor != "circle" && flavor != "tflite") {
+      func.emitError("unknown flavor '") << flavor << "' (circle or tflite)";
+      return signalPassFailure();
+    }
+    if (failed(checkShapes(func)) || (isTflite() && failed(checkTfliteTypes(func))))
+      return signalPassFailure();
+    IRRewriter rw(&getContext());
+    if (!isTflite())
+      fuseRmsNorms(rw, func);
+    makeFloatIslands(rw, func);
+
+    SmallVector<Operation *> ops;
+    func.walk([&](Operation *op) {
+      if (op->getDialect() && isa<KilnDialect>(op->getDialect()))
+        ops.push_back(op);
+    });
+    bool failedAny = false;
+    for (Operation *op : ops) {
+      rw.setInsertionPoint(op);
+      FailureOr<Value> lowered = lower(rw, op);
+      if (failed(lowered)) {
+        failedAny = true;
+        continue;
+      }
+      if (*lowered)
+        rw.replaceOp(op, *lowered);
+      ++numLowered;
+    }
+    if (failedAny)
+      return signalPassFailure();
+    eraseDeadOps(func);
+    // Nothing but circle, func and leftover scalar constants may remain.
+    func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<func::FuncOp, func::ReturnOp>(op) ||
+          isa<kc::CircleDialect>(op->getDialect()))
+        return WalkResult::advance();
+      op->emitError("'") << op->getName()
+                         << "' cannot be lowered to circle (run the export "
+                            "adapter and kiln-fold-fake-quant first)";
+      failedAny = true;
+      return WalkResult::skip();
+    });
+    if (failedAny)
+      signalPassFailure();
+  }
+
+  static void eraseDeadOps(func::FuncOp func) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      SmallVector<Operation *> dead;
+      func.walk([&](Operation *op) {
+        if (op != func && op->use_empty() && isPure(op) &&
+            op->getNumResults() > 0)
+          dead.push_back(op);
+      });
+      for (Operation *op : dead)
+        op->erase();
+      changed = !dead.empty();
+    }
+  }
+
+  //===--- checks ----------------------------------------------------------===//
+
+  LogicalResult checkShapes(func::FuncOp func) {
+    LogicalResult result = success();
+    func.walk([&](Operation *op) {
+      if (!op->getDialect() || !isa<KilnDialect>(op->getDialect()))
+        return;
+      for (Value v : op->getResults())
+        if (auto t = dyn_cast<TensorType>(v.getType());
+            t && !(t.hasRank() && t.hasStaticShape())) {
+          op->emitError("tensor '")
+              << tensorName(v)
+              << "' has a dynamic shape; fix shapes before lowering "
+                 "(kiln-export-adapter)";
+          result = failure();
+        }
+    });
+    return result;
+  }
+
+  LogicalResult checkTfliteTypes(func::FuncOp func) {
+    LogicalResult result = success();
+    auto check = [&](Value v, Operation *at) {
+      auto q = quantOf(v);
+      if (!q)
+        return;
+      if (!q.isSigned() && q.getStorageTypeIntegralWidth() == 4) {
+        at->emitError("tensor '")
+            << tensorName(v)
+            << "' has type uint4, which TFLite lacks (Circle-only); export "
+               "with --format circle or use a signed int4 recipe";
+        result = failure();
+      }
+      if (isa<quant::UniformQuantizedPerAxisType>(q) &&
+          !v.getDefiningOp<ConstantOp>()) {
+        at->emitError("tensor '")
+            << tensorName(v)
+            << "' is an activation with per-axis quantization, which TFLite "
+               "lacks; export the head-unrolled prefill variant instead";
+        result = failure();
+      }
+    };
+    func.walk([&](Operation *op) {
+      if (op->getDialect() && isa<KilnDialect>(op->getDialect()))
+        for (Value v : op->getResults())
+          check(v, op);
+    });
+    return result;
+  }
+
+  //===--- Circle-only fusion ---------------------------------------------===//
+
+  /// w * (x * rsqrt(mean(x * x, -1, keepdim) + eps)) -> rms_norm(x, w, eps).
+  void fuseRmsNorms(IRRewriter &rw, func::FuncOp func) {
+    SmallVector<MulOp> candidates;
+    func.walk([&](MulOp m) { candidates.push_back(m); });
+    for (MulOp outer : candidates) {
+      if (!outer->getBlock())
+        continue;
+      for (auto [w, inner] : {std::pair(outer.getLhs(), outer.getRhs()),
+                              std::pair(outer.getRhs(), outer.getLhs())}) {
+        auto m1 = inner.getDefiningOp<MulOp>();
+        if (!m1 || !stripDequantize(w).getDefiningOp<ConstantOp>())
+          continue;
+        std::optional<float> eps;
+        Value x = matchNormalized(m1, eps);
+        if (!x || shapeOf(stripDequantize(w)).size() != 1)
+          continue;
+        // Quantized output: fuse the quantize too and read quantized inputs.
+        Value result = outer.getResult();
+        QuantizeOp requant;
+        if (result.hasOneUse())
+          requant = dyn_cast<QuantizeOp>(*result.getUsers().begin());
+        Value input = requant ? stripDequantize(x) : x;
+        Value gamma = requant ? stripDequantize(w) : w;
+        Operation *replaced = requant ? requant.getOperation() : outer.getOperation();
+        rw.setInsertionPoint(replaced);
+        auto norm = rw.create<kc::RmsNormOp>(
+            outer.getLoc(), TypeRange{replaced->getResult(0).getType()},
+            ValueRange{input, gamma},
+            ArrayRef<NamedAttribute>{rw.getNamedAttr("epsilon", rw.getF32FloatAttr(*eps))});
+        rw.replaceOp(replaced, norm.getResult());
+        ++numRmsNorm;
+        break;
+      }
+    }
+    eraseDeadOps(func);
+  }
+
+  /// Matches x * rsqrt(mean(x*x or pow(x,2), last, keepdim) + eps) and
+  /// returns x (float form) or null.
+  static Value matchNormalized(MulOp m1, std::optional<float> &eps) {
+    for (auto [x, r] : {std::pair(m1.getLhs(), m1.getRhs()),
+                        std::pair(m1.getRhs(), m1.getLhs())}) {
+      auto rsqrt = r.getDefiningOp<RsqrtOp>();
+      auto add = rsqrt ? rsqrt.getInput().getDefiningOp<AddOp>() : AddOp();
+      if (!add)
+        continue;
+      for (auto [m, e] : {std::pair(add.getLhs(), add.getRhs()),
+                          std::pair(add.getRhs(), add.getLhs())}) {
+        auto mean = m.getDefiningOp<MeanOp>();
+        auto epsConst = e.getDefiningOp<ConstantOp>();
+        if (!mean || !epsConst || !mean.getKeepDims() ||
+            mean.getDims().size() != 1)
+          continue;
+        int64_t rank = shapeOf(mean.getInput()).size();
+        if (normalizeDim(mean.getDims()[0], rank) != rank - 1)
+          continue;
+        auto dense = dyn_cast<DenseElementsAttr>(epsConst.getValue());
+        if (!dense || !dense.isSplat() || !isa<FloatType>(dense.getElementType()))
+          continue;
+        Value squared = mean.getInput();
+        Value base;
+        if (auto pow = squared.getDefiningOp<PowOp>()) {
+          if (isSplatConstant(pow.getRhs(), 2.0))
+            base = pow.getLhs();
+        } else if (auto sq = squared.getDefiningOp<MulOp>()) {
+          if (stripDequantize(sq.getLhs()) == stripDequantize(sq.getRhs()))
+            base = sq.getLhs();
+        }
+        if (!base || stripDequantize(base) != stripDequantize(x))
+          continue;
+        eps = dense.getSplatValue<APFloat>().convertToFloat();
+        return x;
+      }
+    }
+    return {};
+  }
+
+  //===--- float islands ---------------------------------------------------===//
+
+  /// Quantized ops without an integer kernel in TFLite (and so in ONE) run in
+  /// float: dequantize their quantized inputs, quantize their result.
+  static bool needsFloat(Operation *op) {
+    if (isa<NegOp, RsqrtOp, DivOp, CastOp, WhereOp>(op))
+      return true;
+    if (auto pow = dyn_cast<PowOp>(op))
+      return !isSplatConstant(pow.getRhs(), 2.0);
+    if (auto emb = dyn_cast<EmbeddingOp>(op))
+      return isa_and_nonnull<quant::UniformQuantizedPerAxisType>(quantOf(emb.getWeight()));
+    return false;
+  }
+
+  void makeFloatIslands(IRRewriter &rw, func::FuncOp func) {
+    SmallVector<Operation *> ops;
+    func.walk([&](Operation *op) {
+      if (needsFloat(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      bool quantized = quantOf(op->getResult(0)) != nullptr;
+      for (Value v : op->getOperands())
+        quantized |= quantOf(v) != nullptr;
+      if (!quantized)
+        continue;
+      rw.setInsertionPoint(op);
+      for (OpOperand &operand : op->getOpOperands())
+        if (auto q = quantOf(operand.get()))
+          operand.set(rw.create<DequantizeOp>(
+              op->getLoc(), withElementType(operand.get().getType(), q.getExpressedType()),
+              operand.get()));
+      Value result = op->getResult(0);
+      if (auto q = quantOf(result)) {
+        Type quantType = result.getType();
+        result.setType(withElementType(quantType, q.getExpressedType()));
+        rw.setInsertionPointAfter(op);
+        auto requant = rw.create<QuantizeOp>(op->getLoc(), quantType, result);
+        result.replaceAllUsesExcept(requant.getResult(), requant);
+      }
+      ++numFloatIslands;
+    }
+  }
+
+  //===--- lowering --------------------------------------------------------===//
+
+  static Value constI32(IRRewriter &rw, Location loc, ArrayRef<int64_t> values) {
+    auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                      rw.getI32Type());
+    SmallVector<int32_t> ints(values.begin(), values.end());
+    return rw.create<kc::ConstOp>(loc, type, DenseIntElementsAttr::get(type, ints));
+  }
+
+  template <typename Op>
+  static Value create(IRRewriter &rw, Location loc, Type type, ValueRange operands,
+                      ArrayRef<NamedAttribute> attrs = {}) {
+    return rw.create<Op>(loc, TypeRange{type}, operands, attrs)->getResult(0);
+  }
+
+  /// The output type TFLite requires of softmax/logistic on quantized data.
+  static Type fixedProbabilityType(Type resultType) {
+    auto q = dyn_cast<quant::UniformQuantizedType>(getElementTypeOrSelf(resultType));
+    if (!q)
+      return resultType;
+    MLIRContext *ctx = resultType.getContext();
+    std::string error;
+    quant::QuantizedType fixed;
+    if (q.getStorageTypeIntegralWidth() == 16)
+      fixed = getPerTensorType(ctx, 1.0 / 32768, 0, -32768, 32767, error);
+    else if (q.getStorageTypeIntegralWidth() == 8 && q.isSigned())
+      fixed = getPerTensorType(ctx, 1.0 / 256, -128, -128, 127, error);
+    else if (q.getStorageTypeIntegralWidth() == 8)
+      fixed = getPerTensorType(ctx, 1.0 / 256, 0, 0, 255, error);
+    return fixed ? withElementType(resultType, fixed) : resultType;
+  }
+
+  /// A probability-valued op at the fixed output scale, requantized to the
+  /// type the model asked for.
+  template <typename Op>
+  static Value probability(IRRewriter &rw, Location loc, Type type, Value input,
+                           ArrayRef<NamedAttribute> attrs = {}) {
+    Type fixed = fixedProbabilityType(type);
+    Value v = create<Op>(rw, loc, fixed, input, attrs);
+    if (fixed != type)
+      v = create<kc::QuantizeOp>(rw, loc, type, v);
+    return v;
+  }
+
+  FailureOr<Value> lower(IRRewriter &rw, Operation *op) {
+    Location loc = op->getLoc();
+    Type type = op->getNumResults() ? op->getResult(0).getType() : Type();
+    auto attr = [&](StringRef name, Attribute a) { return rw.getNamedAttr(name, a); };
+
+    return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
+        .Case([&](ConstantOp c) -> FailureOr<Value> {
+          return rw.create<kc::ConstOp>(loc, type, c.getValue()).getResult();
+        })
+        .Case([&](QuantizeOp q) -> FailureOr<Value> {
+          return create<kc::QuantizeOp>(rw, loc, type, q.getInput());
+        })
+        .Case([&](DequantizeOp d) -> FailureOr<Value> {
+          return create<kc::DequantizeOp>(rw, loc, type, d.getInput());
+        })
+        .Case([&](LinearOp l) -> FailureOr<Value> {
+          SmallVector<Value> operands{l.getInput(), widenInt4(rw, l.getWeight())};
+          if (l.getBias())
+            operands.push_back(l.getBias());
+          return create<kc::FullyConnectedOp>(rw, loc, type, operands,
+                                              {attr("keep_num_dims", rw.getBoolAttr(true))});
+        })
+        .Case([&](MatmulOp m) -> FailureOr<Value> {
+          SmallVector<NamedAttribute> attrs;
+          if (m.getAdjX())
+            attrs.push_back(attr("adj_x", rw.getBoolAttr(true)));
+          if (m.getAdjY())
+            attrs.push_back(attr("adj_y", rw.getBoolAttr(true)));
+          return create<kc::BatchMatMulOp>(rw, loc, type, {m.getLhs(), m.getRhs()}, attrs);
+        })
+        .Case([&](AddOp o) -> FailureOr<Value> {
+          return create<kc::AddOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
+        })
+        .Case([&](SubOp o) -> FailureOr<Value> {
+          return create<kc::SubOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
+        })
+        .Case([&](MulOp o) -> FailureOr<Value> {
+          return create<kc::MulOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
+        })
+        .Case([&](DivOp o) -> FailureOr<Value> {
+          return create<kc::DivOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
+        })
+        .Case([&](PowOp o) -> FailureOr<Value> {
+          if (isSplatConstant(o.getRhs(), 2.0))
+            return create<kc::MulOp>(rw, loc, type, {o.getLhs(), o.getLhs()});
+          return create<kc::PowOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
+        })
+        .Case([&](WhereOp o) -> FailureOr<Value> {
+          return create<kc::SelectV2Op>(rw, loc, type,
+                                        {o.getCondition(), o.getLhs(), o.getRhs()});
+        })
+        .Case([&](NegOp o) -> FailureOr<Value> {
+          return create<kc::NegOp>(rw, loc, type, o.getInput());
+        })
+        .Case([&](RsqrtOp o) -> FailureOr<Value> {
+          return create<kc::RsqrtOp>(rw, loc, type, o.getInput());
+        })
+        .Case([&](CastOp o) -> FailureOr<Value> {
+          return create<kc::CastOp>(rw, loc, type, o.getInput());
+        })
+        .Case([&](SigmoidOp o) -> FailureOr<Value> {
+          return probability<kc::LogisticOp>(rw, loc, type, o.getInput());
+        })
+        .Case([&](SiluOp o) -> FailureOr<Value> {
+          Type sigType = type;
+          if (quantOf(o.getInput()))
+            sigType = fixedProbabilityType(type);
+          Value sig = create<kc::LogisticOp>(rw, loc, sigType, o.getInput());
+          return create<kc::MulOp>(rw, loc, type, {o.getInput(), sig});
+        })
+        .Case([&](MeanOp o) -> FailureOr<Value> {
+          int64_t rank = shapeOf(o.getInput()).size();
+          SmallVector<int64_t> axes;
+          for (int64_t d : o.getDims())
+            axes.push_back(*normalizeDim(d, rank));
+          SmallVector<NamedAttribute> attrs;
+          if (o.getKeepDims())
+            attrs.push_back(attr("keep_dims", rw.getBoolAttr(true)));
+          return create<kc::MeanOp>(rw, loc, type,
+                                    {o.getInput(), constI32(rw, loc, axes)}, attrs);
+        })
+        .Case([&](SoftmaxOp o) -> FailureOr<Value> {
+          int64_t rank = shapeOf(o.getInput()).size();
+          if (normalizeDim(o.getDim(), rank) != rank - 1)
+            return o.emitError("softmax over dimension ")
+                   << o.getDim() << " of rank " << rank
+                   << ": circle softmax works on the last axis only";
+          return probability<kc::SoftmaxOp>(rw, loc, type, o.getInput());
+        })
+        .Case([&](EmbeddingOp o) -> FailureOr<Value> {
+          return create<kc::GatherOp>(rw, loc, type, {o.getWeight(), o.getIndices()});
+        })
+        .Case<ReshapeOp, UnsqueezeOp, SqueezeOp>([&](Operation *o) -> FailureOr<Value> {
+          return create<kc::ReshapeOp>(
+              rw, loc, type, {o->getOperand(0), constI32(rw, loc, shapeOf(o->getResult(0)))});
+        })
+        .Case([&](TransposeOp o) -> FailureOr<Value> {
+          int64_t rank = shapeOf(o.getInput()).size();
+          SmallVector<int64_t> perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+          std::swap(perm[*normalizeDim(o.getDim0(), rank)],
+                    perm[*normalizeDim(o.getDim1(), rank)]);
+          return create<kc::TransposeOp>(rw, loc, type,
+                                         {o.getInput(), constI32(rw, loc, perm)});
+        })
+        .Case([&](PermuteOp o) -> FailureOr<Value> {
+          int64_t rank = shapeOf(o.getInput()).size();
+          SmallVector<int64_t> perm;
+          for (int64_t p : o.getPermutation())
+            perm.push_back(*normalizeDim(p, rank));
+          return create<kc::TransposeOp>(rw, loc, type,
+                                         {o.getInput(), constI32(rw, loc, perm)});
+        })
+        .Case([&](ExpandOp o) -> FailureOr<Value> {
+          return create<kc::BroadcastToOp>(
+              rw, loc, type, {o.getInput(), constI32(rw, loc, shapeOf(o.getResult()))});
+        })
+        .Case([&](RepeatInterleaveOp o) -> FailureOr<Value> {
+          // [.., n, ..] -> [.., n, 1, ..] -> [.., n, r, ..] -> [.., n*r, ..]
+          auto in = shapeOf(o.getInput());
+          int64_t dim = *normalizeDim(o.getDim(), in.size());
+          SmallVector<int64_t> inserted(in);
+          inserted.insert(inserted.begin() + dim + 1, 1);
+          Type elt = getElementTypeOrSelf(o.getInput().getType());
+          Value v = create<kc::ReshapeOp>(
+              rw, loc, RankedTensorType::get(inserted, elt),
+              {o.getInput(), constI32(rw, loc, inserted)});
+          inserted[dim + 1] = o.getRepeats();
+          v = create<kc::BroadcastToOp>(rw, loc, RankedTensorType::get(inserted, elt),
+                                        {v, constI32(rw, loc, inserted)});
+          return create<kc::ReshapeOp>(rw, loc, type,
+                                       {v, constI32(rw, loc, shapeOf(o.getResult()))});
+        })
+        .Case([&](SliceOp o) -> FailureOr<Value> {
+          auto in = shapeOf(o.getInput());
+          int64_t dim = *normalizeDim(o.getDim(), in.size());
+          auto start = getConstantI64(o.getStart()), end = getConstantI64(o.getEnd()),
+               step = getConstantI64(o.getStep());
+          if (!start || !end || !step)
+            return o.emitError("slice bounds of tensor '")
+                   << tensorName(o.getResult()) << "' are not constant";
+          auto clampIndex = [&](int64_t i) {
+            if (i < 0)
+              i += in[dim];
+            return std::clamp<int64_t>(i, 0, in[dim]);
+          };
+          SmallVector<int64_t> begin(in.size(), 0), stop(in), strides(in.size(), 1);
+          begin[dim] = clampIndex(*start);
+          stop[dim] = std::max(begin[dim], clampIndex(*end));
+          strides[dim] = *step;
+          return create<kc::StridedSliceOp>(
+              rw, loc, type,
+              {o.getInput(), constI32(rw, loc, begin), constI32(rw, loc, stop),
+               constI32(rw, loc, strides)});
+        })
+        .Case([&](SelectOp o) -> FailureOr<Value> {
+          auto in = shapeOf(o.getInput());
+          int64_t dim = *normalizeDim(o.getDim(), in.size());
+          auto index = getConstantI64(o.getIndex());
+          if (!index)
+            return o.emitError("select index of tensor '")
+                   << tensorName(o.getResult()) << "' is not constant";
+          int64_t i = *normalizeDim(*index, in[dim]);
+          SmallVector<int64_t> begin(in.size(), 0), stop(in), strides(in.size(), 1);
+          begin[dim] = i;
+          stop[dim] = i + 1;
+          return create<kc::StridedSliceOp>(
+              rw, loc, type,
+              {o.getInput(), constI32(rw, loc, begin), constI32(rw, loc, stop),
+               constI32(rw, loc, strides)},
+              {attr("shrink_axis_mask", rw.getI32IntegerAttr(1 << dim))});
+        })
+        .Case([&](CatOp o) -> FailureOr<Value> {
+          int64_t rank = shapeOf(o.getResult()).size();
+          return create<kc::ConcatenationOp>(
+              rw, loc, type, o.getInputs(),
+              {attr("axis", rw.getI32IntegerAttr(*normalizeDim(o.getDim(), rank)))});
+        })
+        .Case<FakeQuantOp, FakeQuantPerAxisOp>([&](Operation *o) -> FailureOr<Value> {
+          return o->emitError("fake quant of tensor '")
+                 << tensorName(o->getResult(0))
+                 << "' is left: run kiln-fold-fake-quant before lowering";
+        })
+        .Case<SizeOp, ShapeOp, RankOp, ListGetOp, TupleGetOp, IsNoneOp,
+              UncheckedCastOp, FromScalarOp, ListOp, TupleOp, NoneOp, SomeOp>(
+            [&](Operation *o) -> FailureOr<Value> {
+              if (o->use_empty()) {
+                rw.eraseOp(o);
+                return Value();
+              }
+              return o->emitError("'")
+                     << o->getName()
+                     << "' is left from the unified model: run the export "
+                        "adapter before lowering";
+            })
+        .Default([&](Operation *o) -> FailureOr<Value> {
+          return o->emitError("no circle lowering for '") << o->getName() << "'";
+        });
+  }
+
+  /// TFLite runs int4 weights only in a few kernels: store them as int8 with
+  /// the same values and quantization (lossless).
+  Value widenInt4(IRRewriter &rw, Value weight) {
+    auto q = quantOf(weight);
+    ElementsAttr attr;
+    if (!isTflite() || !q || !matchPattern(weight, m_Constant(&attr)) ||
+        q.getStorageTypeIntegralWidth() != 4 || !q.isSigned())
+      return weight;
+    Operation *cst = weight.getDefiningOp();
+    auto i8 = rw.getIntegerType(8);
+    auto type = RankedTensorType::get(cast<ShapedType>(attr.getType()).getShape(), i8);
+    SmallVector<int8_t> values;
+    if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
+      for (const APInt &v : dense.getValues<APInt>())
+        values.push_back(static_cast<int8_t>(v.getSExtValue()));
+    } else if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+      AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+      if (!blob)
+        return weight;
+      for (char c : blob->getData()) // one element per byte, sign-extended
+        values.push_back(static_cast<int8_t>(c));
+    } else {
+      return weight;
+    }
+    quant::QuantizedType wide;
+    if (auto pt = dyn_cast<quant::UniformQuantizedType>(q))
+      wide = quant::UniformQuantizedType::get(
+          quant::QuantizationFlags::Signed, i8, pt.getExpressedType(), pt.getScale(),
+          pt.getZeroPoint(), pt.getStorageTypeMin(), pt.getStorageTypeMax());
+    else {
+      auto pa = cast<quant::UniformQuantizedPerAxisType>(q);
+      wide = quant::UniformQuantizedPerAxisType::get(
+          quant::QuantizationFlags::Signed, i8, pa.getExpressedType(), pa.getScales(),
+          pa.getZeroPoints(), pa.getQuantizedDimension(), pa.getStorageTypeMin(),
+          pa.getStorageTypeMax());
+    }
+    ElementsAttr data;
+    if (isa<DenseResourceElementsAttr>(attr))
+      data = DenseResourceElementsAttr::get(
+          type, (cast<DenseResourceElementsAttr>(attr).getRawHandle().getKey() + ".i8").str(),
+          HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<int8_t>(values)));
+    else
+      data = DenseElementsAttr::get(type, ArrayRef<int8_t>(values));
+    OpBuilder::InsertionGuard guard(rw);
+    rw.setInsertionPoint(cst);
+    return rw.create<kc::ConstOp>(cst->getLoc(), withElementType(type, wide), data);
+  }
+};
+} // namespace
