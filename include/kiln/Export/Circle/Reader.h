@@ -1,0 +1,49 @@
+//===- Reader.h - Circle / TFLite FlatBuffer -> circle dialect --*- C++ -*-===//
+//
+// Imports a .circle (CIR0) or .tflite (TFL3) file written by Kiln (or any
+// file using only the operators of the circle dialect) back into a module of
+// circle-dialect functions, so that writing it again with the same flavor
+// gives the same bytes:
+//
+//   - one public func.func per subgraph, named after the subgraph, with
+//     `kiln.signature` when its SignatureDef key differs, `kiln.name`
+//     argument/result attributes from the signature, and NameLoc locations
+//     from tensor names;
+//   - constants as `circle.const`, dense for small unique buffers and
+//     dense_resource blobs (`buffer_<index>`) otherwise, one attribute per
+//     buffer so that shared buffers stay shared; 4-bit data unpacked to one
+//     value per byte;
+//   - module attributes `kiln.flavor`, `kiln.pipeline`, `kiln.variant`,
+//     `kiln.recipe` and `kiln.metadata` from the file's metadata.
+//
+// Also a human-readable dump of a file for FileCheck tests and inspection.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_EXPORT_CIRCLE_READER_H
+#define KILN_EXPORT_CIRCLE_READER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace kiln::circle {
+
+/// Imports a whole file's bytes. Errors are emitted at `loc` (the file).
+mlir::OwningOpRef<mlir::ModuleOp> readCircle(llvm::StringRef bytes,
+                                             mlir::MLIRContext *context,
+                                             mlir::Location loc);
+
+/// Prints the file's structure: identifier and versions, operator codes,
+/// buffers (size, inline or external offset, alignment), subgraphs with
+/// tensors (type, shape, buffer, quantization) and operators (code, version,
+/// inputs, outputs, options), signatures and metadata.
+mlir::LogicalResult dumpCircle(llvm::StringRef bytes, llvm::raw_ostream &os,
+                               mlir::MLIRContext *context, mlir::Location loc);
+
+/// Registers `--circle-to-mlir` and `--circle-dump`.
+void registerFromCircleTranslations();
+
+} // namespace kiln::circle
+
+#endif // KILN_EXPORT_CIRCLE_READER_H

@@ -1,0 +1,91 @@
+//===- Writer.h - circle dialect -> Circle / TFLite FlatBuffer --*- C++ -*-===//
+//
+// Writes a module of circle-dialect functions as one Circle (CIR0) or TFLite
+// (TFL3) model:
+//
+//   - every public `func.func` becomes a subgraph (named after the function)
+//     with a SignatureDef whose key is the function's `kiln.signature` string
+//     attribute, or its name. Signature input/output names come from
+//     `kiln.name` argument/result attributes (default `input_<i>` /
+//     `output_<i>`);
+//   - tensor names come from locations: the name of a NameLoc, also inside a
+//     FusedLoc or CallSiteLoc (`loc("model.layers.0.q_proj")`,
+//     `loc(fused["x", "f.py":3:1])`); unnamed tensors get `<op>_<index>`;
+//     names are made unique within a subgraph with a `_<n>` suffix;
+//   - `circle.const` values become buffers, shared by every tensor of every
+//     subgraph whose attribute is the same (the same uniqued attribute, or
+//     the same dense_resource blob with the same element type), so prefill
+//     and decode in one file hold each weight once. Buffer 0 is the empty
+//     sentinel; data is 16-byte aligned in the file;
+//   - a `!quant.uniform` element type becomes the storage TensorType with
+//     scale, zero_point (always as many as scales) and quantized_dimension.
+//     Constants keep integer storage in their attribute. 4-bit values are
+//     packed two per byte, low nibble first; a dense_resource blob of a
+//     4-bit type holds one value per byte (or, if it is exactly half that
+//     size rounded up, the values already packed);
+//   - operator codes carry the version TFLite's versioning rules give for
+//     their tensors and options (OpVersion.h), and
+//     deprecated_builtin_code = code < 127 ? code : 127;
+//   - metadata entries `kiln.version`, and `kiln.pipeline`, `kiln.variant`,
+//     `kiln.recipe` from the module attributes of those names, then
+//     `kiln.variant.<signature>` from functions' `kiln.variant` attributes,
+//     then the entries of a `kiln.metadata` dictionary of strings;
+//   - when the constant data would take the FlatBuffer past 2 GiB (or when
+//     forced), every constant buffer is written after the FlatBuffer and
+//     referenced by Buffer.offset (from the start of the file) and
+//     Buffer.size.
+//
+// The TFLite flavor refuses Circle-only operators (RMS_NORM, ROPE) and types
+// (UINT4) with a diagnostic naming the operator or tensor. Output is
+// deterministic: the same module gives the same bytes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_EXPORT_CIRCLE_WRITER_H
+#define KILN_EXPORT_CIRCLE_WRITER_H
+
+#include "kiln/Export/Circle/Format.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Support/LogicalResult.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <functional>
+#include <optional>
+
+namespace kiln::circle {
+
+struct WriterOptions {
+  Flavor flavor = Flavor::Circle;
+  /// Put every constant buffer after the FlatBuffer even for small models.
+  bool forceExternalBuffers = false;
+  /// Total constant bytes above which buffers go out of line automatically.
+  uint64_t externalBufferThreshold = kDefaultExternalBufferThreshold;
+};
+
+/// Serializes `module` into `os`. Nothing is written to `os` unless the whole
+/// model was built; errors are reported as diagnostics on the module's ops.
+mlir::LogicalResult writeCircle(mlir::ModuleOp module, llvm::raw_ostream &os,
+                                const WriterOptions &options = {});
+
+/// Serializes `module` into `path` through a temporary file in the same
+/// directory, renamed over `path` only when everything was written: an error
+/// leaves no partial file (and leaves an existing `path` untouched).
+mlir::LogicalResult writeCircleFile(mlir::ModuleOp module, llvm::StringRef path,
+                                    const WriterOptions &options = {});
+
+/// The flavor named by the module's `kiln.flavor` string attribute (set by
+/// the reader), if any.
+std::optional<Flavor> getModuleFlavor(mlir::ModuleOp module);
+
+/// Registers `--mlir-to-circle` (with `--circle-flavor=circle|tflite`,
+/// default: the module's `kiln.flavor`, else circle, and
+/// `--force-external-buffers`) for mlir-translate style tools. The input may
+/// use the func, quant and circle dialects, and those `extraDialects` adds
+/// (so that stray ops get the writer's diagnostic, not a parse error).
+void registerToCircleTranslation(
+    const std::function<void(mlir::DialectRegistry &)> &extraDialects = {});
+
+} // namespace kiln::circle
+
+#endif // KILN_EXPORT_CIRCLE_WRITER_H

@@ -1,0 +1,877 @@
+//===- Writer.cpp - circle dialect -> Circle / TFLite FlatBuffer ----------===//
+//
+// Two stages: `build` walks the module and describes the model in plain
+// structures (every diagnostic is emitted there); `finish` serializes them
+// with the generated FlatBuffer API, places out-of-line data, and verifies
+// the result. Only then is anything written to the output.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Export/Circle/Writer.h"
+
+#include "OpTable.h"
+#include "Schema.h"
+#include "kiln/Dialect/Circle/IR/CircleOps.h"
+#include "kiln/Export/Circle/OpVersion.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Error.h"
+
+#include <functional>
+#include <map>
+
+#ifndef KILN_VERSION_STRING
+#define KILN_VERSION_STRING "unknown"
+#endif
+
+using namespace mlir;
+using namespace kiln::circle;
+namespace fbs = flatbuffers;
+
+namespace {
+
+using BuiltOptions = std::pair<fb::BuiltinOptions, fbs::Offset<void>>;
+using OptionsFn = std::function<BuiltOptions(fbs::FlatBufferBuilder &)>;
+
+struct QuantDesc {
+  std::vector<float> scales;
+  std::vector<int64_t> zeroPoints;
+  int32_t dimension = 0;
+};
+
+struct TensorDesc {
+  std::string name;
+  std::vector<int32_t> shape;
+  /// Only for shapes with dynamic dimensions (-1 there, 1 in `shape`).
+  std::vector<int32_t> shapeSignature;
+  fb::TensorType type = fb::TensorType::FLOAT32;
+  uint32_t buffer = 0;
+  std::optional<QuantDesc> quant;
+
+  TensorSignature signature() const {
+    TensorSignature s;
+    s.type = static_cast<int8_t>(type);
+    s.shape.assign(shape.begin(), shape.end());
+    if (quant) {
+      s.quantized = true;
+      s.numScales = quant->scales.size();
+      s.quantizedDimension = quant->dimension;
+      s.scale = quant->scales.empty() ? 0.0f : quant->scales.front();
+    }
+    return s;
+  }
+};
+
+struct OperatorDesc {
+  uint32_t opcodeIndex = 0;
+  std::vector<int32_t> inputs, outputs;
+  OptionsFn options;
+};
+
+struct SubgraphDesc {
+  std::string name, signatureKey;
+  std::vector<TensorDesc> tensors;
+  std::vector<int32_t> inputs, outputs;
+  std::vector<std::string> inputNames, outputNames;
+  std::vector<OperatorDesc> operators;
+};
+
+/// A buffer's bytes: a view of attribute storage, or bytes made here.
+struct BufferDesc {
+  llvm::ArrayRef<uint8_t> view;
+  std::vector<uint8_t> owned;
+  bool isOwned = false;
+  llvm::ArrayRef<uint8_t> data() const {
+    return isOwned ? llvm::ArrayRef<uint8_t>(owned) : view;
+  }
+};
+
+/// Name of a location: the NameLoc's name, looking through fused and
+/// call-site locations; empty if there is none.
+std::string getLocName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location child : fused.getLocations()) {
+      std::string name = getLocName(child);
+      if (!name.empty())
+        return name;
+    }
+    return "";
+  }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return getLocName(callSite.getCallee());
+  return "";
+}
+
+template <typename EnumT, size_t N>
+std::optional<EnumT> lookupEnum(llvm::StringRef name, const EnumT (&values)[N],
+                                const char *(*nameOf)(EnumT)) {
+  for (EnumT v : values)
+    if (name == nameOf(v))
+      return v;
+  return std::nullopt;
+}
+
+class ModelWriter {
+public:
+  ModelWriter(ModuleOp module, const WriterOptions &options)
+      : module(module), options(options) {}
+
+  /// Describes the model; emits diagnostics on failure.
+  LogicalResult build();
+  /// Serializes the description into memory.
+  LogicalResult finish();
+  /// Streams the finished file.
+  void emit(llvm::raw_ostream &os) const;
+
+private:
+  LogicalResult addFunction(func::FuncOp func);
+  FailureOr<TensorDesc> describeTensor(Type type, std::string name, Location loc);
+  FailureOr<uint32_t> getOrCreateBuffer(ConstOp op, llvm::StringRef tensorName);
+  FailureOr<BufferDesc> getConstantData(ElementsAttr value, Location loc,
+                                        llvm::StringRef tensorName);
+  FailureOr<OptionsFn> getOptions(Operation *op, const SubgraphDesc &sg,
+                                  OptionsSignature &versionOptions);
+  uint32_t getOpcodeIndex(int32_t code, int32_t version);
+  LogicalResult collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
+                                llvm::ArrayRef<std::string> keys);
+
+  ModuleOp module;
+  WriterOptions options;
+
+  std::vector<SubgraphDesc> subgraphs;
+  /// Index 0 is the empty sentinel.
+  std::vector<BufferDesc> buffers{BufferDesc{}};
+  llvm::DenseMap<std::pair<const void *, Type>, uint32_t> bufferIndex;
+  std::vector<std::pair<int32_t, int32_t>> opcodes; // (code, version)
+  std::map<std::pair<int32_t, int32_t>, uint32_t> opcodeIndex;
+  std::vector<std::pair<std::string, std::string>> metadata;
+
+  // finish() results.
+  fbs::DetachedBuffer flatbuffer;
+  bool external = false;
+  /// File offset of each buffer's data when external (0 for inline).
+  std::vector<uint64_t> externalOffsets;
+  uint64_t fileSize = 0;
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Describing the model
+//===----------------------------------------------------------------------===//
+
+LogicalResult ModelWriter::build() {
+  SmallVector<func::FuncOp> funcs;
+  for (auto func : module.getOps<func::FuncOp>())
+    if (func.isPublic())
+      funcs.push_back(func);
+  if (funcs.empty())
+    return emitError(module.getLoc(), "no public function to write: each public "
+                                      "func.func becomes a subgraph");
+
+  std::vector<std::string> keys;
+  llvm::StringSet<> seenKeys;
+  for (func::FuncOp func : funcs) {
+    if (failed(addFunction(func)))
+      return failure();
+    const std::string &key = subgraphs.back().signatureKey;
+    if (!seenKeys.insert(key).second)
+      return func.emitError("signature key '") << key << "' is used twice";
+    keys.push_back(key);
+  }
+  return collectMetadata(funcs, keys);
+}
+
+LogicalResult ModelWriter::addFunction(func::FuncOp func) {
+  if (func.isExternal())
+    return func.emitError("cannot write function declaration '")
+           << func.getSymName() << "': it has no body";
+  if (!func.getBody().hasOneBlock())
+    return func.emitError("cannot write '")
+           << func.getSymName() << "': a subgraph needs a single-block function";
+
+  SubgraphDesc sg;
+  sg.name = func.getSymName().str();
+  if (auto key = func->getAttrOfType<StringAttr>("kiln.signature"))
+    sg.signatureKey = key.str();
+  else
+    sg.signatureKey = sg.name;
+
+  llvm::DenseMap<Value, int32_t> tensorOf;
+  llvm::StringSet<> usedNames;
+  auto uniqueName = [&](std::string base) {
+    std::string candidate = base;
+    for (unsigned n = 1; !usedNames.insert(candidate).second; ++n)
+      candidate = base + "_" + std::to_string(n);
+    return candidate;
+  };
+  auto addTensor = [&](Value value, std::string name, Location loc,
+                       ConstOp constOp) -> FailureOr<int32_t> {
+    FailureOr<TensorDesc> tensor = describeTensor(value.getType(), uniqueName(name), loc);
+    if (failed(tensor))
+      return failure();
+    if (constOp) {
+      FailureOr<uint32_t> buffer = getOrCreateBuffer(constOp, tensor->name);
+      if (failed(buffer))
+        return failure();
+      tensor->buffer = *buffer;
+    }
+    int32_t index = sg.tensors.size();
+    sg.tensors.push_back(std::move(*tensor));
+    tensorOf[value] = index;
+    return index;
+  };
+
+  Block &block = func.front();
+  for (BlockArgument arg : block.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    auto kilnName = func.getArgAttrOfType<StringAttr>(i, "kiln.name");
+    std::string locName = getLocName(arg.getLoc());
+    std::string fallback = "input_" + std::to_string(i);
+    std::string tensorName = !locName.empty() ? locName
+                             : kilnName        ? kilnName.str()
+                                               : fallback;
+    std::string signatureName = kilnName          ? kilnName.str()
+                                : !locName.empty() ? locName
+                                                   : fallback;
+    FailureOr<int32_t> index = addTensor(arg, tensorName, arg.getLoc(), nullptr);
+    if (failed(index))
+      return failure();
+    sg.inputs.push_back(*index);
+    sg.inputNames.push_back(signatureName);
+  }
+
+  for (Operation &op : block) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+        sg.outputs.push_back(tensorOf.lookup(value));
+        auto kilnName = func.getResultAttrOfType<StringAttr>(i, "kiln.name");
+        sg.outputNames.push_back(kilnName ? kilnName.str()
+                                          : "output_" + std::to_string(i));
+      }
+      continue;
+    }
+    if (auto constOp = dyn_cast<ConstOp>(op)) {
+      std::string name = getLocName(op.getLoc());
+      if (name.empty())
+        name = "const_" + std::to_string(sg.tensors.size());
+      if (failed(addTensor(constOp.getResult(), name, op.getLoc(), constOp)))
+        return failure();
+      continue;
+    }
+
+    llvm::StringRef builtinName;
+    std::optional<fb::BuiltinOperator> code = getBuiltinOperator(&op, &builtinName);
+    if (!code) {
+      if (!builtinName.empty())
+        return op.emitOpError("builtin operator ")
+               << builtinName << " is not in Kiln's FlatBuffer schema";
+      return op.emitError("'")
+             << op.getName()
+             << "' is not a circle operator: only circle dialect ops (and "
+                "func.return) can be written to a Circle/TFLite file";
+    }
+    if (options.flavor == Flavor::TFLite && isCircleOnly(*code))
+      return op.emitError("'")
+             << op.getName() << "' (" << builtinName
+             << ") is a Circle-only operator: the tflite flavor cannot hold "
+                "it (write the circle flavor, or lower with flavor=tflite)";
+    if (op.getNumRegions() != 0)
+      return op.emitOpError("has regions, which a builtin operator cannot have");
+
+    OperatorDesc desc;
+    std::vector<TensorSignature> inSigs, outSigs;
+    for (Value operand : op.getOperands()) {
+      auto it = tensorOf.find(operand);
+      if (it == tensorOf.end())
+        return op.emitOpError("uses a value defined outside its function body");
+      desc.inputs.push_back(it->second);
+      inSigs.push_back(sg.tensors[it->second].signature());
+    }
+    // An absent optional input is written as -1 (as TFLite's converter does).
+    if (auto fc = dyn_cast<FullyConnectedOp>(op); fc && !fc.getBias()) {
+      desc.inputs.push_back(-1);
+      inSigs.push_back(TensorSignature::none());
+    }
+    for (Value result : op.getResults()) {
+      std::string name = getLocName(op.getLoc());
+      if (name.empty())
+        name = op.getName().stripDialect().str() + "_" + std::to_string(sg.tensors.size());
+      FailureOr<int32_t> index = addTensor(result, name, op.getLoc(), nullptr);
+      if (failed(index))
+        return failure();
+      desc.outputs.push_back(*index);
+      outSigs.push_back(sg.tensors[*index].signature());
+    }
+
+    OptionsSignature versionOptions;
+    FailureOr<OptionsFn> opts = getOptions(&op, sg, versionOptions);
+    if (failed(opts))
+      return failure();
+    desc.options = std::move(*opts);
+    int32_t version = getOperatorVersion(static_cast<int32_t>(*code), inSigs,
+                                         outSigs, versionOptions);
+    desc.opcodeIndex = getOpcodeIndex(static_cast<int32_t>(*code), version);
+    sg.operators.push_back(std::move(desc));
+  }
+  subgraphs.push_back(std::move(sg));
+  return success();
+}
+
+FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
+                                                  Location loc) {
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  if (!ranked)
+    return emitError(loc, "tensor '")
+           << name << "' has type " << type << ": only ranked tensors can be written";
+  Type element = ranked.getElementType();
+  std::optional<fb::TensorType> tensorType = getTensorType(element);
+  if (!tensorType)
+    return emitError(loc, "tensor '")
+           << name << "' has element type " << element
+           << ", which has no Circle/TFLite tensor type";
+  if (*tensorType == fb::TensorType::UINT4 && options.flavor == Flavor::TFLite)
+    return emitError(loc, "tensor '")
+           << name << "' has element type " << element
+           << " (Circle's UINT4), which the tflite flavor cannot hold: write "
+              "the circle flavor or use a signed 4-bit type";
+  if (options.flavor == Flavor::Circle &&
+      llvm::is_contained({fb::TensorType::BFLOAT16, fb::TensorType::FLOAT64,
+                          fb::TensorType::UINT16, fb::TensorType::UINT32,
+                          fb::TensorType::UINT64},
+                         *tensorType))
+    emitWarning(loc, "tensor '")
+        << name << "' has element type " << element
+        << ", which ONE's Circle importer rejects";
+
+  TensorDesc desc;
+  desc.name = std::move(name);
+  desc.type = *tensorType;
+  bool dynamic = false;
+  for (int64_t dim : ranked.getShape()) {
+    if (ShapedType::isDynamic(dim)) {
+      dynamic = true;
+      desc.shape.push_back(1);
+      desc.shapeSignature.push_back(-1);
+      continue;
+    }
+    if (dim > std::numeric_limits<int32_t>::max())
+      return emitError(loc, "tensor '") << desc.name << "' has a dimension above 2^31";
+    desc.shape.push_back(static_cast<int32_t>(dim));
+    desc.shapeSignature.push_back(static_cast<int32_t>(dim));
+  }
+  if (!dynamic)
+    desc.shapeSignature.clear();
+
+  if (auto q = dyn_cast<quant::UniformQuantizedType>(element)) {
+    desc.quant = QuantDesc{{static_cast<float>(q.getScale())}, {q.getZeroPoint()}, 0};
+  } else if (auto q = dyn_cast<quant::UniformQuantizedPerAxisType>(element)) {
+    QuantDesc quant;
+    for (double scale : q.getScales())
+      quant.scales.push_back(static_cast<float>(scale));
+    quant.zeroPoints.assign(q.getZeroPoints().begin(), q.getZeroPoints().end());
+    quant.dimension = q.getQuantizedDimension();
+    if (quant.dimension < 0 || quant.dimension >= ranked.getRank() ||
+        ranked.isDynamicDim(quant.dimension) ||
+        ranked.getDimSize(quant.dimension) != static_cast<int64_t>(quant.scales.size()))
+      return emitError(loc, "tensor '")
+             << desc.name << "' has " << quant.scales.size()
+             << " scales, which do not match its quantized dimension "
+             << quant.dimension;
+    desc.quant = std::move(quant);
+  } else if (isa<quant::QuantizedType>(element)) {
+    return emitError(loc, "tensor '")
+           << desc.name << "' has element type " << element
+           << ": only !quant.uniform (per tensor or per axis) can be written";
+  }
+  return desc;
+}
+
+FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,
+                                                   llvm::StringRef tensorName) {
+  ElementsAttr value = op.getValue();
+  // Identity of the data: the uniqued attribute, or for resources the blob
+  // itself (the same blob seen through different shapes is the same bytes).
+  std::pair<const void *, Type> key{value.getAsOpaquePointer(), Type()};
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value))
+    key = {resource.getRawHandle().getResource(), resource.getElementType()};
+  auto it = bufferIndex.find(key);
+  if (it != bufferIndex.end())
+    return it->second;
+  FailureOr<BufferDesc> data = getConstantData(value, op.getLoc(), tensorName);
+  if (failed(data))
+    return failure();
+  uint32_t index = buffers.size();
+  buffers.push_back(std::move(*data));
+  bufferIndex[key] = index;
+  return index;
+}
+
+FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location loc,
+                                                   llvm::StringRef tensorName) {
+  auto type = cast<ShapedType>(value.getType());
+  Type element = type.getElementType();
+  if (!element.isIntOrFloat())
+    return emitError(loc, "constant '")
+           << tensorName << "' has element type " << element
+           << ", which cannot be stored in a buffer";
+  unsigned width = element.getIntOrFloatBitWidth();
+  if (width != 1 && width != 4 && width % 8 != 0)
+    return emitError(loc, "constant '")
+           << tensorName << "' has " << width << "-bit elements, which cannot be stored";
+  uint64_t count = type.getNumElements();
+  uint64_t elementBytes = width <= 8 ? 1 : width / 8;
+
+  BufferDesc desc;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return emitError(loc, "constant '")
+             << tensorName << "': resource '" << resource.getRawHandle().getKey()
+             << "' has no data";
+    llvm::ArrayRef<char> raw = blob->getData();
+    llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
+    if (width == 4 && bytes.size() == count) {
+      desc.owned = packInt4(bytes);
+      desc.isOwned = true;
+    } else if (width == 4 && bytes.size() == getPackedInt4Size(count)) {
+      desc.view = bytes; // already packed
+    } else if (width != 4 && bytes.size() == count * elementBytes) {
+      desc.view = bytes;
+    } else {
+      return emitError(loc, "constant '")
+             << tensorName << "': resource '" << resource.getRawHandle().getKey()
+             << "' holds " << bytes.size() << " bytes, but " << type << " needs "
+             << count * elementBytes;
+    }
+    return desc;
+  }
+
+  auto dense = dyn_cast<DenseElementsAttr>(value);
+  if (!dense)
+    return emitError(loc, "constant '")
+           << tensorName << "' has an attribute of an unsupported kind: a dense "
+                            "or dense_resource attribute is needed";
+  desc.isOwned = true;
+  if (width == 1) {
+    desc.owned.reserve(count);
+    for (bool b : dense.getValues<bool>())
+      desc.owned.push_back(b ? 1 : 0);
+  } else if (width == 4) {
+    std::vector<uint8_t> values;
+    values.reserve(count);
+    for (const APInt &v : dense.getValues<APInt>())
+      values.push_back(static_cast<uint8_t>(v.getZExtValue() & 0x0F));
+    desc.owned = packInt4(values);
+  } else if (dense.isSplat()) {
+    llvm::ArrayRef<char> raw = dense.getRawData();
+    desc.owned.resize(count * elementBytes);
+    for (uint64_t i = 0; i < count; ++i)
+      std::memcpy(desc.owned.data() + i * elementBytes, raw.data(), elementBytes);
+  } else {
+    llvm::ArrayRef<char> raw = dense.getRawData();
+    desc.view = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
+    desc.isOwned = false;
+  }
+  return desc;
+}
+
+uint32_t ModelWriter::getOpcodeIndex(int32_t code, int32_t version) {
+  auto [it, inserted] = opcodeIndex.try_emplace({code, version}, opcodes.size());
+  if (inserted)
+    opcodes.push_back({code, version});
+  return it->second;
+}
+
+/// Options of one operator: fields from its attributes, plus the options
+/// fields that set its version.
+FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &sg,
+                                             OptionsSignature &v) {
+  using BO = fb::BuiltinOptions;
+  auto activation = [&](llvm::StringRef name) -> FailureOr<fb::ActivationFunctionType> {
+    if (auto a = lookupEnum(name, fb::EnumValuesActivationFunctionType(),
+                            fb::EnumNameActivationFunctionType))
+      return *a;
+    return op->emitOpError("unknown fused_activation_function '") << name << "'";
+  };
+  auto none = [](fbs::FlatBufferBuilder &) -> BuiltOptions { return {BO::NONE, 0}; };
+  // Element type of an operand or result's tensor.
+  auto isQuantInt16 = [](Value value) {
+    auto q = dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(value.getType()));
+    return q && q.getStorageTypeIntegralWidth() == 16;
+  };
+#define KILN_EMPTY_OPTIONS(NAME)                                                \
+  [](fbs::FlatBufferBuilder &b) -> BuiltOptions {                               \
+    return {BO::NAME, fb::Create##NAME(b).Union()};                             \
+  }
+
+  return llvm::TypeSwitch<Operation *, FailureOr<OptionsFn>>(op)
+      .Case<AddOp, SubOp>([&](auto o) -> FailureOr<OptionsFn> {
+        auto act = activation(o.getFusedActivationFunction());
+        if (failed(act))
+          return failure();
+        // int16 kernels with scales that are not powers of two need
+        // pot_scale_int16 = false (TFLite's general int16 path).
+        bool pot = !isQuantInt16(o.getOutput());
+        v.potScaleInt16 = pot;
+        fb::ActivationFunctionType a = *act;
+        if constexpr (std::is_same_v<decltype(o), AddOp>)
+          return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+            return {BO::AddOptions, fb::CreateAddOptions(b, a, pot).Union()};
+          });
+        else
+          return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+            return {BO::SubOptions, fb::CreateSubOptions(b, a, pot).Union()};
+          });
+      })
+      .Case([&](MulOp o) -> FailureOr<OptionsFn> {
+        auto act = activation(o.getFusedActivationFunction());
+        if (failed(act))
+          return failure();
+        fb::ActivationFunctionType a = *act;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::MulOptions, fb::CreateMulOptions(b, a).Union()};
+        });
+      })
+      .Case([&](DivOp o) -> FailureOr<OptionsFn> {
+        auto act = activation(o.getFusedActivationFunction());
+        if (failed(act))
+          return failure();
+        fb::ActivationFunctionType a = *act;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::DivOptions, fb::CreateDivOptions(b, a).Union()};
+        });
+      })
+      .Case([&](PowOp) { return OptionsFn(KILN_EMPTY_OPTIONS(PowOptions)); })
+      .Case([&](NegOp) { return OptionsFn(KILN_EMPTY_OPTIONS(NegOptions)); })
+      .Case([&](QuantizeOp) { return OptionsFn(KILN_EMPTY_OPTIONS(QuantizeOptions)); })
+      .Case([&](DequantizeOp) { return OptionsFn(KILN_EMPTY_OPTIONS(DequantizeOptions)); })
+      .Case([&](TransposeOp) { return OptionsFn(KILN_EMPTY_OPTIONS(TransposeOptions)); })
+      .Case([&](SliceOp) { return OptionsFn(KILN_EMPTY_OPTIONS(SliceOptions)); })
+      .Case([&](SelectV2Op) { return OptionsFn(KILN_EMPTY_OPTIONS(SelectV2Options)); })
+      .Case([&](BroadcastToOp) { return OptionsFn(KILN_EMPTY_OPTIONS(BroadcastToOptions)); })
+      .Case<RsqrtOp, LogisticOp>([&](auto) { return OptionsFn(none); })
+      .Case([&](CastOp o) -> FailureOr<OptionsFn> {
+        auto in = getTensorType(getElementTypeOrSelf(o.getInput().getType()));
+        auto out = getTensorType(getElementTypeOrSelf(o.getOutput().getType()));
+        if (!in || !out)
+          return failure(); // describeTensor already reported it
+        fb::TensorType i = *in, r = *out;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::CastOptions, fb::CreateCastOptions(b, i, r).Union()};
+        });
+      })
+      .Case([&](FullyConnectedOp o) -> FailureOr<OptionsFn> {
+        auto act = activation(o.getFusedActivationFunction());
+        if (failed(act))
+          return failure();
+        auto format = lookupEnum(o.getWeightsFormat(),
+                                 fb::EnumValuesFullyConnectedOptionsWeightsFormat(),
+                                 fb::EnumNameFullyConnectedOptionsWeightsFormat);
+        if (!format)
+          return o.emitOpError("unknown weights_format '") << o.getWeightsFormat() << "'";
+        fb::ActivationFunctionType a = *act;
+        fb::FullyConnectedOptionsWeightsFormat f = *format;
+        bool keep = o.getKeepNumDims(), asym = o.getAsymmetricQuantizeInputs();
+        v.keepNumDims = keep;
+        v.asymmetricQuantizeInputs = asym;
+        v.shuffledWeights = f == fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::FullyConnectedOptions,
+                  fb::CreateFullyConnectedOptions(b, a, f, keep, asym).Union()};
+        });
+      })
+      .Case([&](BatchMatMulOp o) -> FailureOr<OptionsFn> {
+        bool x = o.getAdjX(), y = o.getAdjY(), asym = o.getAsymmetricQuantizeInputs();
+        v.asymmetricQuantizeInputs = asym;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::BatchMatMulOptions, fb::CreateBatchMatMulOptions(b, x, y, asym).Union()};
+        });
+      })
+      .Case([&](SoftmaxOp o) -> FailureOr<OptionsFn> {
+        float beta = o.getBeta().convertToFloat();
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::SoftmaxOptions, fb::CreateSoftmaxOptions(b, beta).Union()};
+        });
+      })
+      .Case([&](MeanOp o) -> FailureOr<OptionsFn> {
+        bool keep = o.getKeepDims();
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::ReducerOptions, fb::CreateReducerOptions(b, keep).Union()};
+        });
+      })
+      .Case([&](ReshapeOp o) -> FailureOr<OptionsFn> {
+        // new_shape repeats a constant shape operand for readers that look at
+        // the options; the shape tensor stays the operand runtimes use.
+        std::optional<std::vector<int32_t>> newShape;
+        if (auto shapeConst = o.getShape().getDefiningOp<ConstOp>())
+          if (auto dense = dyn_cast<DenseIntElementsAttr>(shapeConst.getValue())) {
+            newShape.emplace();
+            for (const APInt &d : dense.getValues<APInt>())
+              newShape->push_back(static_cast<int32_t>(d.getSExtValue()));
+          }
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          auto vec = newShape ? b.CreateVector(*newShape) : fbs::Offset<fbs::Vector<int32_t>>();
+          return {BO::ReshapeOptions, fb::CreateReshapeOptions(b, vec).Union()};
+        });
+      })
+      .Case([&](StridedSliceOp o) -> FailureOr<OptionsFn> {
+        int32_t begin = o.getBeginMask(), end = o.getEndMask(),
+                ellipsis = o.getEllipsisMask(), newAxis = o.getNewAxisMask(),
+                shrink = o.getShrinkAxisMask();
+        bool offset = o.getOffset();
+        v.offset = offset;
+        v.ellipsisMask = ellipsis;
+        v.newAxisMask = newAxis;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::StridedSliceOptions,
+                  fb::CreateStridedSliceOptions(b, begin, end, ellipsis, newAxis,
+                                                shrink, offset)
+                      .Union()};
+        });
+      })
+      .Case([&](ConcatenationOp o) -> FailureOr<OptionsFn> {
+        auto act = activation(o.getFusedActivationFunction());
+        if (failed(act))
+          return failure();
+        fb::ActivationFunctionType a = *act;
+        int32_t axis = o.getAxis();
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::ConcatenationOptions, fb::CreateConcatenationOptions(b, axis, a).Union()};
+        });
+      })
+      .Case([&](GatherOp o) -> FailureOr<OptionsFn> {
+        int32_t axis = o.getAxis(), batchDims = o.getBatchDims();
+        v.batchDims = batchDims;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::GatherOptions, fb::CreateGatherOptions(b, axis, batchDims).Union()};
+        });
+      })
+      .Case([&](RmsNormOp o) -> FailureOr<OptionsFn> {
+        float epsilon = o.getEpsilon().convertToFloat();
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::RmsNormOptions, fb::CreateRmsNormOptions(b, epsilon).Union()};
+        });
+      })
+      .Case([&](RopeOp o) -> FailureOr<OptionsFn> {
+        auto mode = lookupEnum(o.getMode(), fb::EnumValuesRoPEMode(), fb::EnumNameRoPEMode);
+        if (!mode)
+          return o.emitOpError("unknown mode '") << o.getMode() << "'";
+        fb::RoPEMode m = *mode;
+        return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
+          return {BO::RoPEOptions, fb::CreateRoPEOptions(b, m).Union()};
+        });
+      })
+      .Default([&](Operation *op) -> FailureOr<OptionsFn> {
+        return op->emitOpError("has no options mapping in Kiln's Circle writer");
+      });
+#undef KILN_EMPTY_OPTIONS
+}
+
+static std::string attrToString(Attribute attr) {
+  if (auto s = dyn_cast<StringAttr>(attr))
+    return s.str();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  attr.print(os);
+  return os.str();
+}
+
+LogicalResult ModelWriter::collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
+                                           llvm::ArrayRef<std::string> keys) {
+  metadata.push_back({"kiln.version", KILN_VERSION_STRING});
+  for (llvm::StringRef name : {"kiln.pipeline", "kiln.variant", "kiln.recipe"})
+    if (Attribute attr = module->getAttr(name))
+      metadata.push_back({name.str(), attrToString(attr)});
+  for (auto [func, key] : llvm::zip(funcs, keys))
+    if (Attribute attr = func->getAttr("kiln.variant"))
+      metadata.push_back({"kiln.variant." + key, attrToString(attr)});
+  if (Attribute attr = module->getAttr("kiln.metadata")) {
+    auto dict = dyn_cast<DictionaryAttr>(attr);
+    if (!dict)
+      return module.emitError("'kiln.metadata' must be a dictionary of strings");
+    for (NamedAttribute entry : dict)
+      metadata.push_back({entry.getName().str(), attrToString(entry.getValue())});
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Serializing
+//===----------------------------------------------------------------------===//
+
+LogicalResult ModelWriter::finish() {
+  uint64_t dataBytes = 0;
+  for (const BufferDesc &b : buffers)
+    dataBytes += alignBufferOffset(b.data().size());
+  external = options.forceExternalBuffers || dataBytes > options.externalBufferThreshold;
+
+  fbs::FlatBufferBuilder fbb(external ? (1u << 20) : dataBytes + (1u << 20));
+
+  // Buffers: the sentinel, constants, then metadata strings (always inline).
+  std::vector<fbs::Offset<fb::Buffer>> bufferOffsets;
+  bufferOffsets.push_back(fb::CreateBuffer(fbb));
+  for (size_t i = 1; i < buffers.size(); ++i) {
+    llvm::ArrayRef<uint8_t> data = buffers[i].data();
+    if (external && !data.empty()) {
+      // Placeholder offset 1 ("not set" to readers), patched below.
+      bufferOffsets.push_back(fb::CreateBuffer(fbb, 0, 1, data.size()));
+      continue;
+    }
+    fbb.ForceVectorAlignment(data.size(), sizeof(uint8_t), kBufferAlignment);
+    auto vec = fbb.CreateVector(data.data(), data.size());
+    bufferOffsets.push_back(fb::CreateBuffer(fbb, vec));
+  }
+  std::vector<fbs::Offset<fb::Metadata>> metadataOffsets;
+  for (const auto &[name, value] : metadata) {
+    fbb.ForceVectorAlignment(value.size(), sizeof(uint8_t), kBufferAlignment);
+    auto vec = fbb.CreateVector(reinterpret_cast<const uint8_t *>(value.data()), value.size());
+    uint32_t index = bufferOffsets.size();
+    bufferOffsets.push_back(fb::CreateBuffer(fbb, vec));
+    metadataOffsets.push_back(fb::CreateMetadata(fbb, fbb.CreateString(name), index));
+  }
+
+  std::vector<fbs::Offset<fb::SubGraph>> subgraphOffsets;
+  std::vector<fbs::Offset<fb::SignatureDef>> signatureOffsets;
+  for (auto [index, sg] : llvm::enumerate(subgraphs)) {
+    std::vector<fbs::Offset<fb::Tensor>> tensors;
+    for (const TensorDesc &t : sg.tensors) {
+      auto shape = fbb.CreateVector(t.shape);
+      auto name = fbb.CreateString(t.name);
+      fbs::Offset<fb::QuantizationParameters> quant;
+      if (t.quant) {
+        auto scales = fbb.CreateVector(t.quant->scales);
+        auto zeroPoints = fbb.CreateVector(t.quant->zeroPoints);
+        quant = fb::CreateQuantizationParameters(fbb, 0, 0, scales, zeroPoints,
+                                                 t.quant->dimension);
+      }
+      fbs::Offset<fbs::Vector<int32_t>> signature;
+      if (!t.shapeSignature.empty())
+        signature = fbb.CreateVector(t.shapeSignature);
+      tensors.push_back(fb::CreateTensor(fbb, shape, t.type, t.buffer, name, quant,
+                                         /*is_variable=*/false, signature,
+                                         /*has_rank=*/true));
+    }
+    std::vector<fbs::Offset<fb::Operator>> operators;
+    for (const OperatorDesc &op : sg.operators) {
+      auto inputs = fbb.CreateVector(op.inputs);
+      auto outputs = fbb.CreateVector(op.outputs);
+      BuiltOptions opts = op.options(fbb);
+      operators.push_back(fb::CreateOperator(fbb, op.opcodeIndex, inputs, outputs,
+                                             opts.first, opts.second));
+    }
+    subgraphOffsets.push_back(fb::CreateSubGraph(
+        fbb, fbb.CreateVector(tensors), fbb.CreateVector(sg.inputs),
+        fbb.CreateVector(sg.outputs), fbb.CreateVector(operators),
+        fbb.CreateString(sg.name)));
+
+    auto tensorMaps = [&](const std::vector<int32_t> &indices,
+                          const std::vector<std::string> &names) {
+      std::vector<fbs::Offset<fb::TensorMap>> maps;
+      for (auto [i, name] : llvm::zip(indices, names))
+        maps.push_back(fb::CreateTensorMap(fbb, fbb.CreateString(name), i));
+      return fbb.CreateVector(maps);
+    };
+    auto inputs = tensorMaps(sg.inputs, sg.inputNames);
+    auto outputs = tensorMaps(sg.outputs, sg.outputNames);
+    signatureOffsets.push_back(fb::CreateSignatureDef(
+        fbb, inputs, outputs, fbb.CreateString(sg.signatureKey), index));
+  }
+
+  std::vector<fbs::Offset<fb::OperatorCode>> opcodeOffsets;
+  for (auto [code, version] : opcodes)
+    opcodeOffsets.push_back(fb::CreateOperatorCode(
+        fbb, getDeprecatedBuiltinCode(code), /*custom_code=*/0, version,
+        static_cast<fb::BuiltinOperator>(code)));
+
+  std::string description = std::string("Kiln ") + KILN_VERSION_STRING;
+  auto model = fb::CreateModel(
+      fbb, getModelVersion(options.flavor), fbb.CreateVector(opcodeOffsets),
+      fbb.CreateVector(subgraphOffsets), fbb.CreateString(description),
+      fbb.CreateVector(bufferOffsets), /*metadata_buffer=*/0,
+      fbb.CreateVector(metadataOffsets), fbb.CreateVector(signatureOffsets));
+  std::string identifier = getFileIdentifier(options.flavor).str();
+  fbb.Finish(model, identifier.c_str());
+  flatbuffer = fbb.Release();
+
+  fileSize = flatbuffer.size();
+  externalOffsets.assign(buffers.size(), 0);
+  if (external) {
+    fb::Model *mutableModel = fb::GetMutableModel(flatbuffer.data());
+    auto *fbBuffers = mutableModel->mutable_buffers();
+    for (size_t i = 1; i < buffers.size(); ++i) {
+      uint64_t size = buffers[i].data().size();
+      if (size == 0)
+        continue;
+      uint64_t offset = alignBufferOffset(fileSize);
+      if (!fbBuffers->GetMutableObject(i)->mutate_offset(offset))
+        return emitError(module.getLoc(), "internal error: cannot place buffer ") << i;
+      externalOffsets[i] = offset;
+      fileSize = offset + size;
+    }
+  }
+
+  fbs::Verifier verifier(flatbuffer.data(), flatbuffer.size(), /*max_depth=*/64,
+                         /*max_tables=*/100000000);
+  if (!verifier.VerifyBuffer<fb::Model>(identifier.c_str()))
+    return emitError(module.getLoc(), "internal error: the written FlatBuffer does not verify");
+  return success();
+}
+
+void ModelWriter::emit(llvm::raw_ostream &os) const {
+  os.write(reinterpret_cast<const char *>(flatbuffer.data()), flatbuffer.size());
+  if (!external)
+    return;
+  uint64_t position = flatbuffer.size();
+  static const char zeros[kBufferAlignment] = {};
+  for (size_t i = 1; i < buffers.size(); ++i) {
+    if (externalOffsets[i] == 0)
+      continue;
+    os.write(zeros, externalOffsets[i] - position);
+    llvm::ArrayRef<uint8_t> data = buffers[i].data();
+    os.write(reinterpret_cast<const char *>(data.data()), data.size());
+    position = externalOffsets[i] + data.size();
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+LogicalResult kiln::circle::writeCircle(ModuleOp module, llvm::raw_ostream &os,
+                                        const WriterOptions &options) {
+  ModelWriter writer(module, options);
+  if (failed(writer.build()) || failed(writer.finish()))
+    return failure();
+  writer.emit(os);
+  return success();
+}
+
+LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef path,
+                                            const WriterOptions &options) {
+  ModelWriter writer(module, options);
+  if (failed(writer.build()) || failed(writer.finish()))
+    return failure();
+  llvm::Error error = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    writer.emit(os);
+    return llvm::Error::success();
+  });
+  if (error)
+    return emitError(module.getLoc(), "cannot write '")
+           << path << "': " << llvm::toString(std::move(error));
+  return success();
+}
+
+std::optional<Flavor> kiln::circle::getModuleFlavor(ModuleOp module) {
+  if (auto name = module->getAttrOfType<StringAttr>("kiln.flavor"))
+    return parseFlavor(name.getValue());
+  return std::nullopt;
+}
