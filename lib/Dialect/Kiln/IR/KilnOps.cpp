@@ -13,6 +13,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallSet.h"
@@ -727,6 +728,67 @@ LogicalResult SliceOp::verify() {
     if (!normalizeDim(getDim(), t.getRank()))
       return emitOpError("dimension ") << getDim() << " out of range";
   return verifyInferred(*this);
+}
+
+namespace {
+/// slice(cat(a, b, ...)) taking exactly one input of the cat -> that input.
+/// Decode returns only this step's cache entries this way.
+struct SliceOfCat : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp slice,
+                                PatternRewriter &rewriter) const override {
+    auto cat = slice.getInput().getDefiningOp<CatOp>();
+    auto t = rankedOrNull(slice.getInput());
+    auto start = getConstantI64(slice.getStart()), end = getConstantI64(slice.getEnd()),
+         step = getConstantI64(slice.getStep());
+    if (!cat || !t || !start || !end || step != 1)
+      return failure();
+    auto dim = normalizeDim(slice.getDim(), t.getRank());
+    auto catDim = normalizeDim(cat.getDim(), t.getRank());
+    if (!dim || dim != catDim || t.isDynamicDim(*dim))
+      return failure();
+    int64_t size = t.getDimSize(*dim);
+    int64_t s = *start < 0 ? *start + size : *start;
+    int64_t e = std::min(*end < 0 ? *end + size : *end, size);
+    int64_t offset = 0;
+    for (Value in : cat.getInputs()) {
+      auto it = rankedOrNull(in);
+      if (!it || it.isDynamicDim(*dim))
+        return failure();
+      int64_t n = it.getDimSize(*dim);
+      if (offset == s && offset + n == e && in.getType() == slice.getType()) {
+        rewriter.replaceOp(slice, in);
+        return success();
+      }
+      offset += n;
+    }
+    return failure();
+  }
+};
+
+/// slice(fake_quant(x)) -> fake_quant(slice(x)): per-tensor fake quant is
+/// elementwise, so only the sliced part needs computing.
+struct SliceOfFakeQuant : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp slice,
+                                PatternRewriter &rewriter) const override {
+    auto fq = slice.getInput().getDefiningOp<FakeQuantOp>();
+    if (!fq || !fq->hasOneUse())
+      return failure();
+    auto inner = rewriter.create<SliceOp>(
+        slice.getLoc(), slice.getType(), fq.getInput(), slice.getDimAttr(),
+        slice.getStart(), slice.getEnd(), slice.getStep());
+    rewriter.replaceOpWithNewOp<FakeQuantOp>(
+        slice, slice.getType(), inner, fq.getScaleAttr(), fq.getZeroPointAttr(),
+        fq.getQminAttr(), fq.getQmaxAttr());
+    return success();
+  }
+};
+} // namespace
+
+void SliceOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                          MLIRContext *context) {
+  results.add<SliceOfCat, SliceOfFakeQuant>(context);
 }
 
 Type SelectOp::inferResultType() {

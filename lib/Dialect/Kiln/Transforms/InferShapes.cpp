@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace kiln {
@@ -45,7 +46,7 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
     MLIRContext *ctx = &getContext();
     // Folding (sizes to constants) and refinement feed each other: iterate.
     for (int round = 0; round < 32; ++round) {
-      bool changed = false;
+      bool changed = bypassRefiningCasts(func);
       func.walk([&](ShapeInferenceOpInterface op) {
         Type inferred = op.inferResultType();
         Value result = op->getResult(0);
@@ -74,6 +75,25 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
       if (cast->use_empty())
         cast->erase();
     });
+  }
+
+  /// Kiln ops read the more precise source of a tensor.cast directly (the
+  /// export adapter casts static arguments to the imported unranked types).
+  static bool bypassRefiningCasts(func::FuncOp func) {
+    bool changed = false;
+    func.walk([&](Operation *op) {
+      if (!isa<ShapeInferenceOpInterface, SizeOp, ShapeOp, RankOp>(op))
+        return;
+      for (OpOperand &operand : op->getOpOperands())
+        if (auto cast = operand.get().getDefiningOp<tensor::CastOp>())
+          if (isMoreRefined(cast.getSource().getType(), cast.getType()) &&
+              getElementTypeOrSelf(cast.getSource().getType()) ==
+                  getElementTypeOrSelf(cast.getType())) {
+            operand.set(cast.getSource());
+            changed = true;
+          }
+    });
+    return changed;
   }
 
   /// Users that are not kiln tensor ops (scf.yield, kiln.tuple, func.return)

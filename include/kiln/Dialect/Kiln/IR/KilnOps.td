@@ -325,6 +325,7 @@ def Kiln_SliceOp : Kiln_Op<"slice", [Pure, ShapeInfer]> {
     $input `dim` `=` $dim ` ` `[` $start `:` $end `:` $step `]` attr-dict `:` functional-type($input, results)
   }];
   let hasVerifier = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Kiln_SelectOp : Kiln_Op<"select", [Pure, ShapeInfer]> {

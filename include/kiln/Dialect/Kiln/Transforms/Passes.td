@@ -98,4 +98,53 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::quant::QuantizationDialect"];
 }
 
+def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
+  let summary = "Specialise the unified imported model into a static prefill or decode contract";
+  let description = [{
+    The imported `@forward` is the HF-like unified model: control flags
+    (`use_cache`, `output_attentions`), an optional cache
+    (`past_key_value`), tuples and unranked tensors. This pass writes one
+    static, branch-free function with a fixed contract:
+
+    | mode | arguments | results |
+    |---|---|---|
+    | prefill | `hidden_states` [B,S,hidden] (or `input_ids` [B,S]), `attention_mask` [B,1,S,S] (additive), `cos`, `sin` [B,S,head_dim] | `hidden` (`logits` for a whole model), and with `return-kv`: `key`, `value` [B,H_kv,S,head_dim] |
+    | decode | the same with S = 1 and a [B,1,1,L+1] mask, plus `past_key`, `past_value` [B,H_kv,L,head_dim] | `hidden`, `new_key`, `new_value` [B,H_kv,1,head_dim]: only this step's entries |
+
+    Steps: flags become constants, `past_key_value` becomes None (prefill)
+    or the two cache arguments (decode), arguments take static types, and
+    `kiln-infer-shapes` folds every branch, `aten::size` computation and view
+    to constants; the returned tuple is flattened. Names are recorded as
+    `kiln.name` argument/result attributes (Circle signature names later).
+
+    hidden size, head_dim and the number of KV heads are read from the
+    model (first projection's weight, the head-split view, the second
+    projection's weight) unless given as options.
+
+    With `keep-source`, `@forward` is left in place so that a second adapter
+    run can add the other mode to the same module (prefill and decode
+    sharing every weight).
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"prefill\"", "prefill or decode">,
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"", "Function to specialise">,
+    Option<"outputName", "output-name", "std::string", /*default=*/"\"\"", "Name of the result function (default: the mode)">,
+    Option<"keepSource", "keep-source", "bool", /*default=*/"false", "Keep the source function for another adapter run">,
+    Option<"batch", "batch", "int64_t", /*default=*/"1", "Batch size B">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"0", "Prefill sequence length S">,
+    Option<"cacheLen", "cache-len", "int64_t", /*default=*/"0", "Decode: number of past positions L">,
+    Option<"returnKv", "return-kv", "bool", /*default=*/"true", "Return this call's keys and values">,
+    Option<"outputAttentions", "output-attentions", "bool", /*default=*/"false", "Also return attention weights">,
+    Option<"hiddenSize", "hidden-size", "int64_t", /*default=*/"0", "Override: hidden size (0: read from the model)">,
+    Option<"headDim", "head-dim", "int64_t", /*default=*/"0", "Override: head_dim (0: read from the model)">,
+    Option<"numKvHeads", "num-kv-heads", "int64_t", /*default=*/"0", "Override: number of KV heads (0: read from the model)">,
+  ];
+  let statistics = [
+    Statistic<"numOutputs", "num-outputs", "Results of the specialised function">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // KILN_DIALECT_KILN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,401 @@
+//===- ExportAdapter.cpp - kiln-export-adapter ----------------------------===//
+//
+// Binds the unified model's control inputs and cache, fixes static argument
+// types, lets kiln-infer-shapes fold the rest, and flattens the results into
+// the prefill or decode contract.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_EXPORTADAPTER
+#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+/// An argument name without TorchScript's ".N" suffix.
+std::string argName(func::FuncOp f, unsigned i) {
+  auto name = f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+  if (!name)
+    return "";
+  StringRef n = name.getValue();
+  auto dot = n.rfind('.');
+  if (dot != StringRef::npos && llvm::all_of(n.drop_front(dot + 1), llvm::isDigit))
+    n = n.take_front(dot);
+  return n.str();
+}
+
+/// The i-th (0-based) kiln.linear's weight type, when ranked.
+RankedTensorType linearWeight(func::FuncOp f, unsigned index) {
+  unsigned seen = 0;
+  RankedTensorType found;
+  f.walk([&](LinearOp l) {
+    if (seen++ == index)
+      found = dyn_cast<RankedTensorType>(l.getWeight().getType());
+  });
+  return found;
+}
+
+struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
+  using ExportAdapterBase::ExportAdapterBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto source = module.lookupSymbol<func::FuncOp>(function);
+    if (!source) {
+      module.emitError("kiln-export-adapter: no function '") << function << "'";
+      return signalPassFailure();
+    }
+    if (failed(checkOptions(source)))
+      return signalPassFailure();
+    func::FuncOp f = source;
+    std::string name = outputName.empty() ? mode.getValue() : outputName.getValue();
+    if (keepSource) {
+      f = source.clone();
+      module.insert(std::next(Block::iterator(source)), f);
+    }
+    if (name != f.getName() && module.lookupSymbol(name)) {
+      f.emitError("kiln-export-adapter: a function '") << name << "' already exists";
+      return signalPassFailure();
+    }
+    f.setName(name);
+    if (failed(bindArguments(f)) || failed(foldAndInfer(f)) ||
+        failed(flattenResults(f)) || failed(foldAndInfer(f)) ||
+        failed(checkStatic(f)))
+      return signalPassFailure();
+  }
+
+  bool isDecode() const { return mode == "decode"; }
+
+  LogicalResult checkOptions(func::FuncOp f) {
+    if (mode != "prefill" && mode != "decode")
+      return f.emitError("kiln-export-adapter: mode must be prefill or decode, got '")
+             << mode << "'";
+    if (batch < 1)
+      return f.emitError("kiln-export-adapter: batch must be positive");
+    if (!isDecode() && seqLen < 1)
+      return f.emitError("kiln-export-adapter: prefill needs seq-len >= 1");
+    if (isDecode() && cacheLen < 1)
+      return f.emitError("kiln-export-adapter: decode needs cache-len >= 1 "
+                         "(the number of past positions)");
+    return success();
+  }
+
+  //===--- arguments -------------------------------------------------------===//
+
+  LogicalResult modelDims(func::FuncOp f, int64_t &hidden, int64_t &dim,
+                          int64_t &kvHeads) {
+    hidden = hiddenSize;
+    if (!hidden)
+      if (auto w = linearWeight(f, 0))
+        hidden = w.getDimSize(1);
+    dim = headDim;
+    if (!dim)
+      f.walk([&](ReshapeOp r) {
+        if (dim || r.getSizes().size() != 4)
+          return;
+        if (auto d = getConstantI64(r.getSizes()[3]); d && *d > 0)
+          dim = *d;
+      });
+    kvHeads = numKvHeads;
+    if (!kvHeads && dim)
+      if (auto w = linearWeight(f, 1); w && !w.isDynamicDim(0))
+        kvHeads = w.getDimSize(0) / dim;
+    if (hidden <= 0 || ShapedType::isDynamic(hidden))
+      return f.emitError("kiln-export-adapter: cannot read the hidden size "
+                         "from the model; pass hidden-size=");
+    if (dim <= 0)
+      return f.emitError("kiln-export-adapter: cannot read head_dim from the "
+                         "model's head split; pass head-dim=");
+    if (kvHeads <= 0)
+      return f.emitError("kiln-export-adapter: cannot read the number of KV "
+                         "heads from the model; pass num-kv-heads=");
+    return success();
+  }
+
+  LogicalResult bindArguments(func::FuncOp f) {
+    MLIRContext *ctx = &getContext();
+    int64_t hidden, dim, kvHeads;
+    if (failed(modelDims(f, hidden, dim, kvHeads)))
+      return failure();
+    int64_t s = isDecode() ? 1 : seqLen.getValue();
+    int64_t past = isDecode() ? cacheLen.getValue() : 0;
+    Type f32 = Float32Type::get(ctx);
+    auto tensor = [&](ArrayRef<int64_t> shape, Type elt) {
+      return RankedTensorType::get(shape, elt);
+    };
+
+    Block &entry = f.front();
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    Location loc = f.getLoc();
+    unsigned numOld = entry.getNumArguments();
+    SmallVector<Type> newTypes;
+    SmallVector<StringAttr> newNames;
+    auto addArg = [&](StringRef name, Type type) -> Value {
+      newTypes.push_back(type);
+      newNames.push_back(StringAttr::get(ctx, name));
+      return entry.addArgument(type, loc);
+    };
+    // Replacement of an old argument by a new static one, cast back to the
+    // imported type for users that are not kiln ops.
+    auto replaceWith = [&](BlockArgument old, Value v) -> LogicalResult {
+      if (auto ranked = dyn_cast<RankedTensorType>(old.getType()))
+        if (ranked.hasStaticShape() && ranked != v.getType())
+          return f.emitError("kiln-export-adapter: argument '")
+                 << argName(f, old.getArgNumber()) << "' has the fixed type "
+                 << old.getType() << ", which contradicts " << v.getType()
+                 << " from the options";
+      if (v.getType() != old.getType())
+        v = b.create<tensor::CastOp>(loc, old.getType(), v);
+      old.replaceAllUsesWith(v);
+      return success();
+    };
+
+    bool sawPast = false;
+    for (unsigned i = 0; i < numOld; ++i) {
+      BlockArgument old = entry.getArgument(i);
+      std::string n = argName(f, i);
+      Type t = old.getType();
+      LogicalResult ok = success();
+      if (n == "hidden_states") {
+        ok = replaceWith(old, addArg("hidden_states", tensor({batch, s, hidden}, f32)));
+      } else if (n == "input_ids") {
+        ok = replaceWith(old, addArg("input_ids", tensor({batch, s}, getElementTypeOrSelf(t).isInteger(64) || !isa<TensorType>(t) ? b.getI64Type() : getElementTypeOrSelf(t))));
+      } else if (n == "attention_mask") {
+        ok = replaceWith(old, addArg("attention_mask", tensor({batch, 1, s, s + past}, f32)));
+      } else if (n == "cos" || n == "sin") {
+        ok = replaceWith(old, addArg(n, tensor({batch, s, dim}, f32)));
+      } else if (n == "position_embeddings" && isa<TupleType>(t)) {
+        auto tt = cast<TupleType>(t);
+        Value cos = addArg("cos", tensor({batch, s, dim}, f32));
+        Value sin = addArg("sin", tensor({batch, s, dim}, f32));
+        SmallVector<Value> elems;
+        for (auto [v, et] : llvm::zip(ValueRange{cos, sin}, tt.getTypes()))
+          elems.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
+        old.replaceAllUsesWith(b.create<TupleOp>(loc, tt, elems));
+      } else if (n == "past_key" || n == "past_value") {
+        if (!isDecode())
+          return f.emitError("kiln-export-adapter: the model takes '")
+                 << n << "' and cannot run in prefill mode; use mode=decode";
+        sawPast = true;
+        ok = replaceWith(old, addArg(n, tensor({batch, kvHeads, past, dim}, f32)));
+      } else if (n == "past_key_value" || n == "past_key_values") {
+        sawPast = true;
+        if (!isDecode()) {
+          old.replaceAllUsesWith(b.create<NoneOp>(loc, t));
+        } else {
+          FailureOr<Value> cache = bindCache(b, loc, t, addArg, kvHeads, past, dim, f32);
+          if (failed(cache))
+            return f.emitError("kiln-export-adapter: cannot bind '")
+                   << n << "' of type " << t << " to cache tensors";
+          old.replaceAllUsesWith(*cache);
+        }
+      } else if (n == "use_cache" && t.isInteger(1)) {
+        old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, returnKv ? 1 : 0, 1));
+      } else if (n == "output_attentions" && t.isInteger(1)) {
+        old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, outputAttentions ? 1 : 0, 1));
+      } else {
+        return f.emitError("kiln-export-adapter: no binding for argument ")
+               << i << " '" << n << "' of type " << t;
+      }
+      if (failed(ok))
+        return failure();
+    }
+    if (isDecode() && !sawPast)
+      return f.emitError("kiln-export-adapter: the model has no cache "
+                         "argument (past_key_value) and cannot run in decode mode");
+    entry.eraseArguments(0, numOld);
+    f.setType(FunctionType::get(ctx, newTypes, f.getFunctionType().getResults()));
+    for (auto [i, name] : llvm::enumerate(newNames))
+      f.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr("kiln.name", name)));
+    return success();
+  }
+
+  /// Optional[Tuple[k, v]] (one layer) or Optional[List[Tuple[k, v]]] (a
+  /// whole model: one pair per layer) from new cache arguments.
+  template <typename AddArg>
+  FailureOr<Value> bindCache(OpBuilder &b, Location loc, Type optionalType,
+                             AddArg &addArg, int64_t kvHeads, int64_t past,
+                             int64_t dim, Type f32) {
+    auto opt = dyn_cast<OptionalType>(optionalType);
+    if (!opt)
+      return failure();
+    auto cacheType = RankedTensorType::get({batch, kvHeads, past, dim}, f32);
+    auto pair = [&](TupleType tt, StringRef suffix) -> FailureOr<Value> {
+      if (tt.size() != 2)
+        return failure();
+      SmallVector<Value> kv;
+      for (auto [name, et] : llvm::zip(ArrayRef<StringRef>{"past_key", "past_value"}, tt.getTypes())) {
+        Value v = addArg((name + suffix).str(), cacheType);
+        kv.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
+      }
+      return b.create<TupleOp>(loc, tt, kv).getResult();
+    };
+    Value inner;
+    if (auto tt = dyn_cast<TupleType>(opt.getElementType())) {
+      auto p = pair(tt, "");
+      if (failed(p))
+        return failure();
+      inner = *p;
+    } else if (auto list = dyn_cast<ListType>(opt.getElementType())) {
+      auto tt = dyn_cast<TupleType>(list.getElementType());
+      int64_t layers = numLayers();
+      if (!tt || layers < 1)
+        return failure();
+      SmallVector<Value> pairs;
+      for (int64_t l = 0; l < layers; ++l) {
+        auto p = pair(tt, ("." + std::to_string(l)));
+        if (failed(p))
+          return failure();
+        pairs.push_back(*p);
+      }
+      inner = b.create<ListOp>(loc, list, pairs);
+    } else {
+      return failure();
+    }
+    return b.create<SomeOp>(loc, opt, inner).getResult();
+  }
+
+  /// Decoder layers in a whole model: one head split of keys per layer.
+  int64_t numLayers() {
+    int64_t softmaxes = 0;
+    getOperation().walk([&](SoftmaxOp) { ++softmaxes; });
+    return softmaxes;
+  }
+
+  //===--- results ---------------------------------------------------------===//
+
+  LogicalResult flattenResults(func::FuncOp f) {
+    auto ret = cast<func::ReturnOp>(f.front().getTerminator());
+    SmallVector<Value> leaves;
+    for (Value v : ret.getOperands())
+      if (failed(flatten(v, leaves)))
+        return ret.emitError("kiln-export-adapter: cannot flatten the result ")
+               << v.getType() << " into tensors (a branch did not fold?)";
+    if (leaves.empty())
+      return ret.emitError("kiln-export-adapter: the function returns no tensor");
+
+    // leaves = [hidden, (k, v)*, attn?]
+    size_t numKv = (leaves.size() - 1) - (outputAttentions ? 1 : 0);
+    if (numKv % 2 || (!returnKv && numKv))
+      return ret.emitError("kiln-export-adapter: unexpected results: ")
+             << leaves.size() << " tensors";
+    OpBuilder b(ret);
+    SmallVector<Value> results{leaves[0]};
+    SmallVector<std::string> names{hasInput("input_ids", f) ? "logits" : "hidden"};
+    int64_t layers = numKv / 2;
+    for (int64_t l = 0; l < layers; ++l) {
+      for (int kv = 0; kv < 2; ++kv) {
+        Value v = leaves[1 + 2 * l + kv];
+        if (isDecode())
+          v = newEntries(b, v);
+        std::string base = isDecode() ? (kv ? "new_value" : "new_key") : (kv ? "value" : "key");
+        names.push_back(layers > 1 ? base + "." + std::to_string(l) : base);
+        results.push_back(v);
+      }
+    }
+    if (outputAttentions) {
+      results.push_back(leaves.back());
+      names.push_back("attn_weights");
+    }
+    b.create<func::ReturnOp>(ret.getLoc(), results);
+    ret.erase();
+    SmallVector<Type> types;
+    for (Value v : results)
+      types.push_back(v.getType());
+    f.setType(FunctionType::get(f.getContext(), f.getFunctionType().getInputs(), types));
+    for (auto [i, name] : llvm::enumerate(names))
+      f.setResultAttrs(i, b.getDictionaryAttr(
+                              b.getNamedAttr("kiln.name", b.getStringAttr(name))));
+    numOutputs = results.size();
+    return success();
+  }
+
+  static bool hasInput(StringRef name, func::FuncOp f) {
+    for (unsigned i = 0; i < f.getNumArguments(); ++i)
+      if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name"); n && n.getValue() == name)
+        return true;
+    return false;
+  }
+
+  static LogicalResult flatten(Value v, SmallVectorImpl<Value> &leaves) {
+    if (auto cast = v.getDefiningOp<tensor::CastOp>())
+      return flatten(cast.getSource(), leaves);
+    if (isa<TensorType>(v.getType())) {
+      leaves.push_back(v);
+      return success();
+    }
+    if (v.getDefiningOp<NoneOp>())
+      return success();
+    if (auto some = v.getDefiningOp<SomeOp>())
+      return flatten(some.getValue(), leaves);
+    if (auto tuple = v.getDefiningOp<TupleOp>()) {
+      for (Value e : tuple.getElements())
+        if (failed(flatten(e, leaves)))
+          return failure();
+      return success();
+    }
+    if (auto list = v.getDefiningOp<ListOp>()) {
+      for (Value e : list.getElements())
+        if (failed(flatten(e, leaves)))
+          return failure();
+      return success();
+    }
+    return failure();
+  }
+
+  /// The returned cache is past ++ new along the sequence axis: keep the new
+  /// entries only (the slice folds into the value written to the cache).
+  Value newEntries(OpBuilder &b, Value full) {
+    Location loc = full.getLoc();
+    auto c = [&](int64_t v) { return b.create<arith::ConstantIntOp>(loc, v, 64); };
+    Type type = full.getType();
+    if (auto t = dyn_cast<RankedTensorType>(type)) {
+      SmallVector<int64_t> shape(t.getShape());
+      shape[2] = 1;
+      type = RankedTensorType::get(shape, t.getElementType());
+    }
+    return b.create<SliceOp>(loc, type, full, b.getI64IntegerAttr(2),
+                             c(cacheLen), c(cacheLen + 1), c(1));
+  }
+
+  //===--- folding and checks ----------------------------------------------===//
+
+  LogicalResult foldAndInfer(func::FuncOp f) {
+    OpPassManager pm(func::FuncOp::getOperationName());
+    pm.addPass(createInferShapes());
+    return runPipeline(pm, f);
+  }
+
+  LogicalResult checkStatic(func::FuncOp f) {
+    LogicalResult result = success();
+    f.walk([&](Operation *op) {
+      if (isa<scf::IfOp, scf::WhileOp, scf::ForOp>(op)) {
+        op->emitError("kiln-export-adapter: control flow did not fold away");
+        result = failure();
+        return;
+      }
+      for (Value v : op->getResults())
+        if (auto t = dyn_cast<TensorType>(v.getType());
+            t && !(t.hasRank() && t.hasStaticShape())) {
+          op->emitError("kiln-export-adapter: result type ")
+              << v.getType() << " is still dynamic after fixing the shapes";
+          result = failure();
+        }
+    });
+    return result;
+  }
+};
+} // namespace
