@@ -20,3 +20,26 @@ for tool in ["FileCheck", "not", "count"]:
         ("\\b" + tool + "\\b", os.path.join(config.llvm_tools_dir, tool)))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%kiln_src", config.kiln_src_root))
+
+# --- Circle/TFLite export (test/Export/Circle, test/e2e/litert) -------------
+import shutil
+config.excludes.append("node_modules")
+config.substitutions.append(
+    ("%kiln_circle_schema",
+     os.path.join(config.kiln_src_root, "include", "kiln", "Export", "Circle",
+                  "schema", "kiln_circle.fbs")))
+# LiteRT end-to-end tests need Node and the pinned @litertjs/core package
+# (scripts/setup-deps runs `npm ci` in test/e2e/litert); without them they are
+# UNSUPPORTED rather than failing.
+_litert_dir = os.path.join(config.kiln_src_root, "test", "e2e", "litert")
+_node = shutil.which("node", path=config.environment["PATH"])
+if _node and os.path.isdir(os.path.join(_litert_dir, "node_modules", "@litertjs", "core")):
+    config.available_features.add("litert")
+    config.substitutions.append(
+        ("%litert_run", _node + " " + os.path.join(_litert_dir, "run.mjs")))
+# The official Circle 0.10 / TFLite schemas, beside the repository in
+# ../shared/reference when present: Kiln's files must decode with them too.
+_reference = os.path.normpath(os.path.join(config.kiln_src_root, "..", "shared", "reference"))
+if os.path.isfile(os.path.join(_reference, "circle_schema.fbs")) and shutil.which("flatc"):
+    config.available_features.add("reference-schemas")
+    config.substitutions.append(("%reference_schemas", _reference))

@@ -22,6 +22,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/xxhash.h"
 
 #include <functional>
 #include <map>
@@ -150,6 +151,7 @@ private:
   /// Index 0 is the empty sentinel.
   std::vector<BufferDesc> buffers{BufferDesc{}};
   llvm::DenseMap<std::pair<const void *, Type>, uint32_t> bufferIndex;
+  llvm::DenseMap<uint64_t, llvm::SmallVector<uint32_t, 1>> buffersByHash;
   std::vector<std::pair<int32_t, int32_t>> opcodes; // (code, version)
   std::map<std::pair<int32_t, int32_t>, uint32_t> opcodeIndex;
   std::vector<std::pair<std::string, std::string>> metadata;
@@ -409,9 +411,18 @@ FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,
   FailureOr<BufferDesc> data = getConstantData(value, op.getLoc(), tensorName);
   if (failed(data))
     return failure();
+  // Different attributes with the same bytes (e.g. the same weight folded
+  // separately in prefill and decode) share one buffer as well.
+  uint64_t hash = llvm::xxh3_64bits(data->data());
+  for (uint32_t candidate : buffersByHash[hash])
+    if (buffers[candidate].data() == data->data()) {
+      bufferIndex[key] = candidate;
+      return candidate;
+    }
   uint32_t index = buffers.size();
   buffers.push_back(std::move(*data));
   bufferIndex[key] = index;
+  buffersByHash[hash].push_back(index);
   return index;
 }
 

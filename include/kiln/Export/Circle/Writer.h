@@ -14,9 +14,10 @@
 //     names are made unique within a subgraph with a `_<n>` suffix;
 //   - `circle.const` values become buffers, shared by every tensor of every
 //     subgraph whose attribute is the same (the same uniqued attribute, or
-//     the same dense_resource blob with the same element type), so prefill
-//     and decode in one file hold each weight once. Buffer 0 is the empty
-//     sentinel; data is 16-byte aligned in the file;
+//     the same dense_resource blob with the same element type), and every
+//     other constant with the same bytes too, so prefill and decode in one
+//     file hold each weight once. Buffer 0 is the empty sentinel; data is
+//     16-byte aligned in the file;
 //   - a `!quant.uniform` element type becomes the storage TensorType with
 //     scale, zero_point (always as many as scales) and quantized_dimension.
 //     Constants keep integer storage in their attribute. 4-bit values are
