@@ -48,6 +48,37 @@ private:
                                           llvm::StringRef tensorName);
   LogicalResult readOptions(int32_t code, const fb::Operator *op,
                             NamedAttrList &attrs);
+  /// Quantized tensors with storage wider than 32 bits (int64 biases).
+  static bool isWideQuantized(const fb::Tensor *tensor) {
+    const fb::QuantizationParameters *quant = tensor->quantization();
+    unsigned width;
+    bool isSigned;
+    return quant && quant->scale() && quant->scale()->size() > 0 &&
+           getIntegerStorage(static_cast<int8_t>(tensor->type()), width, isSigned) &&
+           width > 32;
+  }
+  /// Their parameters as kiln.quant_scales / _zero_points / _dimension.
+  LogicalResult addExtraQuantization(const fb::Tensor *tensor, RankedTensorType type,
+                                     OperationState &state) {
+    if (!isWideQuantized(tensor))
+      return success();
+    const fb::QuantizationParameters *quant = tensor->quantization();
+    SmallVector<double> scales(quant->scale()->begin(), quant->scale()->end());
+    state.addAttribute("kiln.quant_scales", b.getDenseF64ArrayAttr(scales));
+    if (auto *zp = quant->zero_point();
+        zp && llvm::any_of(*zp, [](int64_t z) { return z != 0; })) {
+      if (zp->size() != scales.size())
+        return emitError(tensorLoc(tensor), "tensor '")
+               << tensorName(tensor) << "' has " << scales.size() << " scales but "
+               << zp->size() << " zero points";
+      state.addAttribute("kiln.quant_zero_points",
+                         b.getDenseI64ArrayAttr(SmallVector<int64_t>(zp->begin(), zp->end())));
+    }
+    if (quant->quantized_dimension() != 0)
+      state.addAttribute("kiln.quant_dimension",
+                         b.getI32IntegerAttr(quant->quantized_dimension()));
+    return success();
+  }
   Location tensorLoc(const fb::Tensor *tensor) const {
     if (tensor->name() && tensor->name()->size())
       return NameLoc::get(StringAttr::get(context, tensor->name()->str()));
@@ -126,6 +157,12 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
                << name << "' has " << scales.size() << " scales but " << zp->size()
                << " zero points";
       zeroPoints.assign(zp->begin(), zp->end());
+    }
+    if (width > 32) {
+      // MLIR's quant types stop at 32-bit storage: a plain integer tensor;
+      // constants keep the parameters in kiln.quant_* attributes.
+      element = IntegerType::get(context, width);
+      return RankedTensorType::get(shape, element);
     }
     Type storage = IntegerType::get(context, width);
     Type expressed = Float32Type::get(context);
@@ -434,6 +471,14 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
       constantTensors.push_back(t);
   }
 
+  for (size_t t = 0; t < numTensors; ++t)
+    if (isWideQuantized(tensors->Get(t)) &&
+        !llvm::is_contained(constantTensors, static_cast<int32_t>(t)))
+      return emitError(tensorLoc(tensors->Get(t)), "tensor '")
+             << tensorName(tensors->Get(t))
+             << "' is a quantized 64-bit tensor that is not a constant, which "
+                "MLIR's quant types cannot express";
+
   auto emitConstant = [&](int32_t t) -> LogicalResult {
     const fb::Tensor *tensor = tensors->Get(t);
     RankedTensorType storage = getStorageType(types[t]);
@@ -442,6 +487,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
       return failure();
     OperationState state(tensorLoc(tensor), ConstOp::getOperationName());
     state.addAttribute("value", *attr);
+    if (failed(addExtraQuantization(tensor, types[t], state)))
+      return failure();
     state.addTypes(types[t]);
     values[t] = b.create(state)->getResult(0);
     return success();

@@ -136,6 +136,7 @@ private:
   LogicalResult addFunction(func::FuncOp func);
   FailureOr<TensorDesc> describeTensor(Type type, std::string name, Location loc);
   FailureOr<uint32_t> getOrCreateBuffer(ConstOp op, llvm::StringRef tensorName);
+  LogicalResult addExtraQuantization(ConstOp op, TensorDesc &tensor);
   FailureOr<BufferDesc> getConstantData(ElementsAttr value, Location loc,
                                         llvm::StringRef tensorName);
   FailureOr<OptionsFn> getOptions(Operation *op, const SubgraphDesc &sg,
@@ -221,6 +222,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     if (failed(tensor))
       return failure();
     if (constOp) {
+      if (failed(addExtraQuantization(constOp, *tensor)))
+        return failure();
       FailureOr<uint32_t> buffer = getOrCreateBuffer(constOp, tensor->name);
       if (failed(buffer))
         return failure();
@@ -395,6 +398,49 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
            << ": only !quant.uniform (per tensor or per axis) can be written";
   }
   return desc;
+}
+
+/// MLIR 19's quant types stop at 32-bit storage, so an int64 constant (the
+/// bias of a 16-bit-activation FULLY_CONNECTED) carries its parameters in
+/// discardable attributes: `kiln.quant_scales` (array of f64 or f32),
+/// optional `kiln.quant_zero_points` (array of i64, default zeros) and
+/// `kiln.quant_dimension` (integer, default 0).
+LogicalResult ModelWriter::addExtraQuantization(ConstOp op, TensorDesc &tensor) {
+  Attribute scalesAttr = op->getAttr("kiln.quant_scales");
+  if (!scalesAttr)
+    return success();
+  if (tensor.quant)
+    return op.emitOpError("has both a quantized type and 'kiln.quant_scales'");
+  if (!isa<IntegerType>(getElementTypeOrSelf(op.getType())))
+    return op.emitOpError("'kiln.quant_scales' needs an integer constant");
+  QuantDesc quant;
+  if (auto f64 = dyn_cast<DenseF64ArrayAttr>(scalesAttr))
+    for (double s : f64.asArrayRef())
+      quant.scales.push_back(static_cast<float>(s));
+  else if (auto f32 = dyn_cast<DenseF32ArrayAttr>(scalesAttr))
+    quant.scales.assign(f32.asArrayRef().begin(), f32.asArrayRef().end());
+  else
+    return op.emitOpError("'kiln.quant_scales' must be an array<f64: ...> or array<f32: ...>");
+  if (quant.scales.empty())
+    return op.emitOpError("'kiln.quant_scales' is empty");
+  quant.zeroPoints.assign(quant.scales.size(), 0);
+  if (Attribute zpAttr = op->getAttr("kiln.quant_zero_points")) {
+    auto zps = dyn_cast<DenseI64ArrayAttr>(zpAttr);
+    if (!zps || zps.size() != static_cast<int64_t>(quant.scales.size()))
+      return op.emitOpError("'kiln.quant_zero_points' must be an array<i64: ...> "
+                            "as long as 'kiln.quant_scales'");
+    quant.zeroPoints.assign(zps.asArrayRef().begin(), zps.asArrayRef().end());
+  }
+  if (auto dim = op->getAttrOfType<IntegerAttr>("kiln.quant_dimension"))
+    quant.dimension = dim.getInt();
+  if (quant.scales.size() > 1 &&
+      (quant.dimension < 0 || quant.dimension >= static_cast<int32_t>(tensor.shape.size()) ||
+       tensor.shape[quant.dimension] != static_cast<int32_t>(quant.scales.size())))
+    return op.emitOpError("has ")
+           << quant.scales.size() << " 'kiln.quant_scales', which do not match dimension "
+           << quant.dimension << " of its shape";
+  tensor.quant = std::move(quant);
+  return success();
 }
 
 FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,

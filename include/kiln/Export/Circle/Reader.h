@@ -12,7 +12,9 @@
 //   - constants as `circle.const`, dense for small unique buffers and
 //     dense_resource blobs (`buffer_<index>`) otherwise, one attribute per
 //     buffer so that shared buffers stay shared; 4-bit data unpacked to one
-//     value per byte;
+//     value per byte; quantized int64 constants as i64 with
+//     `kiln.quant_scales` (and `kiln.quant_zero_points`,
+//     `kiln.quant_dimension` when not 0);
 //   - module attributes `kiln.flavor`, `kiln.pipeline`, `kiln.variant`,
 //     `kiln.recipe` and `kiln.metadata` from the file's metadata.
 //

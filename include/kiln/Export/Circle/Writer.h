@@ -20,7 +20,10 @@
 //     16-byte aligned in the file;
 //   - a `!quant.uniform` element type becomes the storage TensorType with
 //     scale, zero_point (always as many as scales) and quantized_dimension.
-//     Constants keep integer storage in their attribute. 4-bit values are
+//     Constants keep integer storage in their attribute. An int64 constant
+//     (MLIR 19 has no 64-bit quant storage) takes its parameters from
+//     `kiln.quant_scales` (array<f64>), optional `kiln.quant_zero_points`
+//     (array<i64>) and `kiln.quant_dimension` attributes. 4-bit values are
 //     packed two per byte, low nibble first; a dense_resource blob of a
 //     4-bit type holds one value per byte (or, if it is exactly half that
 //     size rounded up, the values already packed);
