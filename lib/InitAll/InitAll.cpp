@@ -5,6 +5,7 @@
 #include "kiln/Dialect/Circle/IR/CircleDialect.h"
 #include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Runtime/Evaluator.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -25,4 +26,5 @@ void kiln::registerAllPasses() {
   mlir::registerTransformsPasses();
   kiln::registerKilnPasses();
   kiln::registerKilnConversionPasses();
+  kiln::runtime::registerVerifyNumericsPass();
 }
