@@ -23,10 +23,26 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 using namespace mlir;
 using namespace kiln::circle;
+
+/// The double closest to the shortest decimal that reads back as `value`
+/// (0.1f gives 0.1, not 0.10000000149011612): the same float when the writer
+/// narrows it again, and readable IR.
+static double widenScale(float value) {
+  for (int digits = 1; digits <= 9; ++digits) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.*g", digits, static_cast<double>(value));
+    double wide = std::strtod(text, nullptr);
+    if (static_cast<float>(wide) == value)
+      return wide;
+  }
+  return value;
+}
 
 namespace {
 
@@ -63,7 +79,9 @@ private:
     if (!isWideQuantized(tensor))
       return success();
     const fb::QuantizationParameters *quant = tensor->quantization();
-    SmallVector<double> scales(quant->scale()->begin(), quant->scale()->end());
+    SmallVector<double> scales;
+    for (float scale : *quant->scale())
+      scales.push_back(widenScale(scale));
     state.addAttribute("kiln.quant_scales", b.getDenseF64ArrayAttr(scales));
     if (auto *zp = quant->zero_point();
         zp && llvm::any_of(*zp, [](int64_t z) { return z != 0; })) {
@@ -149,7 +167,9 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
     if (!getIntegerStorage(type, width, isSigned))
       return emitError(at, "tensor '")
              << name << "' is quantized but has type " << getTensorTypeName(type);
-    SmallVector<double> scales(quant->scale()->begin(), quant->scale()->end());
+    SmallVector<double> scales;
+    for (float scale : *quant->scale())
+      scales.push_back(widenScale(scale));
     SmallVector<int64_t> zeroPoints(scales.size(), 0);
     if (auto *zp = quant->zero_point(); zp && zp->size()) {
       if (zp->size() != scales.size())
