@@ -232,7 +232,7 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
     result.msMedian = times[times.size() / 2];
     result.msMin = times.front();
   }
-  result.outputs = flattenOutputs(results);
+  result.outputs = flattenOutputs(results, func.getResultTypes());
   return result;
 }
 
@@ -485,6 +485,7 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
 
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
+  ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
   Runner runner(ctx, sourceMgr, std::move(opts));

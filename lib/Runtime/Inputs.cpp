@@ -348,8 +348,49 @@ struct Binder {
 };
 } // namespace
 
+/// Names a named input may take: leaves, and anything below a list.
+static void collectNames(Type t, const std::string &name, std::vector<std::string> &leaves,
+                         std::vector<std::string> &lists) {
+  if (auto opt = dyn_cast<kiln::OptionalType>(t)) {
+    leaves.push_back(name); // --arg NAME=none
+    return collectNames(opt.getElementType(), name, leaves, lists);
+  }
+  if (auto tuple = dyn_cast<TupleType>(t)) {
+    for (size_t i = 0; i < tuple.size(); ++i)
+      collectNames(tuple.getType(i), name + "." + std::to_string(i), leaves, lists);
+    return;
+  }
+  if (isa<kiln::ListType>(t)) {
+    lists.push_back(name + ".");
+    return;
+  }
+  leaves.push_back(name);
+}
+
 std::vector<RValue> bindInputs(func::FuncOp func, const InputSet &inputs) {
   Binder b{inputs, func.getSymName().str()};
+  {
+    std::vector<std::string> leaves, lists;
+    std::string names;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      collectNames(func.getArgumentTypes()[i], argumentName(func, i), leaves, lists);
+      names += (i ? ", " : "") + argumentName(func, i);
+    }
+    auto known = [&](const std::string &key) {
+      return llvm::is_contained(leaves, key) ||
+             llvm::any_of(lists, [&](const std::string &l) {
+               return llvm::StringRef(key).starts_with(l);
+             });
+    };
+    for (const auto &kv : inputs.named)
+      if (!known(kv.first))
+        fail(kv.second.label + " matches no argument of @" + b.funcName + " (arguments: " +
+             names + "; tuple elements are NAME.0, NAME.1, ...)");
+    for (const auto &kv : inputs.scalars)
+      if (!known(kv.first))
+        fail("--arg " + kv.first + " matches no argument of @" + b.funcName + " (arguments: " +
+             names + ")");
+  }
   std::vector<RValue> args;
   for (unsigned i = 0; i < func.getNumArguments(); ++i)
     args.push_back(b.build(func.getArgumentTypes()[i], argumentName(func, i)));
@@ -375,7 +416,11 @@ std::vector<RValue> bindInputs(func::FuncOp func, const InputSet &inputs) {
 // Outputs and metrics
 //===----------------------------------------------------------------------===//
 
-static void flatten(const RValue &v, std::vector<OutputLeaf> &out) {
+/// `type` (may be null) gives scalars their dtype: i1 -> bool, integers ->
+/// int64, f32 -> float32, other floats -> float64.
+static void flatten(const RValue &v, Type type, std::vector<OutputLeaf> &out) {
+  if (auto opt = dyn_cast_or_null<kiln::OptionalType>(type))
+    type = opt.getElementType();
   switch (v.kind) {
   case RValue::Kind::Empty:
   case RValue::Kind::None:
@@ -384,22 +429,29 @@ static void flatten(const RValue &v, std::vector<OutputLeaf> &out) {
     out.push_back({"", v.t});
     return;
   case RValue::Kind::Int:
-    out.push_back({"", at::scalar_tensor(v.i, at::kLong)});
+    out.push_back({"", at::scalar_tensor(v.i, type && type.isInteger(1) ? at::kBool : at::kLong)});
     return;
   case RValue::Kind::Float:
-    out.push_back({"", at::scalar_tensor(v.f, at::kDouble)});
+    out.push_back({"", at::scalar_tensor(v.f, type && type.isF32() ? at::kFloat : at::kDouble)});
     return;
   case RValue::Kind::Seq:
-    for (const RValue &e : *v.seq)
-      flatten(e, out);
+    for (size_t i = 0; i < v.seq->size(); ++i) {
+      Type element;
+      if (auto tuple = dyn_cast_or_null<TupleType>(type))
+        element = i < tuple.size() ? tuple.getType(i) : Type();
+      else if (auto list = dyn_cast_or_null<kiln::ListType>(type))
+        element = list.getElementType();
+      flatten((*v.seq)[i], element, out);
+    }
     return;
   }
 }
 
-std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results) {
+std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results,
+                                       llvm::ArrayRef<Type> types) {
   std::vector<OutputLeaf> out;
-  for (const RValue &r : results)
-    flatten(r, out);
+  for (size_t i = 0; i < results.size(); ++i)
+    flatten(results[i], i < types.size() ? types[i] : Type(), out);
   for (size_t i = 0; i < out.size(); ++i)
     out[i].name = "output." + std::to_string(i);
   return out;

@@ -90,7 +90,9 @@ struct OutputLeaf {
   std::string name;
   at::Tensor tensor;
 };
-std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results);
+/// `types` are the function's result types (for the dtype of scalars).
+std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results,
+                                       llvm::ArrayRef<mlir::Type> types = {});
 
 struct TensorMetrics {
   double maxAbs = 0, meanAbs = 0, peir = 0, cosine = 1;

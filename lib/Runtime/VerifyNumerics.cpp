@@ -123,7 +123,7 @@ std::optional<std::vector<OutputLeaf>> evaluate(ModuleOp module, const std::stri
     for (size_t i = 0; i < inputs.size(); ++i)
       bound.push_back(bindArgument(inputs[i], func.getArgumentTypes()[i],
                                    "argument '" + argumentName(func, i) + "'"));
-    std::vector<OutputLeaf> out = flattenOutputs(callFunction(*fn, bound));
+    std::vector<OutputLeaf> out = flattenOutputs(callFunction(*fn, bound), func.getResultTypes());
     // Outputs may be views of weight blobs, which the pipeline may free.
     for (OutputLeaf &o : out)
       o.tensor = o.tensor.clone();
