@@ -147,4 +147,54 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def UnrollHeads : Pass<"kiln-unroll-heads", "::mlir::func::FuncOp"> {
+  let summary = "Rewrite batched attention into one op chain per head, without transposes";
+  let description = [{
+    The hardware-faithful attention form. Batched attention tensors
+    [B, H, S, D] between the head split (view + transpose after the q/k/v
+    projections) and the head merge (transpose + view before o_proj) become
+    one chain of rank-3 [B, S, D] ops per head:
+
+    - head h of a projection is a slice of the projection output on the
+      feature axis ([h*D, (h+1)*D)), so no transpose splits heads;
+    - `q @ k^T` is a matmul with `adj_y`, so no transpose makes K^T;
+    - heads merge by concatenation on the feature axis;
+    - under GQA, query head h reads key/value head h / (H / H_kv): no
+      repeat_interleave or expand remains;
+    - a per-axis fake quant along the head axis becomes a per-tensor fake
+      quant with that head's scale and zero point; a per-tensor one is
+      repeated for every head;
+    - cache arguments ([B, H_kv, L, D]) are read per head with `kiln.select`,
+      and key/value results are re-stacked [B, H_kv, S, D] with reshape and
+      concatenation.
+
+    Works on static prefill and decode graphs (run kiln-export-adapter
+    first), for any H, H_kv, head_dim. An attention shape it cannot unroll
+    is a diagnostic naming the op.
+  }];
+  let statistics = [
+    Statistic<"numMerges", "num-merges", "Head merges unrolled">,
+    Statistic<"numHeadOps", "num-head-ops", "Per-head ops created">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def ExpandGqa : Pass<"kiln-expand-gqa", "::mlir::func::FuncOp"> {
+  let summary = "Express GQA key/value sharing by broadcasting instead of a materialised repeat";
+  let description = [{
+    For the batched `prefill_reference` variant. `repeat_interleave(k, r,
+    dim=1)` feeding an attention matmul becomes a grouped matmul: queries
+    [B, H, S, D] are viewed as [B, H_kv, r, S, D] and multiplied with
+    keys/values viewed as [B, H_kv, 1, S, D], broadcasting over the group
+    axis, and the product is viewed back as [B, H, ...]. No copy of the
+    keys or values is made. A repeat with other users becomes an explicit
+    unsqueeze + expand (a broadcast) + reshape.
+  }];
+  let statistics = [
+    Statistic<"numGroupedMatmuls", "num-grouped-matmuls", "Matmuls rewritten to broadcast over the group axis">,
+    Statistic<"numExpanded", "num-expanded", "Repeats rewritten as expand">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // KILN_DIALECT_KILN_TRANSFORMS_PASSES_TD
