@@ -5,7 +5,7 @@
 #include "kiln/Dialect/Circle/IR/CircleDialect.h"
 #include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
-#include "kiln/Runtime/Evaluator.h"
+#include "kiln/Runtime/VerifyNumerics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
