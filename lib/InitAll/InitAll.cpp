@@ -5,6 +5,7 @@
 #include "kiln/Dialect/Circle/IR/CircleDialect.h"
 #include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Pipelines/Pipelines.h"
 #include "kiln/Runtime/VerifyNumerics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,5 +27,6 @@ void kiln::registerAllPasses() {
   mlir::registerTransformsPasses();
   kiln::registerKilnPasses();
   kiln::registerKilnConversionPasses();
+  kiln::registerKilnPipelines();
   kiln::runtime::registerVerifyNumericsPass();
 }

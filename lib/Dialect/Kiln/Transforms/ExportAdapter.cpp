@@ -71,6 +71,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       return signalPassFailure();
     }
     f.setName(name);
+    if (!variant.empty())
+      f->setAttr("kiln.variant", StringAttr::get(&getContext(), variant));
     if (failed(bindArguments(f)) || failed(foldAndInfer(f)) ||
         failed(flattenResults(f)) || failed(foldAndInfer(f)) ||
         failed(checkStatic(f)))
@@ -237,8 +239,9 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       if (tt.size() != 2)
         return failure();
       SmallVector<Value> kv;
-      for (auto [name, et] : llvm::zip(ArrayRef<StringRef>{"past_key", "past_value"}, tt.getTypes())) {
-        Value v = addArg((name + suffix).str(), cacheType);
+      static constexpr StringLiteral names[] = {"past_key", "past_value"};
+      for (auto [name, et] : llvm::zip(names, tt.getTypes())) {
+        Value v = addArg((StringRef(name) + suffix).str(), cacheType);
         kv.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
       }
       return b.create<TupleOp>(loc, tt, kv).getResult();

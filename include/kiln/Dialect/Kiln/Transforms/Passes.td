@@ -138,6 +138,7 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
     Option<"hiddenSize", "hidden-size", "int64_t", /*default=*/"0", "Override: hidden size (0: read from the model)">,
     Option<"headDim", "head-dim", "int64_t", /*default=*/"0", "Override: head_dim (0: read from the model)">,
     Option<"numKvHeads", "num-kv-heads", "int64_t", /*default=*/"0", "Override: number of KV heads (0: read from the model)">,
+    Option<"variant", "variant", "std::string", /*default=*/"\"\"", "Recorded as the function's kiln.variant attribute (prefill, prefill_reference, decode)">,
   ];
   let statistics = [
     Statistic<"numOutputs", "num-outputs", "Results of the specialised function">,

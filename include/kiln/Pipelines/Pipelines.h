@@ -1,0 +1,62 @@
+//===- Pipelines.h - Kiln's named pass pipelines ----------------*- C++ -*-===//
+//
+// The pipelines kiln-opt registers and kiln-convert runs: one builder per
+// variant, so tools and tests run exactly the same passes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_PIPELINES_PIPELINES_H
+#define KILN_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+#include <string>
+
+namespace kiln {
+/// Options shared by the export pipelines (the adapter's contract).
+struct ExportPipelineOptions
+    : public mlir::PassPipelineOptions<ExportPipelineOptions> {
+  Option<int64_t> batch{*this, "batch", llvm::cl::desc("Batch size"),
+                        llvm::cl::init(1)};
+  Option<int64_t> seqLen{*this, "seq-len",
+                         llvm::cl::desc("Prefill sequence length"),
+                         llvm::cl::init(0)};
+  Option<int64_t> cacheLen{*this, "cache-len",
+                           llvm::cl::desc("Decode: number of past positions"),
+                           llvm::cl::init(0)};
+  Option<bool> returnKv{*this, "return-kv",
+                        llvm::cl::desc("Return this call's keys and values"),
+                        llvm::cl::init(true)};
+  Option<std::string> function{*this, "function",
+                               llvm::cl::desc("Imported function to specialise"),
+                               llvm::cl::init("forward")};
+  Option<std::string> outputName{
+      *this, "output-name",
+      llvm::cl::desc("Name of the result function (default: the mode)"),
+      llvm::cl::init("")};
+};
+
+/// The variants Kiln exports.
+enum class Variant { Prefill, PrefillReference, Decode };
+llvm::StringRef getVariantName(Variant v); // prefill, prefill_reference, decode
+
+/// kiln-prefill: adapter (prefill) + kiln-unroll-heads: hardware-faithful.
+void buildPrefillPipeline(mlir::OpPassManager &pm,
+                          const ExportPipelineOptions &options);
+/// kiln-prefill-reference: adapter (prefill) + kiln-expand-gqa: batched.
+void buildPrefillReferencePipeline(mlir::OpPassManager &pm,
+                                   const ExportPipelineOptions &options);
+/// kiln-decode: adapter (decode) + kiln-unroll-heads.
+void buildDecodePipeline(mlir::OpPassManager &pm,
+                         const ExportPipelineOptions &options);
+void buildVariantPipeline(mlir::OpPassManager &pm, Variant variant,
+                          const ExportPipelineOptions &options);
+
+/// kiln-lower-to-circle: kiln-fold-fake-quant + kiln-legalize-to-circle.
+void buildLowerToCirclePipeline(mlir::OpPassManager &pm,
+                                llvm::StringRef flavor);
+
+void registerKilnPipelines();
+} // namespace kiln
+
+#endif

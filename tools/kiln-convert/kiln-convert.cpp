@@ -1,0 +1,302 @@
+//===- kiln-convert.cpp - .pt to .circle/.tflite in one command -----------===//
+//
+// import -> export adapter + attention variant (per mode) -> fold fake quant
+// -> legalize to circle -> FlatBuffer. Every stage is a library call; this
+// file only parses options, times stages and prints the summary.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Conversion/Passes.h"
+#include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Export/Circle/Writer.h"
+#include "kiln/Import/TorchScript/Importer.h"
+#include "kiln/InitAll.h"
+#include "kiln/Pipelines/Pipelines.h"
+#include "kiln/Dialect/Circle/IR/CircleOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/Timer.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <map>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("kiln-convert options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.pt>"),
+                                      cl::Required, cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("Output .circle/.tflite file"),
+                                       cl::value_desc("file"), cl::cat(category));
+static cl::opt<std::string> modeOpt("mode", cl::desc("prefill, decode or prefill+decode"),
+                                    cl::init("prefill"), cl::cat(category));
+static cl::opt<std::string> variantOpt(
+    "variant", cl::desc("Prefill attention: prefill (per head) or prefill_reference (batched)"),
+    cl::init("prefill"), cl::cat(category));
+static cl::opt<int64_t> seqLen("seq-len", cl::desc("Prefill sequence length"),
+                               cl::init(0), cl::cat(category));
+static cl::opt<int64_t> cacheLen("cache-len", cl::desc("Decode: past positions"),
+                                 cl::init(0), cl::cat(category));
+static cl::opt<int64_t> batch("batch", cl::desc("Batch size"), cl::init(1),
+                              cl::cat(category));
+static cl::opt<bool> returnKv("return-kv", cl::desc("Prefill returns keys and values"),
+                              cl::init(true), cl::cat(category));
+static cl::opt<std::string> formatOpt("format", cl::desc("circle or tflite"),
+                                   cl::init("circle"), cl::cat(category));
+static cl::opt<std::string> recipe("recipe", cl::desc("Recorded in the metadata"),
+                                   cl::init(""), cl::cat(category));
+static cl::opt<std::string> emitMlir(
+    "emit-mlir",
+    cl::desc("Print the MLIR after a stage (import, adapted, quantized, circle) "
+             "instead of writing a FlatBuffer"),
+    cl::init(""), cl::cat(category));
+static cl::opt<bool> forceExternal("force-external-buffers",
+                                   cl::desc("Write buffers after the FlatBuffer"),
+                                   cl::init(false), cl::cat(category));
+static cl::opt<bool> quiet("quiet", cl::desc("No summary"), cl::init(false),
+                           cl::cat(category));
+
+namespace {
+struct Stage {
+  std::string name;
+  double seconds;
+};
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto shaped = dyn_cast<ShapedType>(t)) {
+    os << "[";
+    llvm::interleaveComma(shaped.getShape(), os);
+    os << "] ";
+    Type elt = shaped.getElementType();
+    if (auto q = dyn_cast<quant::QuantizedType>(elt))
+      os << (q.isSigned() ? "int" : "uint") << q.getStorageTypeIntegralWidth()
+         << " (quantized)";
+    else
+      os << elt;
+  } else {
+    os << t;
+  }
+  return s;
+}
+
+std::string name(func::FuncOp f, unsigned i, bool result) {
+  auto attr = result ? f.getResultAttrOfType<StringAttr>(i, "kiln.name")
+                     : f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+  return attr ? attr.getValue().str()
+              : (result ? "output" : "input") + std::to_string(i);
+}
+
+void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output) {
+  llvm::raw_ostream &os = llvm::outs();
+  os << "kiln-convert: " << inputPath << " -> " << output << " (" << formatOpt
+     << ")\n";
+  llvm::MapVector<StringRef, int64_t> histogram;
+  std::map<std::string, uint64_t> weightBytes;
+  llvm::DenseSet<Attribute> seen;
+  for (auto f : module.getOps<func::FuncOp>()) {
+    os << "signature '" << f.getName() << "'";
+    if (auto v = f->getAttrOfType<StringAttr>("kiln.variant"))
+      os << " (variant " << v.getValue() << ")";
+    os << "\n";
+    for (unsigned i = 0; i < f.getNumArguments(); ++i)
+      os << "  input  " << name(f, i, false) << ": "
+         << typeString(f.getArgumentTypes()[i]) << "\n";
+    for (unsigned i = 0; i < f.getNumResults(); ++i)
+      os << "  output " << name(f, i, true) << ": "
+         << typeString(f.getResultTypes()[i]) << "\n";
+    f.walk([&](Operation *op) {
+      if (isa<func::FuncOp, func::ReturnOp>(op))
+        return;
+      ++histogram[op->getName().getStringRef()];
+      if (auto c = dyn_cast<kiln::circle::ConstOp>(op)) {
+        if (!seen.insert(c.getValue()).second)
+          return; // shared between signatures: counted once
+        auto t = cast<ShapedType>(c.getType());
+        Type elt = t.getElementType();
+        std::string key;
+        unsigned bits;
+        if (auto q = dyn_cast<quant::QuantizedType>(elt)) {
+          bits = q.getStorageTypeIntegralWidth();
+          key = (q.isSigned() ? "int" : "uint") + std::to_string(bits);
+        } else {
+          bits = elt.getIntOrFloatBitWidth();
+          llvm::raw_string_ostream ks(key);
+          ks << elt;
+        }
+        weightBytes[key] += (t.getNumElements() * bits + 7) / 8;
+      }
+    });
+  }
+  os << "ops:";
+  for (auto &[op, n] : histogram)
+    os << " " << op << "=" << n;
+  os << "\nweights:";
+  for (auto &[dtype, bytes] : weightBytes)
+    os << " " << dtype << "=" << bytes << "B";
+  os << "\ntime:";
+  for (const Stage &s : stages)
+    os << " " << s.name << "=" << llvm::format("%.3f", s.seconds) << "s";
+  os << "\n";
+}
+
+bool hasArgNamed(func::FuncOp f, StringRef prefix) {
+  for (unsigned i = 0; i < f.getNumArguments(); ++i)
+    if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name"))
+      if (n.getValue().starts_with(prefix))
+        return true;
+  return false;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "Kiln: TorchScript (.pt) to Circle/TFLite\n");
+
+  DialectRegistry registry;
+  kiln::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  auto fail = [](const Twine &msg) {
+    llvm::errs() << "kiln-convert: " << msg << "\n";
+    return 1;
+  };
+  if (formatOpt != "circle" && formatOpt != "tflite")
+    return fail("--format must be circle or tflite");
+  if (modeOpt != "prefill" && modeOpt != "decode" && modeOpt != "prefill+decode")
+    return fail("--mode must be prefill, decode or prefill+decode");
+  if (variantOpt != "prefill" && variantOpt != "prefill_reference")
+    return fail("--variant must be prefill or prefill_reference");
+  if (emitMlir.empty() && outputPath.empty())
+    return fail("no output: give -o FILE (or --emit-mlir=STAGE)");
+  if (!emitMlir.empty() && emitMlir != "import" && emitMlir != "adapted" &&
+      emitMlir != "quantized" && emitMlir != "circle")
+    return fail("--emit-mlir must be import, adapted, quantized or circle");
+
+  SmallVector<Stage> stages;
+  auto timed = [&](StringRef stage, auto &&fn) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = fn();
+    stages.push_back({stage.str(), std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count()});
+    return result;
+  };
+
+  // 1. Import.
+  OwningOpRef<ModuleOp> imported = timed("import", [&] {
+    return kiln::importTorchScript(inputPath, context);
+  });
+  if (!imported)
+    return 1;
+  if (emitMlir == "import") {
+    imported->print(llvm::outs());
+    return 0;
+  }
+
+  // 2. Adapter + attention variant, one clone of the import per mode; the
+  // clones share every weight attribute, so the writer shares buffers.
+  SmallVector<std::pair<kiln::Variant, std::string>> modes;
+  if (modeOpt != "decode")
+    modes.push_back({variantOpt == "prefill" ? kiln::Variant::Prefill
+                                             : kiln::Variant::PrefillReference,
+                     "prefill"});
+  if (modeOpt != "prefill")
+    modes.push_back({kiln::Variant::Decode, "decode"});
+  OwningOpRef<ModuleOp> result = ModuleOp::create(UnknownLoc::get(&context));
+  for (auto &[variant, fname] : modes) {
+    OwningOpRef<ModuleOp> work;
+    std::string source = "forward";
+    auto forward = imported->lookupSymbol<func::FuncOp>("forward");
+    if (variant == kiln::Variant::Decode && forward &&
+        !hasArgNamed(forward, "past_key")) {
+      // A traced module keeps its decode step in a `decode` method.
+      kiln::TorchScriptImportOptions options;
+      options.methodName = "decode";
+      work = kiln::importTorchScript(inputPath, context, options);
+      if (!work)
+        return 1;
+      source = "decode";
+    } else {
+      work = imported->clone();
+    }
+    kiln::ExportPipelineOptions options;
+    options.batch = batch.getValue();
+    options.seqLen = seqLen.getValue();
+    options.cacheLen = cacheLen.getValue();
+    options.returnKv = returnKv.getValue();
+    options.function = source;
+    options.outputName = fname;
+    PassManager pm(&context);
+    kiln::buildVariantPipeline(pm, variant, options);
+    if (failed(timed(("adapt-" + fname), [&] { return pm.run(*work); })))
+      return 1;
+    auto f = work->lookupSymbol<func::FuncOp>(fname);
+    f->remove();
+    result->push_back(f);
+  }
+  result->getOperation()->setAttr("kiln.pipeline",
+                                   StringAttr::get(&context, "kiln-convert " + modeOpt));
+  result->getOperation()->setAttr("kiln.variant",
+                                  StringAttr::get(&context, variantOpt));
+  if (!recipe.empty())
+    result->getOperation()->setAttr("kiln.recipe", StringAttr::get(&context, recipe));
+  if (emitMlir == "adapted") {
+    result->print(llvm::outs());
+    return 0;
+  }
+
+  // 3. Quantize and lower.
+  {
+    PassManager pm(&context);
+    pm.nest<func::FuncOp>().addPass(kiln::createFoldFakeQuant());
+    if (failed(timed("fold-fake-quant", [&] { return pm.run(*result); })))
+      return 1;
+  }
+  if (emitMlir == "quantized") {
+    result->print(llvm::outs());
+    return 0;
+  }
+  {
+    PassManager pm(&context);
+    kiln::LegalizeToCircleOptions legalize;
+    legalize.flavor = formatOpt.getValue();
+    pm.nest<func::FuncOp>().addPass(kiln::createLegalizeToCircle(legalize));
+    if (failed(timed("legalize", [&] { return pm.run(*result); })))
+      return 1;
+  }
+  if (emitMlir == "circle") {
+    result->print(llvm::outs());
+    return 0;
+  }
+
+  // 4. Write (through a temporary file: no partial output on failure).
+  kiln::circle::WriterOptions writer;
+  writer.flavor = formatOpt == "tflite" ? kiln::circle::Flavor::TFLite
+                                     : kiln::circle::Flavor::Circle;
+  writer.forceExternalBuffers = forceExternal;
+  if (failed(timed("write", [&] {
+        return kiln::circle::writeCircleFile(*result, outputPath, writer);
+      })))
+    return 1;
+  if (!quiet)
+    printSummary(*result, stages, outputPath);
+  return 0;
+}
