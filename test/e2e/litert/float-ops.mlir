@@ -4,13 +4,13 @@
 // REQUIRES: litert
 // RUN: kiln-translate --mlir-to-circle --circle-flavor=tflite %s -o %t.tflite
 // RUN: rm -rf %t.in %t.out && %python %S/Inputs/float_ops.py make %t.in
-// RUN: %litert_run %t.tflite --signature prefill --inputs %t.in --outputs %t.out 2>/dev/null | FileCheck %s --check-prefix=RUN-PREFILL
-// RUN: %litert_run %t.tflite --signature decode --inputs %t.in --outputs %t.out 2>/dev/null
-// RUN: %litert_run %t.tflite --signature ops --inputs %t.in --outputs %t.out 2>/dev/null
+// RUN: %litert_run %t.tflite --signature prefill --inputs %t.in --outputs %t.out | FileCheck %s --check-prefix=RUN-PREFILL
+// RUN: %litert_run %t.tflite --signature decode --inputs %t.in --outputs %t.out
+// RUN: %litert_run %t.tflite --signature ops --inputs %t.in --outputs %t.out
 // RUN: %python %S/Inputs/float_ops.py check %t.in %t.out | FileCheck %s
 // Out-of-line buffers load in LiteRT too and give the same bytes.
 // RUN: kiln-translate --mlir-to-circle --circle-flavor=tflite --force-external-buffers %s -o %t.ext.tflite
-// RUN: rm -rf %t.ext.out && %litert_run %t.ext.tflite --signature prefill --inputs %t.in --outputs %t.ext.out 2>/dev/null
+// RUN: rm -rf %t.ext.out && %litert_run %t.ext.tflite --signature prefill --inputs %t.in --outputs %t.ext.out
 // RUN: cmp %t.out/prefill.probs.bin %t.ext.out/prefill.probs.bin
 // RUN: cmp %t.out/prefill.proj.bin %t.ext.out/prefill.proj.bin
 

@@ -7,10 +7,12 @@
 // RUN: kiln-translate --mlir-to-circle --circle-flavor=tflite %s -o %t.tflite
 // RUN: kiln-translate --circle-dump %t.tflite | FileCheck %s --check-prefix=DUMP
 // RUN: rm -rf %t.in %t.out && %python %S/Inputs/quantized.py make %t.in
-// RUN: %litert_run %t.tflite --signature q8 --inputs %t.in --outputs %t.out 2>/dev/null
-// RUN: %litert_run %t.tflite --signature q16 --inputs %t.in --outputs %t.out 2>/dev/null
-// RUN: %litert_run %t.tflite --signature q8io --inputs %t.in --outputs %t.out 2>/dev/null | FileCheck %s --check-prefix=IO8
-// RUN: %litert_run %t.tflite --signature q16io --inputs %t.in --outputs %t.out 2>/dev/null | FileCheck %s --check-prefix=IO16
+// RUN: %litert_run %t.tflite --signature q8 --inputs %t.in --outputs %t.out
+// RUN: %litert_run %t.tflite --signature q16 --inputs %t.in --outputs %t.out
+// RUN: %litert_run %t.tflite --signature q8io --inputs %t.in --outputs %t.out | FileCheck %s --check-prefix=IO8
+// RUN: %litert_run %t.tflite --signature q16io --inputs %t.in --outputs %t.out | FileCheck %s --check-prefix=IO16
+// A float reference input for an int16 model input, quantized by the runner.
+// RUN: %litert_run %t.tflite --signature q16io --step q16io_float --inputs %t.in --outputs %t.out
 // RUN: %python %S/Inputs/quantized.py check %t.in %t.out | FileCheck %s
 
 // Weights and biases are shared by the float-I/O and integer-I/O signatures:
@@ -32,6 +34,7 @@
 // CHECK-NEXT: q16 softmax ok
 // CHECK-NEXT: q8io y ok
 // CHECK-NEXT: q16io y ok
+// CHECK-NEXT: q16io_float y ok
 // CHECK-NEXT: all outputs match
 
 !x8 = !quant.uniform<i8:f32, 0.05:-3>

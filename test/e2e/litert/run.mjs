@@ -118,7 +118,9 @@ function convert(data, from, to, entry, count) {
   for (let i = 0; i < count; i++) {
     let v = src[i];
     if (quantized) {
-      v = Math.round(v / entry.scale) + entry.zero_point;
+      // Round half away from zero, as TFLite's QUANTIZE does.
+      const scaled = v / entry.scale;
+      v = Math.sign(scaled) * Math.round(Math.abs(scaled)) + entry.zero_point;
       v = Math.min(hi, Math.max(lo, v));
     }
     dst[i] = to === 'int64' ? BigInt(Math.trunc(Number(v))) : Number(v);

@@ -24,7 +24,9 @@ def make(folder):
     a = (rng.standard_normal((2, 3, 4)) * 3).astype(np.float32)
     b = rng.uniform(0.5, 2.0, (2, 3, 4)).astype(np.float32)
     write_step(folder, "ops", {"a": a, "b": b,
-                               "ids": np.array([4, 0, 2], np.int32),
+                               # int64 as kiln_torch writes indices; the
+                               # model takes int32 and the runner converts.
+                               "ids": np.array([4, 0, 2], np.int64),
                                "cond": rng.integers(0, 2, (2, 3, 4)).astype(np.bool_)})
 
 

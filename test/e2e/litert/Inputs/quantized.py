@@ -39,6 +39,8 @@ def make(folder):
     write_step(folder, "q16", {"x": x16})
     write_step(folder, "q8io", {"x": quantize(x8, 0.05, -3, 8).astype(np.int8)})
     write_step(folder, "q16io", {"x": quantize(x16, 0.001, 0, 16).astype(np.int16)})
+    # The same input as float, quantized by the runner from scale/zero_point.
+    write_step(folder, "q16io_float", {"x": x16}, extra={"x": {"scale": 0.001, "zero_point": 0}})
 
 
 def expected(folder):
@@ -61,6 +63,7 @@ def expected(folder):
     yield "q8io", "y", fc(qi8, 0.05, -3, BIAS8, 0.1, 2, 8), 1, 1
     qi16 = read_step(folder, "q16io", "inputs")["x"].astype(np.int64)
     yield "q16io", "y", fc(qi16, 0.001, 0, BIAS16, 0.002, 0, 16), 1, 1
+    yield "q16io_float", "y", fc(qi16, 0.001, 0, BIAS16, 0.002, 0, 16), 1, 1
 
 
 def check(folder, out_folder):
