@@ -1,22 +1,33 @@
 //===- VerifyNumerics.cpp - --kiln-verify-numerics ------------------------===//
 //
-// A module pass wrapping a pass pipeline: it evaluates functions on seeded
-// random inputs (or a kiln_torch reference step), runs the pipeline, evaluates
-// them again on the same inputs and fails with the error metrics when an
-// output moved by more than the pipeline's tolerance.
+// A module pass wrapping a pass pipeline: the module is snapshotted (MLIR
+// bytecode, weights included) before and after the pipeline, and
+// `kiln-run --compare before.mlirbc@f after.mlirbc@f` evaluates every
+// function on the same seeded random inputs (or a kiln_torch reference step)
+// and fails when an output moved by more than the pipeline's tolerance.
 //
 //   kiln-opt m.mlir --kiln-verify-numerics="pipeline=func.func(kiln-infer-shapes) max-abs=0"
 //
+// Built without LibTorch on purpose: kiln-run is a separate process, so
+// kiln-opt and every tool linking KilnInitAll stay free of LibTorch's
+// start-up cost (about a second of static initialisation per process).
+//
 //===----------------------------------------------------------------------===//
-#include "Inputs.h"
-#include "Interpreter.h"
+#include "kiln/Runtime/VerifyNumerics.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "llvm/Support/Format.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
 
 using namespace mlir;
 
@@ -32,8 +43,8 @@ struct VerifyNumericsPass
 
   StringRef getArgument() const final { return "kiln-verify-numerics"; }
   StringRef getDescription() const final {
-    return "Run a pass pipeline and check with kiln-run's evaluator that functions compute the "
-           "same numbers before and after it (seeded random inputs or a kiln_torch reference "
+    return "Run a pass pipeline and check with kiln-run that functions compute the same "
+           "numbers before and after it (seeded random inputs or a kiln_torch reference "
            "step; tolerance per pipeline)";
   }
 
@@ -58,15 +69,18 @@ struct VerifyNumericsPass
                          llvm::cl::init(-1.0)};
   Option<std::string> inputsFrom{
       *this, "inputs-from",
-      llvm::cl::desc("kiln_torch reference folder to take inputs from instead of random ones")};
+      llvm::cl::desc("kiln_torch reference folder to take inputs from (missing ones are random)")};
   Option<std::string> step{*this, "step",
                            llvm::cl::desc("Reference step (default: the function's name)")};
   ListOption<std::string> args{*this, "args",
                                llvm::cl::desc("NAME=VALUE for scalar / Optional arguments "
                                               "(default 0 / false / absent)")};
   Option<bool> report{*this, "report",
-                      llvm::cl::desc("Emit a remark with the metrics of every output"),
+                      llvm::cl::desc("Emit a remark with kiln-run's metrics when within tolerance"),
                       llvm::cl::init(false)};
+  Option<std::string> kilnRun{
+      *this, "kiln-run",
+      llvm::cl::desc("kiln-run executable (default: next to this tool, then PATH)")};
 
   LogicalResult parse(OpPassManager &pm, std::string &error) const {
     llvm::raw_string_ostream os(error);
@@ -88,54 +102,38 @@ struct VerifyNumericsPass
       pm.getDependentDialects(registry);
   }
 
+  std::string findKilnRun() const {
+    if (!kilnRun.empty())
+      return kilnRun;
+    static int anchor;
+    std::string self = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+    if (!self.empty()) {
+      llvm::SmallString<256> sibling(llvm::sys::path::parent_path(self));
+      llvm::sys::path::append(sibling, "kiln-run");
+      if (llvm::sys::fs::can_execute(sibling))
+        return sibling.str().str();
+    }
+    if (auto found = llvm::sys::findProgramByName("kiln-run"))
+      return *found;
+    return "";
+  }
+
   void runOnOperation() override;
 };
 
-struct Snapshot {
-  std::string function;
-  std::vector<RValue> inputs;
-  std::vector<OutputLeaf> outputs;
-};
-
-std::string formatMetrics(const TensorMetrics &m) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << llvm::format("max_abs %.3e, mean_abs %.3e, peir %.3e, cosine %.8f", m.maxAbs, m.meanAbs,
-                     m.peir, m.cosine);
-  if (!m.note.empty())
-    os << " (" << m.note << ")";
-  return s;
+std::string num(double v) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", v);
+  return buffer;
 }
 
-/// Evaluates `name` in `module` on `inputs`; null on failure (reported).
-std::optional<std::vector<OutputLeaf>> evaluate(ModuleOp module, const std::string &name,
-                                                const std::vector<RValue> &inputs) {
-  Compiler compiler(module);
-  Function *fn = compiler.getFunction(name, module.getLoc());
-  if (!fn)
-    return std::nullopt;
-  func::FuncOp func = fn->func;
-  try {
-    if (inputs.size() != func.getNumArguments())
-      fail("@" + name + " now takes " + llvm::Twine(func.getNumArguments()) +
-           " arguments instead of " + llvm::Twine(inputs.size()));
-    std::vector<RValue> bound;
-    for (size_t i = 0; i < inputs.size(); ++i)
-      bound.push_back(bindArgument(inputs[i], func.getArgumentTypes()[i],
-                                   "argument '" + argumentName(func, i) + "'"));
-    std::vector<OutputLeaf> out = flattenOutputs(callFunction(*fn, bound), func.getResultTypes());
-    // Outputs may be views of weight blobs, which the pipeline may free.
-    for (OutputLeaf &o : out)
-      o.tensor = o.tensor.clone();
-    return out;
-  } catch (const Reported &) {
-    return std::nullopt;
-  } catch (const c10::Error &e) {
-    func.emitError() << "kiln-verify-numerics: " << e.what_without_backtrace();
-  } catch (const std::exception &e) {
-    func.emitError() << "kiln-verify-numerics: " << e.what();
-  }
-  return std::nullopt;
+LogicalResult writeSnapshot(ModuleOp module, StringRef path) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return module.emitError() << "kiln-verify-numerics: cannot write '" << path
+                              << "': " << ec.message();
+  return writeBytecodeToFile(module, os);
 }
 
 void VerifyNumericsPass::runOnOperation() {
@@ -147,117 +145,91 @@ void VerifyNumericsPass::runOnOperation() {
                        << "': " << (pipeline.empty() ? "empty" : error);
     return signalPassFailure();
   }
+  std::string runner = findKilnRun();
+  if (runner.empty()) {
+    module.emitError() << "kiln-verify-numerics: cannot find kiln-run (build it, or give "
+                          "kiln-run=PATH)";
+    return signalPassFailure();
+  }
 
   std::vector<std::string> names(functions.begin(), functions.end());
   if (names.empty())
     for (auto f : module.getOps<func::FuncOp>())
       if (!f.isDeclaration() && f.isPublic())
         names.push_back(f.getSymName().str());
-
-  std::vector<Snapshot> before;
-  try {
-    std::optional<ReferenceFolder> reference;
-    if (!inputsFrom.empty())
-      reference = readReferenceFolder(inputsFrom);
-    for (const std::string &name : names) {
-      auto func = module.lookupSymbol<func::FuncOp>(name);
-      if (!func) {
-        module.emitError() << "kiln-verify-numerics: no function named '" << name << "'";
-        return signalPassFailure();
-      }
-      InputSet inputs;
-      if (reference) {
-        std::string s = step.empty() ? name : std::string(step);
-        auto it = reference->steps.find(s);
-        if (it == reference->steps.end())
-          fail("reference '" + inputsFrom + "' has no step '" + s + "'");
-        for (const TensorEntry &e : it->second.inputs) {
-          InputSource src;
-          src.label = "reference input '" + e.name + "'";
-          src.value = RValue::tensor(readTensorFile(e.file, e.shape, e.dtype, src.label));
-          inputs.positional.push_back(std::move(src));
-        }
-      }
-      inputs.randomSeed = seed;
-      inputs.randomIntRange = intRange;
-      inputs.defaultScalars = true;
-      for (const std::string &a : args) {
-        auto [k, v] = StringRef(a).split('=');
-        inputs.scalars[k.str()] = v.str();
-      }
-      Snapshot snap;
-      snap.function = name;
-      try {
-        snap.inputs = bindInputs(func, inputs);
-      } catch (const EvalError &e) {
-        func.emitError() << "kiln-verify-numerics: " << e.what();
-        return signalPassFailure();
-      }
-      auto out = evaluate(module, name, snap.inputs);
-      if (!out)
-        return signalPassFailure();
-      snap.outputs = std::move(*out);
-      before.push_back(std::move(snap));
+  for (const std::string &name : names)
+    if (!module.lookupSymbol<func::FuncOp>(name)) {
+      module.emitError() << "kiln-verify-numerics: no function named '" << name << "'";
+      return signalPassFailure();
     }
-  } catch (const std::exception &e) {
-    module.emitError() << "kiln-verify-numerics: " << e.what();
+
+  llvm::SmallString<128> dir;
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("kiln-verify-numerics", dir)) {
+    module.emitError() << "kiln-verify-numerics: cannot create a temporary directory: "
+                       << ec.message();
     return signalPassFailure();
   }
-
+  auto file = [&](StringRef name) {
+    llvm::SmallString<128> p(dir);
+    llvm::sys::path::append(p, name);
+    return p.str().str();
+  };
+  std::string before = file("before.mlirbc"), after = file("after.mlirbc");
+  if (failed(writeSnapshot(module, before)))
+    return signalPassFailure();
   if (failed(runPipeline(pm, module)))
+    return signalPassFailure();
+  if (failed(writeSnapshot(module, after)))
     return signalPassFailure();
 
   bool ok = true;
-  for (const Snapshot &snap : before) {
-    auto func = module.lookupSymbol<func::FuncOp>(snap.function);
-    if (!func) {
-      module.emitError() << "kiln-verify-numerics: function '" << snap.function
-                         << "' no longer exists after '" << pipeline << "'";
-      ok = false;
-      continue;
+  for (const std::string &name : names) {
+    auto func = module.lookupSymbol<func::FuncOp>(name);
+    Operation *anchor = func ? func.getOperation() : module.getOperation();
+    std::vector<std::string> cmd = {runner,
+                                    "--compare",
+                                    before + "@" + name,
+                                    after + "@" + name,
+                                    "--random-inputs",
+                                    "--seed=" + std::to_string(seed),
+                                    "--int-range=" + std::to_string(intRange),
+                                    "--max-abs-error=" + num(maxAbs)};
+    if (maxPeir >= 0)
+      cmd.push_back("--max-peir=" + num(maxPeir));
+    if (!inputsFrom.empty()) {
+      cmd.push_back("--inputs-from=" + inputsFrom);
+      cmd.push_back("--step=" + (step.empty() ? name : std::string(step)));
     }
-    auto after = evaluate(module, snap.function, snap.inputs);
-    if (!after) {
+    for (const std::string &a : args)
+      cmd.push_back("--arg=" + a);
+    std::string log = file(name + ".log");
+    std::vector<StringRef> argv(cmd.begin(), cmd.end());
+    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log), StringRef(log)};
+    std::string execError;
+    int rc = llvm::sys::ExecuteAndWait(runner, argv, std::nullopt, redirects, 0, 0, &execError);
+    std::string output;
+    if (auto buffer = llvm::MemoryBuffer::getFile(log))
+      output = (*buffer)->getBuffer().rtrim().str();
+    if (rc != 0) {
+      InFlightDiagnostic diag = anchor->emitError();
+      diag << "kiln-verify-numerics: @" << name;
+      if (rc < 0)
+        diag << ": cannot run '" << runner << "': " << execError;
+      else
+        diag << " differs before and after '" << pipeline << "' (tolerance: max-abs "
+             << num(maxAbs) << (maxPeir >= 0 ? ", max-peir " + num(maxPeir) : "")
+             << "; snapshots kept in " << dir << "):\n"
+             << output;
       ok = false;
-      continue;
-    }
-    if (after->size() != snap.outputs.size()) {
-      func.emitError() << "kiln-verify-numerics: @" << snap.function << " returns "
-                       << after->size() << " tensors after '" << pipeline << "', "
-                       << snap.outputs.size() << " before";
-      ok = false;
-      continue;
-    }
-    for (size_t i = 0; i < after->size(); ++i) {
-      const at::Tensor &a = (*after)[i].tensor, &b = snap.outputs[i].tensor;
-      TensorMetrics m;
-      try {
-        if (a.sizes() != b.sizes())
-          fail("shape " + shapeToString(a.sizes().vec()) + " after, " +
-               shapeToString(b.sizes().vec()) + " before");
-        m = compareTensors(a, b);
-      } catch (const std::exception &e) {
-        func.emitError() << "kiln-verify-numerics: @" << snap.function << " "
-                         << snap.outputs[i].name << ": " << e.what();
-        ok = false;
-        continue;
-      }
-      bool bad = !(m.maxAbs <= maxAbs) || (maxPeir >= 0 && !(m.peir <= maxPeir));
-      if (bad) {
-        func.emitError() << "kiln-verify-numerics: @" << snap.function << " "
-                         << snap.outputs[i].name << " changed after '" << pipeline
-                         << "': " << formatMetrics(m) << " (tolerance: max-abs " << maxAbs
-                         << (maxPeir >= 0 ? ", max-peir " + std::to_string(maxPeir) : "")
-                         << ")";
-        ok = false;
-      } else if (report) {
-        func.emitRemark() << "kiln-verify-numerics: @" << snap.function << " "
-                          << snap.outputs[i].name << " within tolerance: " << formatMetrics(m);
-      }
+    } else if (report) {
+      anchor->emitRemark() << "kiln-verify-numerics: @" << name << " within tolerance after '"
+                           << pipeline << "':\n"
+                           << output;
     }
   }
   if (!ok)
-    signalPassFailure();
+    return signalPassFailure();
+  llvm::sys::fs::remove_directories(dir);
 }
 
 } // namespace

@@ -11,6 +11,12 @@
 // RUN: not kiln-run --compare %s %s@perturbed --function batched --random-inputs --max-abs-error 1e-4 | FileCheck %s --check-prefix=TOL
 // TOL: output.0 [1, 2, 4, 8] 1.0{{[0-9]*}}e-03 {{.*}} EXCEEDS TOLERANCE
 
+// Two different files: B's @perturbed adds 2e-3 instead of 1e-3.
+// RUN: sed -e 's/dense<1.0e-3>/dense<2.0e-3>/' %s > %t/b.mlir
+// RUN: kiln-run --compare %s %t/b.mlir --function perturbed --random-inputs | FileCheck %s --check-prefix=FILES
+// FILES: B {{.*}}b.mlir@perturbed vs A {{.*}}compare-bench.mlir@perturbed
+// FILES: output.0 [1, 2, 4, 8] 1.0{{[0-9]*}}e-03 1.0{{[0-9]*}}e-03
+
 // Metrics against a reference folder written by numpy; both variants are
 // compared with the reference too.
 // RUN: %python %S/Inputs/attention_ref.py %t/ref

@@ -122,10 +122,6 @@ mlir::FailureOr<Metrics> computeMetrics(const HostTensor &actual,
 /// `registry` holds the dialects to parse.
 int kilnRunMain(int argc, char **argv, mlir::DialectRegistry &registry);
 
-/// Registers `--kiln-verify-numerics`: runs a pass pipeline and checks that
-/// functions compute the same numbers before and after it.
-void registerVerifyNumericsPass();
-
 } // namespace kiln::runtime
 
 #endif // KILN_RUNTIME_EVALUATOR_H
