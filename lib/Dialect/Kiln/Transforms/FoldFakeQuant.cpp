@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
 
@@ -142,9 +143,10 @@ struct FoldFakeQuantPass
     // B.
     SmallVector<QuantizeOp> quantizes;
     func.walk([&](QuantizeOp q) { quantizes.push_back(q); });
+    llvm::DenseSet<Operation *> erased;
     for (QuantizeOp q : quantizes)
-      if (q->getBlock())
-        absorbIntoProducer(q);
+      if (!erased.contains(q))
+        absorbIntoProducer(q, erased);
     // C.
     SmallVector<Operation *> current;
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { current.push_back(op); });
@@ -257,7 +259,7 @@ struct FoldFakeQuantPass
   }
 
   void propagateThroughMovement(Operation *op) {
-    auto first = dyn_cast<quant::UniformQuantizedType>(quantOf(op->getOperand(0)));
+    auto first = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(op->getOperand(0)));
     if (!first)
       return;
     if (auto cat = dyn_cast<CatOp>(op))
@@ -270,7 +272,7 @@ struct FoldFakeQuantPass
 
   //===--- B ---------------------------------------------------------------===//
 
-  void absorbIntoProducer(QuantizeOp q) {
+  void absorbIntoProducer(QuantizeOp q, llvm::DenseSet<Operation *> &erased) {
     Value x = q.getInput();
     Operation *producer = x.getDefiningOp();
     if (!producer || !isCompute(producer) || quantOf(x))
@@ -288,6 +290,7 @@ struct FoldFakeQuantPass
     x.setType(q.getType());
     for (Operation *user : llvm::make_early_inc_range(x.getUsers())) {
       user->getResult(0).replaceAllUsesWith(x);
+      erased.insert(user);
       user->erase();
     }
     ++numAbsorbed;
@@ -372,7 +375,7 @@ struct FoldFakeQuantPass
   /// whose scales are in the `kiln.quant_scales` attribute.
   LogicalResult quantizeBias(OpBuilder &b, LinearOp linear, OpOperand &operand,
                              ConstantOp cst) {
-    auto in = dyn_cast<quant::UniformQuantizedType>(quantOf(linear.getInput()));
+    auto in = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(linear.getInput()));
     auto w = quantOf(linear.getWeight());
     if (!in || !w)
       return linear.emitOpError("bias of a quantized linear needs quantized input and weight");
