@@ -11,6 +11,21 @@
 // RUN: od -A n -c -j 4 -N 4 %t.tflite | FileCheck %s --check-prefix=ID-TFLITE
 // ID-CIRCLE: C I R 0
 // ID-TFLITE: T F L 3
+// flatc decodes both with Kiln's schema (whose identifier is CIR0: TFL3 files
+// need --raw-binary).
+// RUN: rm -rf %t.d && mkdir %t.d && cp %t.circle %t.d/model.circle && cp %t.tflite %t.d/model.tflite
+// RUN: flatc --json --strict-json -o %t.d %kiln_circle_schema -- %t.d/model.circle
+// RUN: %python %S/Inputs/summarize_json.py %t.d/model.json | FileCheck %s --check-prefixes=JSON,JSON-CIRCLE
+// RUN: not flatc --json -o %t.d %kiln_circle_schema -- %t.d/model.tflite
+// RUN: flatc --json --strict-json --raw-binary -o %t.d %kiln_circle_schema -- %t.d/model.tflite
+// RUN: %python %S/Inputs/summarize_json.py %t.d/model.json | FileCheck %s --check-prefixes=JSON,JSON-TFLITE
+// JSON-CIRCLE: version 0
+// JSON-TFLITE: version 3
+// JSON-NEXT: opcode FULLY_CONNECTED deprecated_builtin_code 9 version 5
+// JSON: tensor model.proj.weight FLOAT32 [6, 8] buffer 1
+// JSON: op SOFTMAX options SoftmaxOptions {"beta": 0.5}
+// JSON: signature prefill subgraph 0 inputs ['x', 'mask'] outputs ['probs', 'output_1']
+// JSON-NEXT: metadata kiln.version
 
 // CIRCLE: circle model: identifier CIR0, version 0, description "Kiln {{[0-9.]+}}"
 // TFLITE: tflite model: identifier TFL3, version 3, description "Kiln {{[0-9.]+}}"
