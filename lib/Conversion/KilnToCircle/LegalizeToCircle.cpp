@@ -370,7 +370,13 @@ struct LegalizeToCirclePass
 
     return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
         .Case([&](ConstantOp c) -> FailureOr<Value> {
-          return rw.create<kc::ConstOp>(loc, type, c.getValue()).getResult();
+          auto cst = rw.create<kc::ConstOp>(loc, type, c.getValue());
+          // Quantization of storage wider than MLIR's quant types (int64
+          // bias) travels as kiln.quant_* attributes to the writer.
+          for (NamedAttribute a : c->getDiscardableAttrs())
+            if (a.getName().getValue().starts_with("kiln.quant_"))
+              cst->setAttr(a.getName(), a.getValue());
+          return cst.getResult();
         })
         .Case([&](QuantizeOp q) -> FailureOr<Value> {
           return create<kc::QuantizeOp>(rw, loc, type, q.getInput());

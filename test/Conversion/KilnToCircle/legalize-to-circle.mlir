@@ -130,3 +130,17 @@ func.func @int4_weights(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %r = kiln.dequantize %y : (tensor<1x2x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x2xf32>
   return %r : tensor<1x2xf32>
 }
+
+// -----
+
+// An int64 bias (16-bit activations) keeps its scales for the writer.
+// CHECK-LABEL: func.func @int64_bias
+// CHECK: circle.const {kiln.quant_scales = array<f64: 5.000000e-04, 2.500000e-04>} dense<[600, -400]> : tensor<2xi64>
+func.func @int64_bias(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %w = kiln.constant dense<[[2, 0], [0, 4]]> : tensor<2x2xi8> as tensor<2x2x!quant.uniform<i8:f32:0, {0.5, 0.25}>>
+  %b = kiln.constant {kiln.quant_scales = array<f64: 5.000000e-04, 2.500000e-04>} dense<[600, -400]> : tensor<2xi64>
+  %xq = kiln.quantize %x : (tensor<1x2xf32>) -> tensor<1x2x!quant.uniform<i16:f32, 0.001>>
+  %y = kiln.linear %xq, %w, %b : (tensor<1x2x!quant.uniform<i16:f32, 0.001>>, tensor<2x2x!quant.uniform<i8:f32:0, {0.5, 0.25}>>, tensor<2xi64>) -> tensor<1x2x!quant.uniform<i16:f32, 0.001>>
+  %r = kiln.dequantize %y : (tensor<1x2x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x2xf32>
+  return %r : tensor<1x2xf32>
+}
