@@ -1,0 +1,76 @@
+// The adapter on a real import: a kiln_torch tiny layer (H = 4, H_kv = 2,
+// head_dim 16, hidden 64), specialised for prefill and decode.
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python -m kiln_torch.make_model --preset tiny --recipe w8a16 --seed 0 --seq-len 16 --cache-len 16 -o %t/m.pt > /dev/null
+// RUN: kiln-import %t/m.pt -o %t/m.mlir
+// RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=prefill seq-len=16" | FileCheck %s --check-prefix=PREFILL
+// RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=prefill seq-len=8 batch=2 return-kv=false" | FileCheck %s --check-prefix=NOKV
+// RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode cache-len=16" | FileCheck %s --check-prefix=DECODE
+// RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode cache-len=16 keep-source=true variant=decode" | FileCheck %s --check-prefix=KEEP
+// RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode" 2>&1 | FileCheck %s --check-prefix=NOCACHE
+// RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=train seq-len=4" 2>&1 | FileCheck %s --check-prefix=MODE
+// RUN: kiln-opt %s --split-input-file --kiln-export-adapter="mode=prefill seq-len=16 head-dim=2 num-kv-heads=1" --verify-diagnostics
+// Without the overrides, dimensions the small functions below do not show
+// are diagnosed:
+// RUN: not kiln-opt %s --split-input-file --kiln-export-adapter="mode=prefill seq-len=16" 2>&1 | FileCheck %s --check-prefix=DIMS
+// DIMS: error: kiln-export-adapter: cannot read the number of KV heads from the model; pass num-kv-heads=
+// DIMS: error: kiln-export-adapter: cannot read head_dim from the model's head split; pass head-dim=
+
+// PREFILL-LABEL: func.func @prefill(
+// PREFILL-SAME: tensor<1x16x64xf32> {kiln.name = "hidden_states"}
+// PREFILL-SAME: tensor<1x1x16x16xf32> {kiln.name = "attention_mask"}
+// PREFILL-SAME: tensor<1x16x16xf32> {kiln.name = "cos"}
+// PREFILL-SAME: tensor<1x16x16xf32> {kiln.name = "sin"}
+// PREFILL-SAME: -> (tensor<1x16x64xf32> {kiln.name = "hidden"}, tensor<1x2x16x16xf32> {kiln.name = "key"}, tensor<1x2x16x16xf32> {kiln.name = "value"})
+// PREFILL-NOT: scf.if
+// PREFILL-NOT: kiln.size
+// PREFILL-NOT: kiln.tuple
+// PREFILL-NOT: kiln.none
+// PREFILL-NOT: tensor<*x
+// PREFILL-NOT: ?x
+// PREFILL: return
+
+// NOKV-LABEL: func.func @prefill(
+// NOKV-SAME: tensor<2x8x64xf32> {kiln.name = "hidden_states"}
+// NOKV-SAME: tensor<2x1x8x8xf32> {kiln.name = "attention_mask"}
+// NOKV-SAME: -> (tensor<2x8x64xf32> {kiln.name = "hidden"})
+
+// The decode step returns only this step's cache entries.
+// DECODE-LABEL: func.func @decode(
+// DECODE-SAME: tensor<1x1x64xf32> {kiln.name = "hidden_states"}
+// DECODE-SAME: tensor<1x1x1x17xf32> {kiln.name = "attention_mask"}
+// DECODE-SAME: tensor<1x2x16x16xf32> {kiln.name = "past_key"}
+// DECODE-SAME: tensor<1x2x16x16xf32> {kiln.name = "past_value"}
+// DECODE-SAME: -> (tensor<1x1x64xf32> {kiln.name = "hidden"}, tensor<1x2x1x16xf32> {kiln.name = "new_key"}, tensor<1x2x1x16xf32> {kiln.name = "new_value"})
+// DECODE-NOT: scf.if
+// DECODE: kiln.cat %arg4, %{{.*}} dim = 2 : (tensor<1x2x16x16xf32>, tensor<1x2x1x16xf32>) -> tensor<1x2x17x16xf32>
+
+// KEEP: func.func @forward(
+// KEEP: func.func @decode(
+// KEEP-SAME: attributes {kiln.variant = "decode"}
+
+// NOCACHE: error: kiln-export-adapter: decode needs cache-len >= 1 (the number of past positions)
+// MODE: error: kiln-export-adapter: mode must be prefill or decode, got 'train'
+
+// A shape fixed in the model that contradicts the options.
+// expected-error @+1 {{kiln-export-adapter: argument 'hidden_states' has the fixed type 'tensor<1x8x4xf32>', which contradicts 'tensor<1x16x4xf32>' from the options}}
+func.func @forward(%x: tensor<1x8x4xf32> {kiln.name = "hidden_states"}) -> tensor<1x8x4xf32> {
+  %w = kiln.constant dense<1.0> : tensor<4x4xf32>
+  %c1 = arith.constant 1 : i64
+  %c8 = arith.constant 8 : i64
+  %c2 = arith.constant 2 : i64
+  %y = kiln.linear %x, %w : (tensor<1x8x4xf32>, tensor<4x4xf32>) -> tensor<1x8x4xf32>
+  %v = kiln.reshape %y(%c1, %c8, %c2, %c2) : (tensor<1x8x4xf32>) -> tensor<1x8x2x2xf32>
+  return %y : tensor<1x8x4xf32>
+}
+
+// -----
+
+// A model without a cache argument cannot take decode mode (prefill here
+// works; the decode case is in the RUN lines through an unknown argument).
+// expected-error @+1 {{kiln-export-adapter: no binding for argument 1 'position_ids' of type 'tensor<*xi64>'}}
+func.func @forward(%x: tensor<*xf32> {kiln.name = "hidden_states"}, %p: tensor<*xi64> {kiln.name = "position_ids"}) -> tensor<*xf32> {
+  %w = kiln.constant dense<1.0> : tensor<4x4xf32>
+  %y = kiln.linear %x, %w : (tensor<*xf32>, tensor<4x4xf32>) -> tensor<*xf32>
+  return %y : tensor<*xf32>
+}
