@@ -151,6 +151,9 @@ func.func @quantization(%x: tensor<1x4x16x16xf32>, %w: tensor<2x4xf32>) {
   %1 = kiln.fake_quant_per_axis %w axis(0) scales[0.1, 0.2] zero_points[0, 3] range [0, 15] : (tensor<2x4xf32>) -> tensor<2x4xf32>
   // CHECK: kiln.fake_quant_per_axis %{{.*}} axis(1) scales [1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]
   %2 = kiln.fake_quant_per_axis %x axis(1) scales[1.0, 2.0, 3.0, 4.0] zero_points[0, 0, 0, 0] range [-128, 127] : (tensor<1x4x16x16xf32>) -> tensor<*xf32>
+  // Scales that need all 17 digits keep them (six-digit printing would change them).
+  // CHECK: kiln.fake_quant_per_axis %{{.*}} axis(1) scales [0.0029951690323650835, 1.2345678901234568E-5, 5.000000e-01, 2.500000e-01] zero_points [0, 0, 0, 0]
+  %pq = kiln.fake_quant_per_axis %x axis(1) scales [0.0029951690323650837, 1.2345678901234567e-5, 0.5, 0.25] zero_points [0, 0, 0, 0] range [-128, 127] : (tensor<1x4x16x16xf32>) -> tensor<*xf32>
   // Quantized constants: integer storage, quantized result type.
   // CHECK: kiln.constant dense<[1, -2]> : tensor<2xi8> as tensor<2x!quant.uniform<i8:f32, 5.000000e-01>>
   %3 = kiln.constant dense<[1, -2]> : tensor<2xi8> as tensor<2x!quant.uniform<i8:f32, 0.5>>

@@ -894,6 +894,30 @@ LogicalResult FakeQuantOp::verify() {
   return verifyInferred(*this);
 }
 
+/// `[0.1, 0.0029951690323650835]`: like the stripped dense array syntax, but
+/// every value printed so that it parses back to the same double (the
+/// stripped form prints six digits only).
+static ParseResult parseF64Array(OpAsmParser &parser, DenseF64ArrayAttr &attr) {
+  SmallVector<double> values;
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+        double v;
+        if (parser.parseFloat(v))
+          return failure();
+        values.push_back(v);
+        return success();
+      }))
+    return failure();
+  attr = DenseF64ArrayAttr::get(parser.getContext(), values);
+  return success();
+}
+
+static void printF64Array(OpAsmPrinter &p, Operation *, DenseF64ArrayAttr attr) {
+  p << '[';
+  llvm::interleaveComma(attr.asArrayRef(), p,
+                        [&](double v) { p.printFloat(APFloat(v)); });
+  p << ']';
+}
+
 LogicalResult FakeQuantPerAxisOp::verify() {
   auto scales = getScales();
   auto zps = getZeroPoints();

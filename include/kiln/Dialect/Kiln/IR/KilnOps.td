@@ -384,7 +384,7 @@ def Kiln_FakeQuantPerAxisOp : Kiln_Op<"fake_quant_per_axis", [Pure, ShapeInfer]>
                        I64Attr:$qmin, I64Attr:$qmax);
   let results = (outs AnyTensor:$result);
   let assemblyFormat = [{
-    $input `axis` `(` $axis `)` `scales` $scales `zero_points` $zero_points
+    $input `axis` `(` $axis `)` `scales` custom<F64Array>($scales) `zero_points` $zero_points
     `range` ` ` `[` $qmin `,` $qmax `]` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
