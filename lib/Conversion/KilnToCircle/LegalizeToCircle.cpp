@@ -56,6 +56,10 @@ std::string tensorName(Value v) {
   });
   if (!name.empty())
     return name;
+  // Weights are named by their resource blob (the module path).
+  if (auto cst = v.getDefiningOp<ConstantOp>())
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(cst.getValue()))
+      return resource.getRawHandle().getKey().str();
   if (Operation *op = v.getDefiningOp())
     return op->getName().getStringRef().str() + " result";
   return "function argument " + std::to_string(cast<BlockArgument>(v).getArgNumber());
