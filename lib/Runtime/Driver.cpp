@@ -64,6 +64,7 @@ struct Options {
   unsigned bench = 0, warmup = 3;
   int threads = 0;
   double maxAbs = -1, maxPeir = -1;
+  std::string dumpDir;
 };
 
 class Runner {
@@ -87,6 +88,11 @@ private:
   void writeOutputs(const std::string &step, const std::vector<OutputLeaf> &outputs,
                     const std::string &source);
   const ReferenceStep *stepFor(const std::string &function);
+  /// --dump-intermediates: every tensor result of every op, in execution
+  /// order, as DIR/<function>.NNNNN.bin with DIR/<function>.json.
+  void installDump(const std::string &function);
+  void finishDump(const std::string &function);
+  llvm::json::Array dumpEntries;
 
   MLIRContext &ctx;
   llvm::SourceMgr &sourceMgr;
@@ -219,7 +225,13 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
     throw Reported();
   }
   RunResult result;
+  if (!opts.dumpDir.empty())
+    installDump(function);
   std::vector<RValue> results = callFunction(*fn, args);
+  if (!opts.dumpDir.empty()) {
+    setStepObserver(nullptr);
+    finishDump(function);
+  }
   if (opts.bench) {
     for (unsigned i = 0; i < opts.warmup; ++i)
       callFunction(*fn, args);
@@ -303,6 +315,47 @@ void Runner::writeOutputs(const std::string &step, const std::vector<OutputLeaf>
   if (ec)
     fail("cannot write '" + indexPath.str() + "': " + ec.message());
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+}
+
+void Runner::installDump(const std::string &function) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(opts.dumpDir))
+    fail("cannot create '" + opts.dumpDir + "': " + ec.message());
+  dumpEntries = llvm::json::Array();
+  std::string dir = opts.dumpDir;
+  setStepObserver([this, dir, function](const Step &step, const Frame &frame) {
+    for (auto [i, slot] : llvm::enumerate(step.results)) {
+      const RValue &v = frame.slots[slot];
+      if (v.kind != RValue::Kind::Tensor)
+        continue;
+      std::string file = llvm::formatv("{0}.{1:d5}.bin", function, dumpEntries.size()).str();
+      llvm::SmallString<256> path(dir);
+      llvm::sys::path::append(path, file);
+      writeTensorFile(path.str().str(), v.t);
+      std::string loc;
+      llvm::raw_string_ostream os(loc);
+      step.op->getLoc().print(os);
+      llvm::json::Array shape;
+      for (int64_t d : v.t.sizes())
+        shape.push_back(d);
+      dumpEntries.push_back(llvm::json::Object{{"op", step.op->getName().getStringRef()},
+                                               {"result", static_cast<int64_t>(i)},
+                                               {"loc", loc},
+                                               {"file", file},
+                                               {"shape", std::move(shape)},
+                                               {"dtype", dtypeFileName(v.t.scalar_type())}});
+    }
+  });
+}
+
+void Runner::finishDump(const std::string &function) {
+  llvm::SmallString<256> path(opts.dumpDir);
+  llvm::sys::path::append(path, function + ".json");
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec)
+    fail("cannot write '" + path.str() + "': " + ec.message());
+  os << llvm::formatv("{0:1}", llvm::json::Value(std::move(dumpEntries))) << "\n";
+  dumpEntries = llvm::json::Array();
 }
 
 static std::pair<std::string, std::string> splitSpec(const std::string &spec) {
@@ -470,6 +523,12 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
                          cl::init(-1), cl::cat(category));
   cl::opt<double> maxPeir("max-peir", cl::desc("Exit with 1 when an output's PEIR exceeds this"),
                           cl::init(-1), cl::cat(category));
+  cl::opt<std::string> dumpDir(
+      "dump-intermediates",
+      cl::desc("Write every tensor an op produces (first call, execution order) to "
+               "DIR/<function>.NNNNN.bin, listed with op name and location in "
+               "DIR/<function>.json"),
+      cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "kiln-run: evaluate kiln / circle functions with ATen kernels\n");
@@ -490,6 +549,7 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   opts.threads = threads;
   opts.maxAbs = maxAbs;
   opts.maxPeir = maxPeir;
+  opts.dumpDir = dumpDir;
 
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();

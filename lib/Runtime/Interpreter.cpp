@@ -76,7 +76,15 @@ static void report(Operation *op, llvm::StringRef message) {
   op->emitError() << "'" << op->getName() << "' failed: " << message;
 }
 
+static StepObserver &stepObserver() {
+  static StepObserver observer;
+  return observer;
+}
+
+void setStepObserver(StepObserver observer) { stepObserver() = std::move(observer); }
+
 void runBlock(const Block &block, Frame &frame) {
+  const StepObserver &observer = stepObserver();
   for (const Step &step : block.steps) {
     try {
       step.exec(frame);
@@ -89,6 +97,8 @@ void runBlock(const Block &block, Frame &frame) {
       report(step.op, e.what());
       throw Reported();
     }
+    if (observer)
+      observer(step, frame);
     for (uint32_t slot : step.release)
       frame.slots[slot] = RValue();
   }
@@ -484,7 +494,8 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
     FailureOr<Exec> exec = it->second(&op, *this);
     if (failed(exec))
       return failure();
-    out.steps.push_back(Step{&op, std::move(*exec), std::move(releases[index])});
+    out.steps.push_back(Step{&op, std::move(*exec), std::move(releases[index]),
+                             slots(op.getResults())});
     ++index;
   }
   if (terminator) {

@@ -101,6 +101,8 @@ struct Step {
   Exec exec;
   /// Slots whose last use is this step.
   llvm::SmallVector<uint32_t, 2> release;
+  /// Slots of the op's results.
+  llvm::SmallVector<uint32_t, 1> results;
 };
 
 struct Block {
@@ -115,6 +117,10 @@ struct Block {
 /// Runs a block's steps; errors are reported at the failing op and rethrown
 /// as Reported.
 void runBlock(const Block &block, Frame &frame);
+
+/// Called after every step when set (kiln-run --dump-intermediates).
+using StepObserver = std::function<void(const Step &, const Frame &)>;
+void setStepObserver(StepObserver observer);
 
 struct Function {
   mlir::func::FuncOp func;
