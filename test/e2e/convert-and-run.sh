@@ -17,3 +17,12 @@ for step in prefill decode; do
   node "$here/litert/run.mjs" "$d/m.tflite" --signature $step --inputs "$d/ref" --outputs "$d/out" 2>/dev/null
 done
 /usr/bin/python3 "$here/compare.py" "$d/ref" "$d/out" "$@"
+# The same exported graph in Kiln's evaluator (circle dialect), written in
+# the same format and compared with the same bounds.
+kiln-convert "$d/m.pt" --mode prefill+decode --seq-len 16 --cache-len 16 \
+  --format tflite --emit-mlir=circle > "$d/circle.mlir"
+for step in prefill decode; do
+  kiln-run "$d/circle.mlir@$step" --inputs-from "$d/ref" --output-dir "$d/kiln-run" > /dev/null
+done
+echo "kiln-run on the exported circle IR:"
+/usr/bin/python3 "$here/compare.py" "$d/ref" "$d/kiln-run" "$@"
