@@ -413,9 +413,13 @@ const ListMutationInfo *FunctionImporter::mutationInfo(TSGraph &graph) {
             continue; // the graph's return: after everything
         }
         if (at->isBefore(lastAppend)) {
-          emitError(parent.fileLoc(user))
-              << "this use of a list that is appended to later is not "
-                 "supported (the list would change after this point)";
+          Location where = parent.fileLoc(user);
+          if (isa<UnknownLoc>(where))
+            where = parent.fileLoc(at);
+          InFlightDiagnostic diag = emitError(where);
+          diag << "this use of a list that is appended to later is not "
+                  "supported (the list would change after this point)";
+          diag.attachNote(parent.fileLoc(lastAppend)) << "appended to here";
           return nullptr;
         }
       }
@@ -583,7 +587,17 @@ LogicalResult FunctionImporter::convertCallFunction(TSNode *n, Frame &f) {
   callee.path = f.path;
   callee.depth = f.depth + 1;
   // Library functions (torch.nn.functional) point back at the user's call.
-  callee.callSite = fileLocOf(n, f);
+  // Serialized modules often lose the call's own range; the expression that
+  // consumes its result is on the same source line.
+  Location site = fileLocOf(n, f);
+  for (TSValue *out : n->outputs()) {
+    for (const jit::Use &use : out->uses()) {
+      if (!isa<UnknownLoc>(site))
+        break;
+      site = fileLocOf(use.user, f);
+    }
+  }
+  callee.callSite = site;
   SmallVector<Entry> args;
   for (unsigned i = 1, e = n->inputs().size(); i < e; ++i)
     args.push_back(input(n, f, i));
