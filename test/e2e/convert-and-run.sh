@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # convert-and-run.sh WORKDIR PRESET RECIPE [compare.py bounds...]
+# KILN_MAKE_FLAGS adds make_model flags (--whole-model, --traced, --per-head).
 # Makes a kiln_torch layer with reference data, converts it to one .tflite
 # holding prefill and decode, runs both signatures in LiteRT and compares
 # with the reference. Tools come from PATH (lit puts the build's first).
@@ -7,10 +8,11 @@ set -euo pipefail
 work=$1 preset=$2 recipe=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
-d=$work/$preset-$recipe
+flags=${KILN_MAKE_FLAGS:-}
+d=$work/$preset-$recipe$(echo "$flags" | tr -d ' -')
 rm -rf "$d" && mkdir -p "$d"
 PYTHONPATH=$here/../../python /usr/bin/python3 -m kiln_torch.make_model --preset "$preset" \
-  --recipe "$recipe" --seed 0 --seq-len 16 --cache-len 16 -o "$d/m.pt" --reference "$d/ref" >/dev/null
+  --recipe "$recipe" --seed 0 --seq-len 16 --cache-len 16 $flags -o "$d/m.pt" --reference "$d/ref" >/dev/null
 kiln-convert "$d/m.pt" -o "$d/m.tflite" --mode prefill+decode --seq-len 16 --cache-len 16 \
   --format tflite --recipe "$recipe"
 for step in prefill decode; do

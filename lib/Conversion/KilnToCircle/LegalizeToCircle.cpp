@@ -283,9 +283,14 @@ struct LegalizeToCirclePass
 
   /// Quantized ops without an integer kernel in TFLite (and so in ONE) run in
   /// float: dequantize their quantized inputs, quantize their result.
-  static bool needsFloat(Operation *op) {
+  bool needsFloat(Operation *op) const {
     if (isa<NegOp, RsqrtOp, DivOp, CastOp, WhereOp>(op))
       return true;
+    // TFLite's FULLY_CONNECTED takes signed weights only (lm_head is uint8
+    // per channel): compute it in float from the dequantized weight.
+    if (auto linear = dyn_cast<LinearOp>(op); linear && isTflite())
+      if (auto w = quantOf(linear.getWeight()); w && !w.isSigned())
+        return true;
     if (auto pow = dyn_cast<PowOp>(op))
       return !isSplatConstant(pow.getRhs(), 2.0);
     if (auto emb = dyn_cast<EmbeddingOp>(op))
@@ -386,6 +391,11 @@ struct LegalizeToCirclePass
           return create<kc::QuantizeOp>(rw, loc, type, q.getInput());
         })
         .Case([&](DequantizeOp d) -> FailureOr<Value> {
+          // TFLite's DEQUANTIZE has no kernel for per-channel uint8 (the
+          // embedding table): dequantize such constants at compile time.
+          if (isTflite())
+            if (Value folded = dequantizeConstant(rw, d))
+              return folded;
           return create<kc::DequantizeOp>(rw, loc, type, d.getInput());
         })
         .Case([&](LinearOp l) -> FailureOr<Value> {
@@ -570,6 +580,53 @@ struct LegalizeToCirclePass
         .Default([&](Operation *o) -> FailureOr<Value> {
           return o->emitError("no circle lowering for '") << o->getName() << "'";
         });
+  }
+
+  /// (q - zero_point) * scale of a per-axis unsigned constant, as a float
+  /// constant; null when the input is anything else.
+  static Value dequantizeConstant(IRRewriter &rw, DequantizeOp d) {
+    auto q = dyn_cast_or_null<quant::UniformQuantizedPerAxisType>(quantOf(d.getInput()));
+    ElementsAttr attr;
+    if (!q || q.isSigned() || !matchPattern(d.getInput(), m_Constant(&attr)))
+      return {};
+    auto type = cast<RankedTensorType>(d.getType());
+    int64_t axis = q.getQuantizedDimension();
+    int64_t inner = 1;
+    for (int64_t i = axis + 1; i < type.getRank(); ++i)
+      inner *= type.getDimSize(i);
+    int64_t channels = type.getDimSize(axis);
+    unsigned bytes = std::max(1u, q.getStorageTypeIntegralWidth() / 8);
+    auto scales = q.getScales();
+    auto zps = q.getZeroPoints();
+    std::vector<float> values(type.getNumElements());
+    auto fill = [&](int64_t i, uint64_t stored) {
+      int64_t c = (i / inner) % channels;
+      values[i] = static_cast<float>((static_cast<int64_t>(stored) - zps[c]) * scales[c]);
+    };
+    if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
+      int64_t i = 0;
+      for (const APInt &v : dense.getValues<APInt>())
+        fill(i++, v.getZExtValue());
+    } else if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+      AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+      if (!blob)
+        return {};
+      ArrayRef<char> data = blob->getData();
+      for (int64_t i = 0; i < static_cast<int64_t>(values.size()); ++i) {
+        uint64_t v = 0;
+        for (unsigned b = 0; b < bytes; ++b)
+          v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b])) << (8 * b);
+        fill(i, v);
+      }
+    } else {
+      return {};
+    }
+    std::string name = "kiln.dequantized";
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
+      name = (resource.getRawHandle().getKey() + ".f32").str();
+    auto data = DenseResourceElementsAttr::get(
+        type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<float>(values)));
+    return rw.create<kc::ConstOp>(d.getLoc(), type, data);
   }
 
   /// TFLite runs int4 weights only in a few kernels: store them as int8 with

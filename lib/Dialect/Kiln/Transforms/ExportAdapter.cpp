@@ -173,7 +173,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       LogicalResult ok = success();
       if (n == "hidden_states") {
         ok = replaceWith(old, addArg("hidden_states", tensor({batch, s, hidden}, f32)));
-      } else if (n == "input_ids") {
+      } else if (n == "input_ids" || (n == "input" && isa<TensorType>(t) &&
+                                      getElementTypeOrSelf(t).isInteger(64))) {
         ok = replaceWith(old, addArg("input_ids", tensor({batch, s}, getElementTypeOrSelf(t).isInteger(64) || !isa<TensorType>(t) ? b.getI64Type() : getElementTypeOrSelf(t))));
       } else if (n == "attention_mask") {
         ok = replaceWith(old, addArg("attention_mask", tensor({batch, 1, s, s + past}, f32)));
@@ -187,12 +188,20 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         for (auto [v, et] : llvm::zip(ValueRange{cos, sin}, tt.getTypes()))
           elems.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
         old.replaceAllUsesWith(b.create<TupleOp>(loc, tt, elems));
-      } else if (n == "past_key" || n == "past_value") {
+      } else if (isCacheTensorName(n)) {
+        // Traced modules take the cache as tensors: past_key, past_value,
+        // past_key0, past_value0, ... (TorchScript's de-duplicated names).
         if (!isDecode())
           return f.emitError("kiln-export-adapter: the model takes '")
                  << n << "' and cannot run in prefill mode; use mode=decode";
         sawPast = true;
-        ok = replaceWith(old, addArg(n, tensor({batch, kvHeads, past, dim}, f32)));
+        std::string newName = n;
+        if (numCacheTensors(f) > 2) {
+          unsigned layer = cacheTensorIndex++ / 2;
+          newName = (StringRef(n).starts_with("past_key") ? "past_key." : "past_value.") +
+                    std::to_string(layer);
+        }
+        ok = replaceWith(old, addArg(newName, tensor({batch, kvHeads, past, dim}, f32)));
       } else if (n == "past_key_value" || n == "past_key_values") {
         sawPast = true;
         if (!isDecode()) {
@@ -223,6 +232,22 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     for (auto [i, name] : llvm::enumerate(newNames))
       f.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr("kiln.name", name)));
     return success();
+  }
+
+  unsigned cacheTensorIndex = 0;
+
+  static bool isCacheTensorName(StringRef n) {
+    for (StringRef prefix : {"past_key", "past_value"})
+      if (n.consume_front(prefix))
+        return llvm::all_of(n, llvm::isDigit);
+    return false;
+  }
+
+  static unsigned numCacheTensors(func::FuncOp f) {
+    unsigned count = 0;
+    for (unsigned i = 0; i < f.getNumArguments(); ++i)
+      count += isCacheTensorName(argName(f, i));
+    return count;
   }
 
   /// Optional[Tuple[k, v]] (one layer) or Optional[List[Tuple[k, v]]] (a
