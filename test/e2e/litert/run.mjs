@@ -207,6 +207,11 @@ async function main() {
   }
 
   const results = await compiled.run(sig.index, buffers);
+  // LiteRT's low-level run reports kernels that fail to prepare or invoke
+  // only as ERROR log lines and returns untouched buffers: treat those as
+  // failures.
+  if (liteRtErrors.length)
+    fail(`LiteRT failed to run '${sig.key}':\n${liteRtErrors.join('\n')}`);
   fs.mkdirSync(args.outputs, {recursive: true});
   const outputs = [];
   for (const [i, output] of sig.outputs.entries()) {
@@ -227,5 +232,14 @@ async function main() {
   fs.writeFileSync(indexPath, JSON.stringify(outIndex, null, 1) + '\n');
   process.stdout.write(`ran '${sig.key}' in LiteRT: ${outputs.map((o) => `${o.name} ${o.dtype}[${o.shape}]`).join(', ')}\n`);
 }
+
+// Every ERROR line LiteRT writes (through Emscripten's stderr).
+const liteRtErrors = [];
+const writeStderr = process.stderr.write.bind(process.stderr);
+process.stderr.write = (chunk, ...rest) => {
+  for (const line of String(chunk).split('\n'))
+    if (line.startsWith('ERROR:')) liteRtErrors.push(line);
+  return writeStderr(chunk, ...rest);
+};
 
 main().then(() => process.exit(0), (e) => fail(e && e.stack ? e.stack : String(e)));
