@@ -7,6 +7,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/APInt.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -485,6 +487,8 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
 
   const KernelTable &table = kernelTable();
   index = 0;
+  std::vector<Step> steps;
+  std::vector<bool> folded;
   for (Operation &op : block) {
     if (&op == terminator)
       break;
@@ -494,9 +498,35 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
     FailureOr<Exec> exec = it->second(&op, *this);
     if (failed(exec))
       return failure();
-    out.steps.push_back(Step{&op, std::move(*exec), std::move(releases[index]),
-                             slots(op.getResults())});
+    steps.push_back(Step{&op, std::move(*exec), std::move(releases[index]),
+                         slots(op.getResults())});
+    folded.push_back(tryFold(steps.back()));
     ++index;
+  }
+
+  // Folded steps whose results only feed other folded steps never run.
+  llvm::DenseSet<Value> runtimeUses;
+  for (auto [step, isFolded] : llvm::zip(steps, folded))
+    if (!isFolded)
+      step.op->walk([&](Operation *nested) {
+        for (Value operand : nested->getOperands())
+          runtimeUses.insert(operand);
+      });
+  if (terminator)
+    for (Value operand : terminator->getOperands())
+      runtimeUses.insert(operand);
+  llvm::SmallVector<uint32_t, 2> pendingRelease;
+  for (auto [step, isFolded] : llvm::zip(steps, folded)) {
+    bool needed = !isFolded || llvm::any_of(step.op->getResults(), [&](Value r) {
+      return runtimeUses.contains(r);
+    });
+    if (!needed) {
+      pendingRelease.append(step.release.begin(), step.release.end());
+      continue;
+    }
+    step.release.append(pendingRelease.begin(), pendingRelease.end());
+    pendingRelease.clear();
+    out.steps.push_back(std::move(step));
   }
   if (terminator) {
     StringRef name = terminator->getName().getStringRef();
@@ -510,6 +540,38 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
     }
   }
   return out;
+}
+
+bool Compiler::tryFold(Step &step) {
+  Operation *op = step.op;
+  if (op->getNumRegions() != 0 || !isMemoryEffectFree(op))
+    return false;
+  for (Value operand : op->getOperands())
+    if (!constants.count(operand))
+      return false;
+  Frame frame;
+  frame.slots.resize(*numSlots);
+  for (Value operand : op->getOperands())
+    frame.slots[slot(operand)] = constants[operand];
+  try {
+    step.exec(frame);
+  } catch (...) {
+    return false; // not folded: the error is reported when the op runs
+  }
+  std::vector<std::pair<uint32_t, RValue>> values;
+  for (auto [result, resultSlot] : llvm::zip(op->getResults(), step.results)) {
+    RValue &v = frame.slots[resultSlot];
+    if (v.kind == RValue::Kind::Empty)
+      return false;
+    values.push_back({resultSlot, v});
+  }
+  for (auto [result, value] : llvm::zip(op->getResults(), values))
+    constants[result] = value.second;
+  step.exec = [values](Frame &f) {
+    for (const auto &[s, v] : values)
+      f.slots[s] = v;
+  };
+  return true;
 }
 
 LogicalResult Compiler::compileFunction(Function &fn) {

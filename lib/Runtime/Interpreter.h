@@ -204,6 +204,11 @@ public:
 
 private:
   mlir::LogicalResult compileFunction(Function &fn);
+  /// Evaluates a side-effect-free op whose operands are all constants once,
+  /// at compile time (e.g. the fake quantization of a weight); its step then
+  /// just loads the values. Returns false when the op must run each call.
+  bool tryFold(Step &step);
+  llvm::DenseMap<mlir::Value, RValue> constants;
 
   mlir::ModuleOp module;
   llvm::StringMap<std::unique_ptr<Function>> functions;

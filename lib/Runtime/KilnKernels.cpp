@@ -58,7 +58,14 @@ at::Tensor atAdd(const at::Tensor &a, const at::Tensor &b) { return at::add(a, b
 at::Tensor atSub(const at::Tensor &a, const at::Tensor &b) { return at::sub(a, b); }
 at::Tensor atMul(const at::Tensor &a, const at::Tensor &b) { return at::mul(a, b); }
 at::Tensor atDiv(const at::Tensor &a, const at::Tensor &b) { return at::div(a, b); }
-at::Tensor atPow(const at::Tensor &a, const at::Tensor &b) { return at::pow(a, b); }
+/// A 0-d exponent is a Scalar exponent: TorchScript's x.pow(2) is
+/// aten::pow.Tensor_Scalar, whose kernel special-cases 2, 3, 0.5, -1, ...
+/// (x*x, sqrt, ...) where pow.Tensor_Tensor calls powf (1 ulp apart).
+at::Tensor atPow(const at::Tensor &a, const at::Tensor &b) {
+  if (b.dim() == 0 && b.numel() == 1 && a.dim() > 0)
+    return at::pow(a, b.item());
+  return at::pow(a, b);
+}
 at::Tensor atNeg(const at::Tensor &a) { return at::neg(a); }
 at::Tensor atRsqrt(const at::Tensor &a) { return at::rsqrt(a); }
 at::Tensor atSilu(const at::Tensor &a) { return at::silu(a); }

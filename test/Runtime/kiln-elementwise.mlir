@@ -52,13 +52,17 @@ func.func @div_int(%a: tensor<3xi64>, %b: tensor<3xi64>) -> tensor<*xf32> {
   return %0 : tensor<*xf32>
 }
 
-// PY@pow: a = randn(2, 5).abs() + 0.1; e = torch.tensor(2.0)
-// PY@pow: inputs = [a, e]; expected = [torch.pow(a, e), torch.pow(a, 0.5)]
-func.func @pow(%a: tensor<2x5xf32>, %e: tensor<f32>) -> (tensor<2x5xf32>, tensor<2x5xf32>) {
-  %0 = kiln.pow %a, %e : (tensor<2x5xf32>, tensor<f32>) -> tensor<2x5xf32>
+// A 0-d exponent is a Scalar exponent, as in TorchScript's x.pow(2)
+// (aten::pow.Tensor_Scalar computes x*x exactly; powf may be 1 ulp off,
+// which the 4096 values here would show).
+// PY@pow: a = randn(64, 64) * 3; p = randn(2, 5).abs() + 0.1; e = torch.tensor(2.0)
+// PY@pow: inputs = [a, p, e]; expected = [a.pow(2.0), p.pow(0.5), torch.pow(p, p)]
+func.func @pow(%a: tensor<64x64xf32>, %p: tensor<2x5xf32>, %e: tensor<f32>) -> (tensor<64x64xf32>, tensor<2x5xf32>, tensor<2x5xf32>) {
+  %0 = kiln.pow %a, %e : (tensor<64x64xf32>, tensor<f32>) -> tensor<64x64xf32>
   %h = kiln.constant dense<0.5> : tensor<f32>
-  %1 = kiln.pow %a, %h : (tensor<2x5xf32>, tensor<f32>) -> tensor<2x5xf32>
-  return %0, %1 : tensor<2x5xf32>, tensor<2x5xf32>
+  %1 = kiln.pow %p, %h : (tensor<2x5xf32>, tensor<f32>) -> tensor<2x5xf32>
+  %2 = kiln.pow %p, %p : (tensor<2x5xf32>, tensor<2x5xf32>) -> tensor<2x5xf32>
+  return %0, %1, %2 : tensor<64x64xf32>, tensor<2x5xf32>, tensor<2x5xf32>
 }
 
 // masked_fill as where(mask, value, x), mask broadcast over heads.
