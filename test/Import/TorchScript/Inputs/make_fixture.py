@@ -87,7 +87,7 @@ class Ops(nn.Module):
         y = torch.narrow(y, 1, half - 1, 2)
         y = y.expand(2, -1, -1).select(0, 1)
         z = torch.sigmoid(x) / 3 - 1.0
-        z = 2.0 - z
+        z = torch.rsub(z, 2.0, alpha=3)
         z = z.masked_fill(mask, -100.0)
         z = torch.where(mask, z, x)
         z = z.unsqueeze(0).squeeze(0).to(torch.float64).type_as(x)
