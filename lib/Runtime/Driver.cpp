@@ -250,7 +250,7 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
     result.msMedian = times[times.size() / 2];
     result.msMin = times.front();
   }
-  result.outputs = flattenOutputs(results, func.getResultTypes());
+  result.outputs = flattenOutputs(results, func.getResultTypes(), resultNames(func));
   return result;
 }
 

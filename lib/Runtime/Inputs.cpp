@@ -448,13 +448,34 @@ static void flatten(const RValue &v, Type type, std::vector<OutputLeaf> &out) {
 }
 
 std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results,
-                                       llvm::ArrayRef<Type> types) {
+                                       llvm::ArrayRef<Type> types,
+                                       llvm::ArrayRef<std::string> names) {
   std::vector<OutputLeaf> out;
-  for (size_t i = 0; i < results.size(); ++i)
+  bool named = !names.empty() && llvm::all_of(names, [](const std::string &n) {
+    return !n.empty();
+  });
+  for (size_t i = 0; i < results.size(); ++i) {
+    size_t first = out.size();
     flatten(results[i], i < types.size() ? types[i] : Type(), out);
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i].name = "output." + std::to_string(i);
+    if (!named)
+      continue;
+    bool single = out.size() == first + 1 && results[i].kind != RValue::Kind::Seq;
+    for (size_t k = first; k < out.size(); ++k)
+      out[k].name = single ? names[i] : names[i] + "." + std::to_string(k - first);
+  }
+  if (!named)
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i].name = "output." + std::to_string(i);
   return out;
+}
+
+std::vector<std::string> resultNames(func::FuncOp func) {
+  std::vector<std::string> names;
+  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+    auto name = func.getResultAttrOfType<StringAttr>(i, "kiln.name");
+    names.push_back(name ? name.str() : "");
+  }
+  return names;
 }
 
 TensorMetrics compareTensors(const at::Tensor &actualIn, const at::Tensor &expected) {

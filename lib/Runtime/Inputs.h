@@ -90,9 +90,14 @@ struct OutputLeaf {
   std::string name;
   at::Tensor tensor;
 };
-/// `types` are the function's result types (for the dtype of scalars).
+/// `types` are the function's result types (for the dtype of scalars);
+/// leaves are named after `names` (a result's `kiln.name`, NAME.K inside a
+/// tuple) when every result has one, else output.0, output.1, ...
 std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results,
-                                       llvm::ArrayRef<mlir::Type> types = {});
+                                       llvm::ArrayRef<mlir::Type> types = {},
+                                       llvm::ArrayRef<std::string> names = {});
+/// The `kiln.name` result attributes ("" where missing).
+std::vector<std::string> resultNames(mlir::func::FuncOp func);
 
 struct TensorMetrics {
   double maxAbs = 0, meanAbs = 0, peir = 0, cosine = 1;

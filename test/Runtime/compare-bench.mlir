@@ -71,3 +71,12 @@ func.func @perturbed(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tenso
   %r = kiln.add %c, %e : (tensor<1x2x4x8xf32>, tensor<f32>) -> tensor<1x2x4x8xf32>
   return %r : tensor<1x2x4x8xf32>
 }
+
+// Outputs are named after the results' kiln.name (NAME.K inside a tuple).
+// RUN: kiln-run %s --function named --random-inputs --output-dir %t/named
+// RUN: %python -c "import json; print([e['file'] for e in json.load(open('%t/named/index.json'))['named']['outputs']])" | FileCheck %s --check-prefix=NAMED
+// NAMED: ['named.context.bin', 'named.kv.0.bin', 'named.kv.1.bin']
+func.func @named(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>) -> (tensor<1x2x4x8xf32> {kiln.name = "context"}, tuple<tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>> {kiln.name = "kv"}) {
+  %t = kiln.tuple %q, %k : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tuple<tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>>
+  return %q, %t : tensor<1x2x4x8xf32>, tuple<tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>>
+}
