@@ -433,6 +433,12 @@ const ListMutationInfo *FunctionImporter::mutationInfo(TSGraph &graph) {
 // Structure
 //===----------------------------------------------------------------------===//
 
+static bool containsPoison(const Entry &e) {
+  if (e.kind == Entry::Kind::Poison)
+    return true;
+  return llvm::any_of(e.elements, containsPoison);
+}
+
 void ModuleImporter::noteUnsupported(TSNode *node, Location loc) {
   std::string kind = node->kind().toQualString();
   for (auto &entry : unsupported)
@@ -461,7 +467,7 @@ LogicalResult FunctionImporter::importNode(TSNode *node, Frame &frame) {
   bool poisoned = false;
   for (unsigned i = 0, e = node->inputs().size(); i < e; ++i) {
     Entry *in = lookup(frame, node->input(i));
-    if (in && in->kind == Entry::Kind::Poison &&
+    if (in && containsPoison(*in) &&
         !(node->kind() == c10::prim::CallMethod && i > 0) &&
         node->kind() != c10::prim::CallFunction)
       poisoned = true;
@@ -640,6 +646,15 @@ LogicalResult FunctionImporter::convertIf(TSNode *n, Frame &f) {
 
   auto tmp = b.create<scf::IfOp>(loc, TypeRange{}, *cond, /*addThenBlock=*/true,
                                  /*addElseBlock=*/true);
+  // Downstream of an unsupported op inside a branch: drop the if.
+  auto poisonIf = [&]() -> LogicalResult {
+    tmp.erase();
+    for (unsigned k = 0, end = n->outputs().size(); k < end; ++k)
+      setOutput(n, f, k, Entry::poison());
+    for (const TSValue *r : roots)
+      f.values[r] = Entry::poison();
+    return success();
+  };
   SmallVector<Value> yields[2];
   {
     OpBuilder::InsertionGuard guard(b);
@@ -653,18 +668,17 @@ LogicalResult FunctionImporter::convertIf(TSNode *n, Frame &f) {
         Entry *e = lookup(f, out);
         if (!e)
           return error(n, f) << "branch result is undefined";
-        if (e->kind == Entry::Kind::Poison) {
-          tmp.erase();
-          for (unsigned k = 0, end = n->outputs().size(); k < end; ++k)
-            setOutput(n, f, k, Entry::poison());
-          for (const TSValue *r : roots)
-            f.values[r] = Entry::poison();
-          return success();
-        }
+        if (containsPoison(*e))
+          return poisonIf();
         auto v = materialize(*e, loc);
         if (failed(v))
           return failure();
         yields[i].push_back(*v);
+      }
+      for (const TSValue *r : roots) {
+        Entry *re = lookup(f, r);
+        if (!re || re->kind != Entry::Kind::Value)
+          return poisonIf();
       }
       for (auto [k, r] : llvm::enumerate(roots)) {
         yields[i].push_back(lookup(f, r)->value);
@@ -1209,7 +1223,8 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
           NameLoc::get(StringAttr::get(&context, name), loc), name,
           FunctionType::get(&context, {}, {}));
       FunctionImporter importer(*this, func);
-      if (failed(importer.importMethod(module._ivalue(), *fn, hints, hintUsed)))
+      if (failed(importer.importMethod(module._ivalue(), *fn, hints, hintUsed)) &&
+          unsupported.empty())
         return nullptr;
     }
     if (!unsupported.empty()) {

@@ -14,10 +14,12 @@ from torch import Tensor, nn
 
 
 class Unsupported(nn.Module):
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, flag: bool) -> Tensor:
         y = F.gelu(x)  # LINE-GELU
         z = torch.exp(y)  # LINE-EXP
         w = F.gelu(z)  # a second gelu: reported once, at the first
+        if flag:
+            w = torch.erf(w)  # LINE-ERF
         return torch.tanh(w) + x  # LINE-TANH
 
 
