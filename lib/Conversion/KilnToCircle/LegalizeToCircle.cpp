@@ -45,15 +45,7 @@ ArrayRef<int64_t> shapeOf(Value v) {
 /// The user-facing name of a value: the NameLoc the importer attached (module
 /// path), else the op name and location.
 std::string tensorName(Value v) {
-  Location loc = v.getLoc();
-  std::string name;
-  loc->walk([&](Location l) {
-    if (auto n = dyn_cast<NameLoc>(l)) {
-      name = n.getName().str();
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
+  std::string name = getLocName(v.getLoc());
   if (!name.empty())
     return name;
   // Weights are named by their resource blob (the module path).

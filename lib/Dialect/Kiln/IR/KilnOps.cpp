@@ -68,6 +68,23 @@ std::optional<int64_t> kiln::getConstantI64(Value v) {
   return std::nullopt;
 }
 
+RankedTensorType kiln::getStaticTensorType(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && t.hasStaticShape() ? t : RankedTensorType();
+}
+
+std::string kiln::getLocName(Location loc) {
+  std::string name;
+  loc->walk([&](Location l) {
+    if (auto n = dyn_cast<NameLoc>(l)) {
+      name = n.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return name;
+}
+
 static RankedTensorType rankedOrNull(Value v) {
   return dyn_cast<RankedTensorType>(v.getType());
 }

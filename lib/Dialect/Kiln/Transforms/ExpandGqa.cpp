@@ -22,10 +22,6 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-RankedTensorType rankedStatic(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && t.hasStaticShape() ? t : RankedTensorType();
-}
 
 struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
   using ExpandGqaBase::ExpandGqaBase;
@@ -42,9 +38,9 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
   void groupMatmul(MatmulOp mm, Value kv, int64_t repeats, bool adjY) {
     OpBuilder b(mm);
     Location loc = mm.getLoc();
-    auto lhs = rankedStatic(mm.getLhs());
-    auto kvType = rankedStatic(kv);
-    auto out = rankedStatic(mm.getResult());
+    auto lhs = getStaticTensorType(mm.getLhs());
+    auto kvType = getStaticTensorType(kv);
+    auto out = getStaticTensorType(mm.getResult());
     int64_t groups = kvType.getDimSize(1);
     SmallVector<int64_t> lhsShape{lhs.getDimSize(0), groups, repeats,
                                   lhs.getDimSize(2), lhs.getDimSize(3)};
@@ -69,7 +65,7 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
     SmallVector<RepeatInterleaveOp> repeats;
     func.walk([&](RepeatInterleaveOp r) { repeats.push_back(r); });
     for (RepeatInterleaveOp rep : repeats) {
-      auto in = rankedStatic(rep.getInput());
+      auto in = getStaticTensorType(rep.getInput());
       if (!in || in.getRank() != 4 || normalizeDim(rep.getDim(), 4) != 1)
         continue;
       Value kv = rep.getInput();
@@ -77,7 +73,7 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
       for (OpOperand &use : llvm::make_early_inc_range(rep.getResult().getUses())) {
         Operation *user = use.getOwner();
         auto mm = dyn_cast<MatmulOp>(user);
-        if (mm && use.getOperandNumber() == 1 && rankedStatic(mm.getLhs())) {
+        if (mm && use.getOperandNumber() == 1 && getStaticTensorType(mm.getLhs())) {
           groupMatmul(mm, kv, r, mm.getAdjY());
           continue;
         }
@@ -87,7 +83,7 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
           bool lastTwo = (d0 == 2 && d1 == 3) || (d0 == 3 && d1 == 2);
           if (lastTwo && llvm::all_of(tr->getUses(), [&](OpOperand &u) {
                 auto m = dyn_cast<MatmulOp>(u.getOwner());
-                return m && u.getOperandNumber() == 1 && rankedStatic(m.getLhs());
+                return m && u.getOperandNumber() == 1 && getStaticTensorType(m.getLhs());
               })) {
             for (Operation *u : llvm::make_early_inc_range(tr->getUsers())) {
               auto m = cast<MatmulOp>(u);
@@ -110,7 +106,7 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
           sizes.push_back(b.create<arith::ConstantIntOp>(loc, d, 64));
         Value e = b.create<ExpandOp>(
             loc, RankedTensorType::get(shape, in.getElementType()), u, sizes);
-        use.set(reshape(b, loc, e, rankedStatic(rep.getResult()).getShape()));
+        use.set(reshape(b, loc, e, getStaticTensorType(rep.getResult()).getShape()));
         ++numExpanded;
       }
     }

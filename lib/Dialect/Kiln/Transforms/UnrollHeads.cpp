@@ -24,10 +24,6 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-RankedTensorType rankedStatic(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && t.hasStaticShape() ? t : RankedTensorType();
-}
 
 /// [B, n, S, X] -> [B, S, X].
 RankedTensorType dropHeadAxis(RankedTensorType t) {
@@ -37,7 +33,7 @@ RankedTensorType dropHeadAxis(RankedTensorType t) {
 }
 
 bool isHeadTranspose(TransposeOp t, int64_t a, int64_t b) {
-  auto in = rankedStatic(t.getInput());
+  auto in = getStaticTensorType(t.getInput());
   if (!in || in.getRank() != 4)
     return false;
   auto d0 = normalizeDim(t.getDim0(), 4), d1 = normalizeDim(t.getDim1(), 4);
@@ -50,7 +46,7 @@ public:
 
   /// Head h of v ([B, n, S, X] with n > 1, or n == 1 for broadcast tensors).
   FailureOr<Value> perHead(Value v, int64_t h) {
-    auto t = rankedStatic(v);
+    auto t = getStaticTensorType(v);
     if (!t || t.getRank() != 4)
       return fail(v, "is not a static [B, heads, S, D] tensor");
     if (t.getDimSize(1) == 1)
@@ -83,14 +79,7 @@ private:
   }
 
   Location headLoc(Location loc, int64_t h) {
-    std::string name;
-    loc->walk([&](Location l) {
-      if (auto n = dyn_cast<NameLoc>(l)) {
-        name = n.getName().str();
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
-    });
+    std::string name = getLocName(loc);
     return NameLoc::get(
         builder.getStringAttr((name.empty() ? "attention" : name) + ".head" +
                               std::to_string(h)),
@@ -158,7 +147,7 @@ private:
     // projection: head h is a slice of the projection output.
     if (auto tr = dyn_cast<TransposeOp>(def); tr && isHeadTranspose(tr, 1, 2)) {
       auto view = tr.getInput().getDefiningOp<ReshapeOp>();
-      auto proj = view ? rankedStatic(view.getInput()) : RankedTensorType();
+      auto proj = view ? getStaticTensorType(view.getInput()) : RankedTensorType();
       int64_t d = t.getDimSize(3);
       if (!proj || proj.getRank() != 3 || proj.getDimSize(2) != heads * d)
         return fail(v, "splits heads from something other than a [B, S, heads*D] projection");
@@ -301,13 +290,13 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
     SmallVector<ReshapeOp> merges;
     func.walk([&](ReshapeOp r) {
       auto tr = r.getInput().getDefiningOp<TransposeOp>();
-      auto out = rankedStatic(r.getResult());
+      auto out = getStaticTensorType(r.getResult());
       if (tr && isHeadTranspose(tr, 1, 2) && out && out.getRank() == 3)
         merges.push_back(r);
     });
     for (ReshapeOp merge : merges) {
       Value batched = merge.getInput().getDefiningOp<TransposeOp>().getInput();
-      int64_t heads = rankedStatic(batched).getDimSize(1);
+      int64_t heads = getStaticTensorType(batched).getDimSize(1);
       SmallVector<Value> parts;
       for (int64_t h = 0; h < heads; ++h) {
         auto part = unroller.perHead(batched, h);
@@ -331,7 +320,7 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
     // are re-stacked from their heads.
     auto ret = cast<func::ReturnOp>(func.front().getTerminator());
     for (OpOperand &operand : ret->getOpOperands()) {
-      auto t = rankedStatic(operand.get());
+      auto t = getStaticTensorType(operand.get());
       if (!t || t.getRank() != 4 || !operand.get().getDefiningOp())
         continue;
       SmallVector<Value> heads;

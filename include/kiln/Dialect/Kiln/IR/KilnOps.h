@@ -31,6 +31,12 @@ broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
 
 /// Value of an i64 SSA value defined by a constant, if any.
 std::optional<int64_t> getConstantI64(mlir::Value v);
+
+/// The type of `v` when it is a ranked tensor with a static shape, else null.
+mlir::RankedTensorType getStaticTensorType(mlir::Value v);
+
+/// The first NameLoc name inside `loc` (the importer's module path), or "".
+std::string getLocName(mlir::Location loc);
 } // namespace kiln
 
 #endif
