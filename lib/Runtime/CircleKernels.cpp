@@ -286,11 +286,11 @@ void addCircleKernels(KernelTable &table) {
     if (op.getWeightsFormat() != "DEFAULT")
       return op.emitError() << "kiln-run supports weights_format DEFAULT only";
     bool bias = static_cast<bool>(op.getBias()), keep = op.getKeepNumDims();
+    bool onednn = c.options().onednnGemm;
     Activation a = *act;
-    return tensorKernel(op, c, [bias, keep, a](Frame &f, const Slots &in) {
+    return tensorKernel(op, c, [bias, keep, a, onednn](Frame &f, const Slots &in) {
       const at::Tensor &x = f.tensor(in[0]);
-      at::Tensor y = bias ? at::linear(x, f.tensor(in[1]), f.tensor(in[2]))
-                          : at::linear(x, f.tensor(in[1]));
+      at::Tensor y = linear(x, f.tensor(in[1]), bias ? &f.tensor(in[2]) : nullptr, onednn);
       if (!keep && y.dim() != 2)
         y = y.reshape({-1, y.size(-1)}); // [batch, num_units]
       return activate(y, a);

@@ -65,6 +65,7 @@ struct Options {
   int threads = 0;
   double maxAbs = -1, maxPeir = -1;
   std::string dumpDir;
+  std::string gemm = "aten";
 };
 
 class Runner {
@@ -113,7 +114,9 @@ LogicalResult Runner::load(Variant &v) {
   v.module = parseSourceFile<ModuleOp>(*v.sourceMgr, ParserConfig(&ctx));
   if (!v.module)
     return failure();
-  v.compiler = std::make_unique<Compiler>(*v.module);
+  CompileOptions compileOptions;
+  compileOptions.onednnGemm = opts.gemm == "onednn";
+  v.compiler = std::make_unique<Compiler>(*v.module, compileOptions);
   return success();
 }
 
@@ -149,6 +152,12 @@ const ReferenceStep *Runner::stepFor(const std::string &function) {
 
 InputSet Runner::makeInputs(const ReferenceStep *step) {
   InputSet set;
+  // kiln_torch calls a scripted module with use_cache=True and
+  // output_attentions=False (docs/kiln_torch.md, "Reference folder").
+  if (step && reference->model.getBoolean("scripted").value_or(false)) {
+    set.defaults["use_cache"] = "true";
+    set.defaults["output_attentions"] = "false";
+  }
   if (step)
     for (const TensorEntry &e : step->inputs) {
       InputSource src;
@@ -529,6 +538,12 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
                "DIR/<function>.NNNNN.bin, listed with op name and location in "
                "DIR/<function>.json"),
       cl::cat(category));
+  cl::opt<std::string> gemm(
+      "gemm",
+      cl::desc("Float linear / fully_connected kernel: aten (default; bit-exact with PyTorch "
+               "on the CPU) or onednn (oneDNN GEMM: faster where ATen uses a reference "
+               "BLAS; ~1e-6 relative float differences)"),
+      cl::init("aten"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "kiln-run: evaluate kiln / circle functions with ATen kernels\n");
@@ -550,6 +565,11 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   opts.maxAbs = maxAbs;
   opts.maxPeir = maxPeir;
   opts.dumpDir = dumpDir;
+  opts.gemm = gemm;
+  if (opts.gemm != "aten" && opts.gemm != "onednn") {
+    llvm::errs() << "kiln-run: --gemm must be aten or onednn\n";
+    return 1;
+  }
 
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();

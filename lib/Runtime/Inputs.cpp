@@ -307,6 +307,9 @@ struct Binder {
         used.insert(name);
         return load(it->second, RankedTensorType::get({}, t), name);
       }
+      auto d = in.defaults.find(name);
+      if (d != in.defaults.end())
+        return parseScalar(d->second, "default of " + name);
       if (in.defaultScalars)
         return isa<FloatType>(t) ? RValue::real(0) : RValue::integer(0);
       fail("argument '" + name + "' (" + typeToString(t) + ") of @" + funcName +

@@ -69,6 +69,9 @@ struct InputSet {
   std::map<std::string, InputSource> named;
   /// --arg NAME=VALUE (true/false, integers, floats, none).
   std::map<std::string, std::string> scalars;
+  /// Values for scalar arguments of these names when they exist and have no
+  /// --arg (a kiln_torch reference's calling convention).
+  std::map<std::string, std::string> defaults;
   /// Seeded random values for tensor leaves without an input.
   std::optional<uint64_t> randomSeed;
   int64_t randomIntRange = 16;

@@ -74,6 +74,8 @@ const std::vector<RValue> &Frame::sequence(uint32_t slot) const {
   return *v.seq;
 }
 
+static std::string shapeString(llvm::ArrayRef<int64_t> shape);
+
 static void report(Operation *op, llvm::StringRef message) {
   op->emitError() << "'" << op->getName() << "' failed: " << message;
 }
@@ -248,22 +250,45 @@ std::shared_ptr<const QuantParams> quantParamsOf(Type elementType) {
     std::vector<int32_t> zps(a.getZeroPoints().begin(), a.getZeroPoints().end());
     p->scales = at::tensor(scales, at::kFloat);
     p->zeroPoints = at::tensor(zps, at::kInt);
+    p->prepare();
     return p;
   }
   return nullptr; // other quantized types (calibrated, any) are not supported
 }
 
-at::Tensor QuantParams::apply(const at::Tensor &t) const {
+void QuantParams::prepare() {
+  if (!perAxis)
+    return;
+  invScales = at::reciprocal(scales); // float32 1.0f / scale, as ATen computes it
+  zeroPointsF = zeroPoints.to(at::kFloat);
+}
+
+at::Tensor QuantParams::apply(const at::Tensor &t, int64_t axisOverride) const {
   at::Tensor x = t.scalar_type() == at::kFloat ? t : t.to(at::kFloat);
+  // Integers above 2^24 are not exact in float32: use ATen's kernel there.
+  bool wide = qmax - qmin > (int64_t(1) << 24);
   if (perAxis) {
-    if (axis >= x.dim() || x.size(axis) != scales.size(0))
-      fail(llvm::Twine("per-axis quantized type has ") +
-           llvm::Twine(scales.size(0)) + " scales along axis " +
-           llvm::Twine(axis) + " of a rank-" + llvm::Twine(x.dim()) + " tensor");
-    return at::fake_quantize_per_channel_affine(x, scales, zeroPoints, axis,
-                                                qmin, qmax);
+    int64_t a = axisOverride >= 0 ? axisOverride : axis;
+    if (a >= x.dim() || x.size(a) != scales.size(0))
+      fail(llvm::Twine("per-axis quantization has ") + llvm::Twine(scales.size(0)) +
+           " scales along axis " + llvm::Twine(a) + " of a tensor of shape " +
+           shapeString(x.sizes().vec()));
+    if (wide || !invScales.defined())
+      return at::fake_quantize_per_channel_affine(x, scales, zeroPoints, a, qmin, qmax);
+    std::vector<int64_t> view(x.dim(), 1);
+    view[a] = scales.size(0);
+    at::Tensor zp = zeroPointsF.view(view);
+    at::Tensor y = x * invScales.view(view);
+    y.round_().add_(zp).clamp_(qmin, qmax).sub_(zp).mul_(scales.view(view));
+    return y;
   }
-  return at::fake_quantize_per_tensor_affine(x, scale, zeroPoint, qmin, qmax);
+  if (wide)
+    return at::fake_quantize_per_tensor_affine(x, scale, zeroPoint, qmin, qmax);
+  float s = static_cast<float>(scale);
+  float inv = 1.0f / s;
+  at::Tensor y = x * static_cast<double>(inv);
+  y.round_().add_(zeroPoint).clamp_(qmin, qmax).sub_(zeroPoint).mul_(static_cast<double>(s));
+  return y;
 }
 
 at::Tensor QuantParams::dequantize(const at::Tensor &storage) const {
@@ -275,6 +300,30 @@ at::Tensor QuantParams::dequantize(const at::Tensor &storage) const {
   std::vector<int64_t> shape(q.dim(), 1);
   shape[axis] = scales.size(0);
   return (q - zeroPoints.to(at::kFloat).view(shape)) * scales.view(shape);
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM
+//===----------------------------------------------------------------------===//
+
+at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *bias,
+                  bool onednn) {
+  bool eligible = onednn && x.dim() >= 1 && w.dim() == 2 && x.scalar_type() == at::kFloat &&
+                  w.scalar_type() == at::kFloat && x.numel() > 0 &&
+                  (!bias || bias->scalar_type() == at::kFloat);
+  if (!eligible)
+    return bias ? at::linear(x, w, *bias) : at::linear(x, w);
+  if (x.size(-1) != w.size(1))
+    fail("linear: input features " + llvm::Twine(x.size(-1)) + " differ from weight in_features " +
+         llvm::Twine(w.size(1)));
+  at::Tensor x2 = x.reshape({-1, x.size(-1)}).contiguous();
+  c10::optional<at::Tensor> b;
+  if (bias)
+    b = bias->contiguous();
+  at::Tensor y = at::mkldnn_linear(x2.to_mkldnn(), w.contiguous(), b).to_dense();
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = w.size(0);
+  return y.reshape(shape);
 }
 
 //===----------------------------------------------------------------------===//

@@ -148,10 +148,18 @@ struct QuantParams {
   unsigned storageWidth = 8;
   at::Tensor scales;     // float32 [C] (per axis)
   at::Tensor zeroPoints; // int32 [C] (per axis)
+  at::Tensor invScales;  // float32 1 / scales (per axis)
+  at::Tensor zeroPointsF; // float32 zero points (per axis)
 
-  /// Fake quantization: the nearest representable value, as ATen's
-  /// fake_quantize_per_{tensor,channel}_affine computes it.
-  at::Tensor apply(const at::Tensor &x) const;
+  /// Fills invScales / zeroPointsF from scales / zeroPoints.
+  void prepare();
+  /// Fake quantization: the nearest representable value, bit for bit what
+  /// ATen's fake_quantize_per_{tensor,channel}_affine computes:
+  /// (clamp(nearbyint(x * (1.0f / scale)) + zp, qmin, qmax) - zp) * scale in
+  /// float32 (round half to even), with vectorized ATen ops (the fused ATen
+  /// kernels are scalar loops that also write a mask). `axis` overrides the
+  /// per-axis dimension (already normalized) when >= 0.
+  at::Tensor apply(const at::Tensor &x, int64_t axisOverride = -1) const;
   /// (q - zero_point) * scale, in float32.
   at::Tensor dequantize(const at::Tensor &storage) const;
 };
@@ -171,6 +179,11 @@ struct ResultInfo {
   void checkShape(const at::Tensor &t) const;
 };
 
+/// y = x W^T (+ b) with ATen's at::linear, or through oneDNN for float32
+/// operands when `onednn` is set.
+at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *bias,
+                  bool onednn);
+
 /// Decodes an ElementsAttr (dense or dense_resource) as a tensor of
 /// `resultType`; integer storage of a quantized result type is dequantized.
 /// Resource blobs are wrapped without a copy.
@@ -188,10 +201,20 @@ void addCircleKernels(KernelTable &table);
 void addStandardKernels(KernelTable &table);
 const KernelTable &kernelTable();
 
+/// Kernel choices that trade bit-exactness with PyTorch for speed.
+struct CompileOptions {
+  /// Float32 linear / fully_connected through oneDNN (mkldnn_linear) instead
+  /// of ATen's BLAS GEMM: much faster where the BLAS is the reference one,
+  /// but the summation order differs (float results ~1e-6 relative apart).
+  bool onednnGemm = false;
+};
+
 /// Compiles functions of one module; owns them.
 class Compiler {
 public:
-  explicit Compiler(mlir::ModuleOp module) : module(module) {}
+  explicit Compiler(mlir::ModuleOp module, CompileOptions options = {})
+      : module(module), compileOptions(options) {}
+  const CompileOptions &options() const { return compileOptions; }
 
   /// The compiled function `name`, or null after a diagnostic.
   Function *getFunction(llvm::StringRef name, mlir::Location useLoc);
@@ -211,6 +234,7 @@ private:
   llvm::DenseMap<mlir::Value, RValue> constants;
 
   mlir::ModuleOp module;
+  CompileOptions compileOptions;
   llvm::StringMap<std::unique_ptr<Function>> functions;
   /// Slot numbering of the function being compiled.
   llvm::DenseMap<mlir::Value, uint32_t> *slotMap = nullptr;

@@ -223,10 +223,10 @@ void addKilnKernels(KernelTable &table) {
   //===--- Contractions and reductions ------------------------------------===//
   addKernel<LinearOp>(table, [](LinearOp op, Compiler &c) -> FailureOr<Exec> {
     bool bias = static_cast<bool>(op.getBias());
-    return tensorKernel(op, c, [bias](Frame &f, const Slots &in) {
-      if (bias)
-        return at::linear(f.tensor(in[0]), f.tensor(in[1]), f.tensor(in[2]));
-      return at::linear(f.tensor(in[0]), f.tensor(in[1]));
+    bool onednn = c.options().onednnGemm;
+    return tensorKernel(op, c, [bias, onednn](Frame &f, const Slots &in) {
+      return linear(f.tensor(in[0]), f.tensor(in[1]), bias ? &f.tensor(in[2]) : nullptr,
+                    onednn);
     });
   });
   addKernel<MatmulOp>(table, [](MatmulOp op, Compiler &c) -> FailureOr<Exec> {
@@ -337,16 +337,21 @@ void addKilnKernels(KernelTable &table) {
     return unaryKernel(op, c, [p](const at::Tensor &x) { return p->apply(x); });
   });
   addKernel<FakeQuantPerAxisOp>(table, [](FakeQuantPerAxisOp op, Compiler &c) -> FailureOr<Exec> {
-    int64_t qmin = op.getQmin(), qmax = op.getQmax(), axis = op.getAxis();
+    auto p = std::make_shared<QuantParams>();
+    p->perAxis = true;
+    p->qmin = op.getQmin();
+    p->qmax = op.getQmax();
     std::vector<float> s(op.getScales().begin(), op.getScales().end());
     std::vector<int32_t> z(op.getZeroPoints().begin(), op.getZeroPoints().end());
-    at::Tensor scales = at::tensor(s, at::kFloat), zps = at::tensor(z, at::kInt);
-    return unaryKernel(op, c, [=](const at::Tensor &x) {
+    p->scales = at::tensor(s, at::kFloat);
+    p->zeroPoints = at::tensor(z, at::kInt);
+    p->prepare();
+    int64_t axis = op.getAxis();
+    return unaryKernel(op, c, [p, axis](const at::Tensor &x) {
       auto pos = normalizeIndex(axis, x.dim());
       if (!pos)
         fail("axis " + llvm::Twine(axis) + " out of range for rank " + llvm::Twine(x.dim()));
-      at::Tensor xf = x.scalar_type() == at::kFloat ? x : x.to(at::kFloat);
-      return at::fake_quantize_per_channel_affine(xf, scales, zps, *pos, qmin, qmax);
+      return p->apply(x, *pos);
     });
   });
 }

@@ -1,5 +1,6 @@
 // circle ops against TFLite semantics written in numpy / torch.
 // RUN: %python %S/Inputs/opcheck.py %s %t | FileCheck %s
+// RUN: %python %S/Inputs/opcheck.py %s %t.onednn --extra=--gemm=onednn --min-tol=1e-5 | FileCheck %s
 // CHECK-DAG: PASS @binary
 // CHECK-DAG: PASS @activations
 // CHECK-DAG: PASS @div_int

@@ -1,5 +1,8 @@
 // kiln contractions and reductions against torch.
 // RUN: %python %S/Inputs/opcheck.py %s %t | FileCheck %s
+// The oneDNN GEMM (kiln-run --gemm=onednn) differs from BLAS in summation
+// order only.
+// RUN: %python %S/Inputs/opcheck.py %s %t.onednn --extra=--gemm=onednn --min-tol=1e-5 | FileCheck %s
 // CHECK-DAG: PASS @linear
 // CHECK-DAG: PASS @linear_bias
 // CHECK-DAG: PASS @matmul

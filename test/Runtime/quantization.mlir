@@ -11,7 +11,8 @@
 // CHECK-DAG: PASS @quantized_constants
 // CHECK-DAG: PASS @quantized_argument
 // CHECK-DAG: PASS @folded_linear
-// CHECK: 8 cases, 0 failures
+// CHECK-DAG: PASS @fake_quant_many
+// CHECK: 9 cases, 0 failures
 
 // PY@fake_quant: x = randn(2, 64) * 3
 // PY@fake_quant: inputs = [x]
@@ -117,6 +118,22 @@ func.func @folded_linear(%x: tensor<1x3x2xf32>) -> tensor<1x3x2xf32> {
   %y = kiln.linear %xq, %w : (tensor<1x3x2x!quant.uniform<i16:f32, 0.001>>, tensor<2x2x!quant.uniform<i8:f32:0, {0.01, 0.002}>>) -> tensor<1x3x2x!quant.uniform<i16:f32, 0.002>>
   %r = kiln.dequantize %y : (tensor<1x3x2x!quant.uniform<i16:f32, 0.002>>) -> tensor<1x3x2xf32>
   return %r : tensor<1x3x2xf32>
+}
+
+// 65536 values per op: half on exact ties (k + 0.5) * scale, awkward
+// scales, clamping; the kernels must match torch bit for bit.
+// PY@fake_quant_many: s1 = 0.00016147500718943775; s2 = 0.0030631069093942642
+// PY@fake_quant_many: t = (randint(-40000, 40000, (128, 256)).float() + 0.5) * torch.tensor(s1)
+// PY@fake_quant_many: x = torch.cat([t, randn(128, 256) * 3], 0)
+// PY@fake_quant_many: ss = torch.tensor([s1, s2, 0.01, 0.000123]); zz = torch.tensor([0, 3, -7, 1], dtype=torch.int32)
+// PY@fake_quant_many: w = (randint(-300, 300, (4, 16384)).float() + 0.5) * ss[:, None]
+// PY@fake_quant_many: inputs = [x, w]
+// PY@fake_quant_many: expected = [fq(x, s1, 0, -32768, 32767), fq(x, s2, 11, -128, 127), torch.fake_quantize_per_channel_affine(w, ss, zz, 0, -128, 127)]
+func.func @fake_quant_many(%x: tensor<256x256xf32>, %w: tensor<4x16384xf32>) -> (tensor<256x256xf32>, tensor<256x256xf32>, tensor<4x16384xf32>) {
+  %0 = kiln.fake_quant %x scale(0.00016147500718943775) zero_point(0) range [-32768, 32767] : (tensor<256x256xf32>) -> tensor<256x256xf32>
+  %1 = kiln.fake_quant %x scale(0.0030631069093942642) zero_point(11) range [-128, 127] : (tensor<256x256xf32>) -> tensor<256x256xf32>
+  %2 = kiln.fake_quant_per_axis %w axis(0) scales[0.00016147500718943775, 0.0030631069093942642, 0.01, 0.000123] zero_points[0, 3, -7, 1] range [-128, 127] : (tensor<4x16384xf32>) -> tensor<4x16384xf32>
+  return %0, %1, %2 : tensor<256x256xf32>, tensor<256x256xf32>, tensor<4x16384xf32>
 }
 
 {-#
