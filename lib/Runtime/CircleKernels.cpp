@@ -297,13 +297,13 @@ void addCircleKernels(KernelTable &table) {
     });
   });
   addKernel<cir::BatchMatMulOp>(table, [](cir::BatchMatMulOp op, Compiler &c) -> FailureOr<Exec> {
-    bool adjX = op.getAdjX(), adjY = op.getAdjY();
-    return tensorKernel(op, c, [adjX, adjY](Frame &f, const Slots &in) {
+    bool adjX = op.getAdjX(), adjY = op.getAdjY(), onednn = c.options().onednnGemm;
+    return tensorKernel(op, c, [adjX, adjY, onednn](Frame &f, const Slots &in) {
       const at::Tensor &a = f.tensor(in[0]);
       const at::Tensor &b = f.tensor(in[1]);
       if (a.dim() < 2 || b.dim() < 2)
         fail("batch_matmul operands must have rank >= 2");
-      return at::matmul(adjX ? a.transpose(-2, -1) : a, adjY ? b.transpose(-2, -1) : b);
+      return matmul(a, b, adjX, adjY, onednn);
     });
   });
   addKernel<cir::SoftmaxOp>(table, [](cir::SoftmaxOp op, Compiler &c) -> FailureOr<Exec> {

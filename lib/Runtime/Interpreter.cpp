@@ -326,6 +326,53 @@ at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *bi
   return y.reshape(shape);
 }
 
+at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX, bool adjY,
+                  bool onednn) {
+  at::Tensor x = adjX ? a.transpose(-2, -1) : a;
+  bool eligible = onednn && a.dim() >= 2 && b.dim() >= 2 && a.scalar_type() == at::kFloat &&
+                  b.scalar_type() == at::kFloat;
+  if (!eligible)
+    return at::matmul(x, adjY ? b.transpose(-2, -1) : b);
+  // As a linear: y[.., M, N] = x[.., M, K] w[.., N, K]^T with w = b^T.
+  at::Tensor w = adjY ? b : b.transpose(-2, -1);
+  if (x.size(-1) != w.size(-1))
+    fail("matmul: contracting dimensions differ: " + llvm::Twine(x.size(-1)) + " vs " +
+         llvm::Twine(w.size(-1)));
+  if (w.dim() == 2)
+    return linear(x, w, nullptr, true);
+  std::vector<int64_t> batch = at::infer_size(x.sizes().slice(0, x.dim() - 2),
+                                              w.sizes().slice(0, w.dim() - 2));
+  int64_t r = batch.size(), m = x.size(-2), n = w.size(-2), k = x.size(-1);
+  // Trailing batch dimensions along which w is broadcast (GQA groups) fold
+  // into M: one [G*M, K] x [K, N] GEMM instead of G small ones.
+  std::vector<int64_t> wBatch(r, 1);
+  for (int64_t i = 0; i < w.dim() - 2; ++i)
+    wBatch[r - (w.dim() - 2) + i] = w.size(i);
+  int64_t split = r;
+  while (split > 0 && wBatch[split - 1] == 1)
+    --split;
+  int64_t front = 1, back = 1;
+  for (int64_t i = 0; i < r; ++i)
+    (i < split ? front : back) *= batch[i];
+  std::vector<int64_t> xShape = batch, wShape(batch.begin(), batch.begin() + split);
+  xShape.push_back(m);
+  xShape.push_back(k);
+  wShape.insert(wShape.end(), r - split, 1);
+  wShape.push_back(n);
+  wShape.push_back(k);
+  at::Tensor xs = x.expand(xShape).reshape({front, back * m, k});
+  at::Tensor ws = w.expand(wShape).reshape({front, n, k});
+  std::vector<at::Tensor> outs;
+  outs.reserve(front);
+  for (int64_t i = 0; i < front; ++i)
+    outs.push_back(at::mkldnn_linear(xs[i].contiguous().to_mkldnn(), ws[i].contiguous())
+                       .to_dense());
+  std::vector<int64_t> shape = batch;
+  shape.push_back(m);
+  shape.push_back(n);
+  return at::stack(outs).reshape(shape);
+}
+
 //===----------------------------------------------------------------------===//
 // Results
 //===----------------------------------------------------------------------===//

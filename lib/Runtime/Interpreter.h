@@ -184,6 +184,11 @@ struct ResultInfo {
 at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *bias,
                   bool onednn);
 
+/// Batched matmul with adjoint flags and batch broadcasting (aten::matmul,
+/// TFLite BATCH_MATMUL); with `onednn`, float32 products run as one oneDNN
+/// GEMM per batch entry.
+at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX, bool adjY, bool onednn);
+
 /// Decodes an ElementsAttr (dense or dense_resource) as a tensor of
 /// `resultType`; integer storage of a quantized result type is dequantized.
 /// Resource blobs are wrapped without a copy.
@@ -203,9 +208,10 @@ const KernelTable &kernelTable();
 
 /// Kernel choices that trade bit-exactness with PyTorch for speed.
 struct CompileOptions {
-  /// Float32 linear / fully_connected through oneDNN (mkldnn_linear) instead
-  /// of ATen's BLAS GEMM: much faster where the BLAS is the reference one,
-  /// but the summation order differs (float results ~1e-6 relative apart).
+  /// Float32 linear / fully_connected / matmul / batch_matmul through oneDNN
+  /// (mkldnn_linear) instead of ATen's BLAS GEMM: much faster where the BLAS
+  /// is the reference one, but the summation order differs (float results
+  /// ~1e-6 relative apart).
   bool onednnGemm = false;
 };
 

@@ -230,11 +230,9 @@ void addKilnKernels(KernelTable &table) {
     });
   });
   addKernel<MatmulOp>(table, [](MatmulOp op, Compiler &c) -> FailureOr<Exec> {
-    bool adjX = op.getAdjX(), adjY = op.getAdjY();
-    return tensorKernel(op, c, [adjX, adjY](Frame &f, const Slots &in) {
-      const at::Tensor &a = f.tensor(in[0]);
-      const at::Tensor &b = f.tensor(in[1]);
-      return at::matmul(adjX ? a.transpose(-2, -1) : a, adjY ? b.transpose(-2, -1) : b);
+    bool adjX = op.getAdjX(), adjY = op.getAdjY(), onednn = c.options().onednnGemm;
+    return tensorKernel(op, c, [adjX, adjY, onednn](Frame &f, const Slots &in) {
+      return matmul(f.tensor(in[0]), f.tensor(in[1]), adjX, adjY, onednn);
     });
   });
   addKernel<MeanOp>(table, [](MeanOp op, Compiler &c) -> FailureOr<Exec> {
