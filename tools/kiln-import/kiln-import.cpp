@@ -16,7 +16,12 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OperationSupport.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -46,11 +51,101 @@ static cl::opt<bool> emitBytecode("emit-bytecode",
                                   cl::desc("Write MLIR bytecode (weights are "
                                            "written without a hex copy)"));
 
+/// Prints a resource key as MLIR does: a bare identifier when possible.
+static void printKey(StringRef key, raw_ostream &os) {
+  bool bare = !key.empty() && (isAlpha(key.front()) || key.front() == '_') &&
+              llvm::all_of(key, [](char c) {
+                return isAlnum(c) || c == '_' || c == '$' || c == '.';
+              });
+  if (bare) {
+    os << key;
+    return;
+  }
+  os << '"';
+  printEscapedString(key, os);
+  os << '"';
+}
+
+/// The textual form, with the weight blobs streamed in hex straight from
+/// their memory. MLIR's printer builds each blob's whole hex string (twice
+/// its size, then copied) before writing it, which for a 1 GB embedding table
+/// would nearly double the peak memory of the import. The blobs are detached
+/// from their handles while the IR is printed, then written here in the
+/// printer's exact format, so the output is byte for byte the printer's.
+static void printText(mlir::ModuleOp module, raw_ostream &os) {
+  mlir::OpPrintingFlags flags;
+  if (flags.getLargeResourceStringLimit() || flags.shouldUseLocalScope()) {
+    module->print(os, flags); // elided or local-scope output: nothing to stream
+    os << "\n";
+    return;
+  }
+  struct Detached {
+    StringRef key;
+    mlir::DialectResourceBlobManager::BlobEntry *entry;
+    mlir::AsmResourceBlob blob;
+  };
+  std::vector<Detached> blobs;
+  llvm::DenseSet<void *> seen;
+  module->walk([&](mlir::Operation *op) {
+    for (mlir::NamedAttribute attr : op->getAttrs())
+      attr.getValue().walk([&](mlir::DenseResourceElementsAttr r) {
+        mlir::DenseResourceElementsHandle handle = r.getRawHandle();
+        auto *entry = handle.getResource();
+        if (!entry || !entry->getBlob() || !seen.insert(entry).second)
+          return;
+        blobs.push_back({handle.getKey(), entry, std::move(*entry->getBlob())});
+        entry->setBlob(mlir::AsmResourceBlob());
+      });
+  });
+  std::string text;
+  {
+    raw_string_ostream ts(text);
+    module->print(ts, flags);
+  }
+  for (Detached &d : blobs)
+    d.entry->setBlob(std::move(d.blob));
+
+  // The printer's metadata block now lists the detached (empty) blobs only;
+  // anything else in it (other resources) and the text is printed as is.
+  StringRef body(text);
+  size_t meta = body.rfind("\n{-#\n");
+  bool onlyOurs = false;
+  if (!blobs.empty() && meta != StringRef::npos) {
+    SmallVector<StringRef> lines;
+    body.drop_front(meta + 1).rtrim().split(lines, '\n');
+    onlyOurs = lines.size() == blobs.size() + 6 && lines[0] == "{-#" &&
+               lines[1] == "  dialect_resources: {" &&
+               lines[2] == "    builtin: {" && lines.end()[-3] == "    }" &&
+               lines.end()[-2] == "  }" && lines.end()[-1] == "#-}";
+  }
+  if (!onlyOurs) {
+    module->print(os, flags);
+    os << "\n";
+    return;
+  }
+  os << body.take_front(meta).rtrim() << "\n\n{-#\n  dialect_resources: {\n    builtin: {\n";
+  for (auto [i, d] : llvm::enumerate(blobs)) {
+    mlir::AsmResourceBlob *blob = d.entry->getBlob();
+    os << "      ";
+    printKey(d.key, os);
+    uint32_t alignment = support::endian::byte_swap<uint32_t>(
+        blob->getDataAlignment(), llvm::endianness::little);
+    os << ": \"0x"
+       << toHex(StringRef(reinterpret_cast<const char *>(&alignment),
+                          sizeof(alignment)));
+    ArrayRef<char> data = blob->getData();
+    constexpr size_t chunk = 1 << 16;
+    for (size_t pos = 0; pos < data.size(); pos += chunk)
+      os << toHex(StringRef(data.data() + pos, std::min(chunk, data.size() - pos)));
+    os << '"' << (i + 1 < blobs.size() ? "," : "") << "\n";
+  }
+  os << "    }\n  }\n#-}\n\n";
+}
+
 static bool writeModule(mlir::ModuleOp module, raw_ostream &os) {
   if (emitBytecode)
     return mlir::succeeded(mlir::writeBytecodeToFile(module, os));
-  module->print(os, mlir::OpPrintingFlags());
-  os << "\n";
+  printText(module, os);
   return true;
 }
 
