@@ -1070,8 +1070,12 @@ LogicalResult FunctionImporter::convertTo(TSNode *n, Frame &f) {
     if (failed(other))
       return failure();
     target = elementTypeOf(*other);
-  } else if (count > 1 && tsKind(n, 1) == TypeKind::DeviceObjType) {
-    dtypeIndex = 2;
+  } else if (count > 1 &&
+             (tsKind(n, 1) == TypeKind::DeviceObjType ||
+              (tsKind(n, 1) == TypeKind::OptionalType &&
+               n->input(1)->type()->expectRef<c10::OptionalType>()
+                       .getElementType()->kind() == TypeKind::DeviceObjType))) {
+    dtypeIndex = 2; // to.device, to.prim_Device
   } else if (count > 1) {
     dtypeIndex = 1; // to.dtype, to.dtype_layout, to.prim_dtype
   }
