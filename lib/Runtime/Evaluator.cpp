@@ -157,6 +157,13 @@ FailureOr<std::vector<HostValue>> Evaluator::run(llvm::ArrayRef<HostValue> args)
   }
 }
 
+bool hasKernel(llvm::StringRef operationName) {
+  // Terminators are handled by the block runner.
+  if (operationName == "func.return" || operationName == "scf.yield")
+    return true;
+  return kernelTable().count(operationName) != 0;
+}
+
 FailureOr<Metrics> computeMetrics(const HostTensor &actual, const HostTensor &expected,
                                   std::string &error) {
   try {

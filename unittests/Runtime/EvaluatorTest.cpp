@@ -268,6 +268,28 @@ TEST_F(EvaluatorTest, UnknownFunction) {
   EXPECT_TRUE(diagnosed("no function named 'g'"));
 }
 
+TEST(RuntimeKernels, EveryKilnAndCircleOpHasOne) {
+  MLIRContext ctx;
+  DialectRegistry registry;
+  kiln::registerAllDialects(registry);
+  ctx.appendDialectRegistry(registry);
+  ctx.loadAllAvailableDialects();
+  int checked = 0;
+  for (RegisteredOperationName op : ctx.getRegisteredOperations()) {
+    StringRef ns = op.getDialectNamespace();
+    if (ns != "kiln" && ns != "circle")
+      continue;
+    EXPECT_TRUE(hasKernel(op.getStringRef())) << op.getStringRef().str() << " has no kernel";
+    ++checked;
+  }
+  EXPECT_GE(checked, 70);
+  for (const char *op : {"scf.if", "scf.for", "scf.yield", "func.call", "func.return",
+                         "tensor.cast", "arith.constant", "arith.addi", "arith.floordivsi",
+                         "arith.cmpi", "arith.select", "arith.sitofp"})
+    EXPECT_TRUE(hasKernel(op)) << op;
+  EXPECT_FALSE(hasKernel("tensor.empty"));
+}
+
 TEST(RuntimeMetrics, HandComputed) {
   HostTensor actual = HostTensor::f32({3}, {1, 2, 3});
   HostTensor expected = HostTensor::f32({3}, {1, 2, 4});

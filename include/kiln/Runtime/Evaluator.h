@@ -105,6 +105,10 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
+/// Whether the evaluator has a kernel for ops named `operationName`
+/// ("kiln.linear"); every kiln and circle op must have one.
+bool hasKernel(llvm::StringRef operationName);
+
 /// Error metrics of `actual` against `expected` (same number of elements).
 struct Metrics {
   double maxAbs = 0;
