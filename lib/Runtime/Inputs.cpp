@@ -481,29 +481,42 @@ std::vector<std::string> resultNames(func::FuncOp func) {
   return names;
 }
 
-TensorMetrics compareTensors(const at::Tensor &actualIn, const at::Tensor &expected) {
+/// The dimension along which `big` is larger than `small` when they differ
+/// in exactly one dimension (all others equal), else -1.
+static int64_t onlyLargerDim(const at::Tensor &big, const at::Tensor &small) {
+  if (big.dim() != small.dim())
+    return -1;
+  int64_t dim = -1;
+  for (int64_t d = 0; d < big.dim(); ++d) {
+    if (big.size(d) == small.size(d))
+      continue;
+    if (dim >= 0 || big.size(d) < small.size(d))
+      return -1;
+    dim = d;
+  }
+  return dim;
+}
+
+TensorMetrics compareTensors(const at::Tensor &actualIn, const at::Tensor &expectedIn) {
   TensorMetrics m;
-  at::Tensor actual = actualIn;
+  at::Tensor actual = actualIn, expected = expectedIn;
   if (actual.sizes() != expected.sizes()) {
+    int64_t dim;
     if (actual.numel() == expected.numel()) {
       m.note = "compared flattened: shape " + shapeToString(actual.sizes().vec());
-    } else {
-      int64_t dim = -1;
-      bool ok = actual.dim() == expected.dim();
-      for (int64_t d = 0; ok && d < actual.dim(); ++d) {
-        if (actual.size(d) == expected.size(d))
-          continue;
-        if (dim >= 0 || actual.size(d) < expected.size(d))
-          ok = false;
-        dim = d;
-      }
-      if (!ok || dim < 0)
-        fail("shape " + shapeToString(actual.sizes().vec()) + " cannot be compared with " +
-             shapeToString(expected.sizes().vec()));
+    } else if ((dim = onlyLargerDim(actual, expected)) >= 0) {
       int64_t n = expected.size(dim);
       m.note = "last " + std::to_string(n) + " of " + std::to_string(actual.size(dim)) +
                " along dim " + std::to_string(dim);
       actual = actual.narrow(dim, actual.size(dim) - n, n);
+    } else if ((dim = onlyLargerDim(expected, actual)) >= 0) {
+      int64_t n = actual.size(dim);
+      m.note = "against the last " + std::to_string(n) + " of " +
+               std::to_string(expected.size(dim)) + " along dim " + std::to_string(dim);
+      expected = expected.narrow(dim, expected.size(dim) - n, n);
+    } else {
+      fail("shape " + shapeToString(actual.sizes().vec()) + " cannot be compared with " +
+           shapeToString(expected.sizes().vec()));
     }
   }
   at::Tensor a = actual.to(at::kDouble).reshape({-1});

@@ -108,9 +108,10 @@ struct TensorMetrics {
   /// Set when only the trailing part of `actual` was compared.
   std::string note;
 };
-/// Compares actual against expected (same numel, or actual larger along one
-/// dimension: its trailing entries are compared, as for kiln_torch's
-/// new_key/new_value). Throws EvalError on incompatible shapes.
+/// Compares actual against expected (same numel, or one of them larger along
+/// one dimension: the trailing entries of the larger one are compared, as for
+/// kiln_torch's new_key/new_value against a full cache). Throws EvalError on
+/// incompatible shapes.
 TensorMetrics compareTensors(const at::Tensor &actual, const at::Tensor &expected);
 
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);

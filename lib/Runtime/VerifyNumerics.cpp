@@ -54,7 +54,9 @@ struct VerifyNumericsPass
                      "func.func(kiln-infer-shapes) (or builtin.module(...))")};
   ListOption<std::string> functions{
       *this, "functions",
-      llvm::cl::desc("Functions to evaluate (default: every public function with a body)")};
+      llvm::cl::desc("Functions to evaluate (default: every public function with a body); "
+                     "BEFORE:AFTER compares BEFORE before the pipeline with AFTER after it "
+                     "(e.g. forward:prefill around an export adapter)")};
   Option<uint64_t> seed{*this, "seed", llvm::cl::desc("Seed of the random inputs"),
                         llvm::cl::init(0)};
   Option<int64_t> intRange{*this, "int-range",
@@ -152,14 +154,19 @@ void VerifyNumericsPass::runOnOperation() {
     return signalPassFailure();
   }
 
-  std::vector<std::string> names(functions.begin(), functions.end());
+  // (before, after) function pairs.
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const std::string &f : functions) {
+    auto [before, after] = StringRef(f).split(':');
+    names.push_back({before.str(), after.empty() ? before.str() : after.str()});
+  }
   if (names.empty())
     for (auto f : module.getOps<func::FuncOp>())
       if (!f.isDeclaration() && f.isPublic())
-        names.push_back(f.getSymName().str());
-  for (const std::string &name : names)
-    if (!module.lookupSymbol<func::FuncOp>(name)) {
-      module.emitError() << "kiln-verify-numerics: no function named '" << name << "'";
+        names.push_back({f.getSymName().str(), f.getSymName().str()});
+  for (const auto &name : names)
+    if (!module.lookupSymbol<func::FuncOp>(name.first)) {
+      module.emitError() << "kiln-verify-numerics: no function named '" << name.first << "'";
       return signalPassFailure();
     }
 
@@ -183,13 +190,20 @@ void VerifyNumericsPass::runOnOperation() {
     return signalPassFailure();
 
   bool ok = true;
-  for (const std::string &name : names) {
-    auto func = module.lookupSymbol<func::FuncOp>(name);
-    Operation *anchor = func ? func.getOperation() : module.getOperation();
+  for (const auto &[name, afterName] : names) {
+    auto func = module.lookupSymbol<func::FuncOp>(afterName);
+    if (!func) {
+      module.emitError() << "kiln-verify-numerics: function '" << afterName
+                         << "' does not exist after '" << pipeline << "'";
+      ok = false;
+      continue;
+    }
+    Operation *anchor = func.getOperation();
+    std::string label = "@" + name + (afterName != name ? " -> @" + afterName : "");
     std::vector<std::string> cmd = {runner,
                                     "--compare",
                                     before + "@" + name,
-                                    after + "@" + name,
+                                    after + "@" + afterName,
                                     "--random-inputs",
                                     "--seed=" + std::to_string(seed),
                                     "--int-range=" + std::to_string(intRange),
@@ -212,7 +226,7 @@ void VerifyNumericsPass::runOnOperation() {
       output = (*buffer)->getBuffer().rtrim().str();
     if (rc != 0) {
       InFlightDiagnostic diag = anchor->emitError();
-      diag << "kiln-verify-numerics: @" << name;
+      diag << "kiln-verify-numerics: " << label;
       if (rc < 0)
         diag << ": cannot run '" << runner << "': " << execError;
       else
@@ -222,7 +236,7 @@ void VerifyNumericsPass::runOnOperation() {
              << output;
       ok = false;
     } else if (report) {
-      anchor->emitRemark() << "kiln-verify-numerics: @" << name << " within tolerance after '"
+      anchor->emitRemark() << "kiln-verify-numerics: " << label << " within tolerance after '"
                            << pipeline << "':\n"
                            << output;
     }
