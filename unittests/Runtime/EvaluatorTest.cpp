@@ -314,7 +314,14 @@ TEST(RuntimeMetrics, HandComputed) {
   ASSERT_TRUE(succeeded(tail));
   EXPECT_EQ(tail->maxAbs, 0);
 
-  EXPECT_TRUE(failed(computeMetrics(HostTensor::f32({2}, {1, 2}), expected, error)));
+  // ... or the other way round (a decode contract's new entries against a
+  // full cache): [2, 4] against the last two of [1, 2, 4].
+  auto head = computeMetrics(HostTensor::f32({2}, {2, 4}), expected, error);
+  ASSERT_TRUE(succeeded(head));
+  EXPECT_EQ(head->maxAbs, 0);
+
+  EXPECT_TRUE(failed(computeMetrics(HostTensor::f32({2, 3}, {1, 2, 3, 4, 5, 6}),
+                                    HostTensor::f32({3, 1}, {1, 2, 3}), error)));
   EXPECT_NE(error.find("cannot be compared"), std::string::npos) << error;
 }
 
