@@ -419,7 +419,13 @@ LogicalResult FunctionImporter::convertScalarCast(TSNode *n, Frame &f) {
     Entry &in = input(n, f, 0);
     if (auto s = scalarOfConstTensor(in)) {
       llvm::StringRef kind = n->kind().toUnqualString();
-      if (kind == "Int")
+      if (kind == "ScalarImplicit") {
+        const at::Tensor &t = in.ivalue.toTensor();
+        setOutput(n, f, 0,
+                  Entry::ofConstant(t.is_floating_point()
+                                        ? c10::IValue(*s)
+                                        : c10::IValue(static_cast<int64_t>(*s))));
+      } else if (kind == "Int")
         setOutput(n, f, 0, Entry::ofConstant(c10::IValue(static_cast<int64_t>(*s))));
       else if (kind == "Float")
         setOutput(n, f, 0, Entry::ofConstant(c10::IValue(*s)));
@@ -428,8 +434,13 @@ LogicalResult FunctionImporter::convertScalarCast(TSNode *n, Frame &f) {
       return success();
     }
     if (in.kind == Entry::Kind::Value)
-      if (auto boxed = in.value.getDefiningOp<FromScalarOp>())
+      if (auto boxed = in.value.getDefiningOp<FromScalarOp>()) {
+        if (n->kind().toUnqualString() == llvm::StringRef("ScalarImplicit")) {
+          setOutput(n, f, 0, boxed.getScalar());
+          return success();
+        }
         return convertScalarCastOf(n, f, boxed.getScalar());
+      }
     return error(n, f) << n->kind().toQualString()
                        << " of a tensor (reading a tensor's value into a "
                           "scalar) is not supported";
@@ -583,6 +594,12 @@ LogicalResult FunctionImporter::convertArith(TSNode *n, Frame &f) {
   if (!isTensorInput(n, 0) && !isTensorInput(n, 1))
     return convertScalarArith(n, f);
   llvm::StringRef kind = n->kind().toUnqualString();
+  // Shape arithmetic on boxed sizes (traced graphs).
+  auto boxed = tryBoxedArith(n, f, kind);
+  if (failed(boxed))
+    return failure();
+  if (*boxed)
+    return success();
   if (!isTensorInput(n, 0))
     return error(n, f) << n->kind().toQualString()
                        << " with a scalar first operand is not supported";
@@ -1021,6 +1038,11 @@ LogicalResult FunctionImporter::convertCat(TSNode *n, Frame &f) {
   auto inputs = tensorListOperands(n, f, 0);
   if (failed(inputs))
     return failure();
+  // Like aten::cat, skip 1-d empty tensors (an empty cache: torch.tensor([])).
+  llvm::erase_if(*inputs, [](Value v) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    return t && t.getRank() == 1 && t.getDimSize(0) == 0;
+  });
   if (inputs->empty())
     return error(n, f) << "aten::cat of an empty list";
   int64_t dim = 0;
@@ -1281,6 +1303,8 @@ FunctionImporter::converters() {
       {"aten::Int", &FI::convertScalarCast},
       {"aten::Float", &FI::convertScalarCast},
       {"aten::Bool", &FI::convertScalarCast},
+      {"aten::ScalarImplicit", &FI::convertScalarCast},
+      {"aten::floor_divide", &FI::convertFloorDivide},
       {"aten::size", &FI::convertSize},
       {"aten::dim", &FI::convertDim},
       {"aten::floordiv", &FI::convertScalarArith},
@@ -1324,6 +1348,12 @@ FunctionImporter::converters() {
       {"aten::fake_quantize_per_tensor_affine", &FI::convertFakeQuant},
       {"aten::fake_quantize_per_channel_affine",
        &FI::convertFakeQuantPerChannel},
+      // Composites (CompositeOps.cpp).
+      {"aten::scaled_dot_product_attention",
+       &FI::convertScaledDotProductAttention},
+      {"circle_custom::rms_norm", &FI::convertRmsNorm},
+      {"aten::chunk", &FI::convertChunk},
+      {"aten::stack", &FI::convertStack},
   };
   return table;
 }

@@ -454,6 +454,8 @@ LogicalResult FunctionImporter::importNode(TSNode *node, Frame &frame) {
     for (unsigned i = 0, e = node->outputs().size(); i < e; ++i)
       setOutput(node, frame, i, Entry::poison());
   };
+  if (tryFoldConstant(node, frame))
+    return success();
   if (it == table.end()) {
     parent.noteUnsupported(node, locOf(node, frame));
     llvm::DenseSet<const TSGraph *> visited;
@@ -1176,6 +1178,7 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
   }
   try {
     try {
+      registerExtraOperators();
       module = jit::load(path);
     } catch (const c10::Error &e) {
       emitError(loc) << "'" << path << "' is not a readable TorchScript file: "

@@ -272,6 +272,34 @@ private:
   mlir::LogicalResult convertFakeQuant(TSNode *n, Frame &f);
   mlir::LogicalResult convertFakeQuantPerChannel(TSNode *n, Frame &f);
 
+  // --- Composite and shape ops (CompositeOps.cpp) ---
+  mlir::LogicalResult convertFloorDivide(TSNode *n, Frame &f);
+  mlir::LogicalResult convertScaledDotProductAttention(TSNode *n, Frame &f);
+  mlir::LogicalResult convertRmsNorm(TSNode *n, Frame &f);
+  mlir::LogicalResult convertChunk(TSNode *n, Frame &f);
+  mlir::LogicalResult convertStack(TSNode *n, Frame &f);
+
+  /// A 0-d tensor that holds a scalar known to the importer: prim::NumToTensor
+  /// of a size (a kiln.from_scalar) or a 0-d literal. Returns the scalar
+  /// (i64 or f64) or null.
+  mlir::Value boxedScalar(Entry &e);
+  /// Scalar arithmetic of TorchScript kind `kind` (add, sub, mul, div,
+  /// floordiv, floor_divide, remainder) on i64/f64 values; null if the kind
+  /// has no scalar form for these types.
+  mlir::Value scalarBinary(llvm::StringRef kind, mlir::Value lhs,
+                           mlir::Value rhs, mlir::Location loc);
+  /// Shape arithmetic written on 0-d tensors (traced `x.shape[-1] // 2`):
+  /// when both operands are boxed scalars, computes on the scalars and
+  /// boxes the result; false when the operands are real tensors.
+  mlir::FailureOr<bool> tryBoxedArith(TSNode *n, Frame &f,
+                                      llvm::StringRef kind);
+
+  // --- Constant folding (ConstantFolding.cpp) ---
+  /// Runs a node whose inputs are all known at import through LibTorch's
+  /// own kernel and records its outputs as constants. False when the node
+  /// is not foldable (then it is converted as usual).
+  bool tryFoldConstant(TSNode *n, Frame &f);
+
   ModuleImporter &parent;
   mlir::MLIRContext *ctx;
   mlir::func::FuncOp func;
@@ -324,6 +352,10 @@ public:
   llvm::DenseMap<const TSGraph *, std::unique_ptr<ListMutationInfo>> mutation;
   mlir::Location fileLoc(TSNode *node);
 };
+
+/// Registers the schemas of operators that real files use and LibTorch 1.13
+/// lacks (ExtraOps.cpp); idempotent, called before every load.
+void registerExtraOperators();
 
 /// Source location of a node, if it has a file.
 std::optional<std::tuple<std::string, unsigned, unsigned>>
