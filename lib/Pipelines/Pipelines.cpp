@@ -32,6 +32,8 @@ static void addAdapter(OpPassManager &pm, kiln::Variant variant,
   adapter.seqLen = options.seqLen;
   adapter.cacheLen = options.cacheLen;
   adapter.returnKv = options.returnKv;
+  adapter.inputRoles = options.inputRoles;
+  adapter.cacheOut = options.cacheOut;
   adapter.variant = kiln::getVariantName(variant).str();
   pm.addPass(kiln::createExportAdapter(adapter));
 }

@@ -65,6 +65,17 @@ static cl::opt<std::string> emitMlir(
 static cl::opt<bool> forceExternal("force-external-buffers",
                                    cl::desc("Write buffers after the FlatBuffer"),
                                    cl::init(false), cl::cat(category));
+static cl::list<std::string> inputRoles(
+    "input-role",
+    cl::desc("Role of an argument with an unusual name: NAME=ROLE (hidden_states, "
+             "input_ids, attention_mask, cos, sin, past_key, past_value)"),
+    cl::value_desc("NAME=ROLE"), cl::cat(category));
+static cl::opt<std::string> cacheOut(
+    "cache-out",
+    cl::desc("Decode keys/values: delta (this step's), full (the updated cache), "
+             "auto (delta for unified models, as the module returns them for "
+             "single-mode traced modules)"),
+    cl::init("auto"), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No summary"), cl::init(false),
                            cl::cat(category));
 
@@ -201,8 +212,21 @@ int main(int argc, char **argv) {
   };
 
   // 1. Import.
+  // A module exported for one mode may build its RoPE tables and mask from
+  // the token shape (a traced Hugging Face model): with that shape known at
+  // import, those computations fold to constants.
+  kiln::TorchScriptImportOptions importOptions;
+  if (modeOpt == "prefill" || modeOpt == "decode") {
+    int64_t s = modeOpt == "prefill" ? seqLen.getValue() : 1;
+    if (s > 0)
+      for (const char *name : {"input_ids", "ids"})
+        importOptions.inputShapes.push_back(std::string(name) + "=" +
+                                            std::to_string(batch.getValue()) + "x" +
+                                            std::to_string(s) + "xi64");
+    importOptions.ignoreUnusedShapes = true;
+  }
   OwningOpRef<ModuleOp> imported = timed("import", [&] {
-    return kiln::importTorchScript(inputPath, context);
+    return kiln::importTorchScript(inputPath, context, importOptions);
   });
   if (!imported)
     return 1;
@@ -244,6 +268,8 @@ int main(int argc, char **argv) {
     options.returnKv = returnKv.getValue();
     options.function = source;
     options.outputName = fname;
+    options.inputRoles = std::vector<std::string>(inputRoles.begin(), inputRoles.end());
+    options.cacheOut = cacheOut.getValue();
     PassManager pm(&context);
     kiln::buildVariantPipeline(pm, variant, options);
     if (failed(timed(("adapt-" + fname), [&] { return pm.run(*work); })))

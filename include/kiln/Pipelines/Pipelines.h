@@ -34,6 +34,13 @@ struct ExportPipelineOptions
       *this, "output-name",
       llvm::cl::desc("Name of the result function (default: the mode)"),
       llvm::cl::init("")};
+  ListOption<std::string> inputRoles{
+      *this, "input-roles",
+      llvm::cl::desc("Roles of arguments with unusual names: NAME=ROLE")};
+  Option<std::string> cacheOut{
+      *this, "cache-out",
+      llvm::cl::desc("Decode keys/values: auto, delta or full"),
+      llvm::cl::init("auto")};
 };
 
 /// The variants Kiln exports.

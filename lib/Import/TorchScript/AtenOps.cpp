@@ -510,6 +510,27 @@ LogicalResult FunctionImporter::convertSize(TSNode *n, Frame &f) {
   if (failed(x))
     return failure();
   Location loc = locOf(n, f);
+  // Sizes of statically shaped tensors (inputs given --input-shape hints, and
+  // what is computed from them) are constants, so that everything computed
+  // from shapes alone (RoPE tables, causal masks) folds at import.
+  if (auto ranked = dyn_cast<RankedTensorType>(x->getType())) {
+    if (n->inputs().size() == 1 && ranked.hasStaticShape()) {
+      setOutput(n, f, 0,
+                Entry::ofConstant(c10::IValue(std::vector<int64_t>(
+                    ranked.getShape().begin(), ranked.getShape().end()))));
+      return success();
+    }
+    if (n->inputs().size() == 2)
+      if (std::optional<int64_t> d = constInt(n, f, 1)) {
+        int64_t rank = ranked.getRank();
+        int64_t dim = *d < 0 ? *d + rank : *d;
+        if (dim >= 0 && dim < rank && !ranked.isDynamicDim(dim)) {
+          setOutput(n, f, 0,
+                    Entry::ofConstant(c10::IValue(ranked.getDimSize(dim))));
+          return success();
+        }
+      }
+  }
   if (n->inputs().size() == 1) {
     setOutput(n, f, 0,
               b.create<ShapeOp>(loc, ListType::get(ctx, b.getI64Type()), *x)

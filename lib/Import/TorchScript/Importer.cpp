@@ -1243,7 +1243,7 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
       return nullptr;
     }
     for (auto [hint, used] : llvm::zip(hints, hintUsed)) {
-      if (!used) {
+      if (!used && !options.ignoreUnusedShapes) {
         emitError(loc) << "input shape hint names '" << hint.name
                        << "', which is not an argument of the imported method";
         return nullptr;

@@ -26,6 +26,9 @@ struct TorchScriptImportOptions {
   /// (through Optional), "?" is a dynamic dimension. With hints, the result
   /// type of each kiln op is refined from its operands while importing.
   std::vector<std::string> inputShapes;
+  /// Hints that name no argument are ignored instead of being an error
+  /// (tools that hint the usual names of inputs they may not have).
+  bool ignoreUnusedShapes = false;
 };
 
 /// Loads `path` with LibTorch and imports its method(s) into a new module in

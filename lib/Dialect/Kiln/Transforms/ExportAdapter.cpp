@@ -55,11 +55,14 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     ModuleOp module = getOperation();
     auto source = module.lookupSymbol<func::FuncOp>(function);
     if (!source) {
-      module.emitError("kiln-export-adapter: no function '") << function << "'";
+      emitError(module.getLoc(), "kiln-export-adapter: no function '") << function << "'";
       return signalPassFailure();
     }
     if (failed(checkOptions(source)))
       return signalPassFailure();
+    singleMethod = llvm::count_if(module.getOps<func::FuncOp>(), [](func::FuncOp fn) {
+                     return !fn->hasAttr("kiln.variant");
+                   }) == 1;
     func::FuncOp f = source;
     std::string name = outputName.empty() ? mode.getValue() : outputName.getValue();
     if (keepSource) {
@@ -67,7 +70,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       module.insert(std::next(Block::iterator(source)), f);
     }
     if (name != f.getName() && module.lookupSymbol(name)) {
-      f.emitError("kiln-export-adapter: a function '") << name << "' already exists";
+      emitError(f.getLoc(), "kiln-export-adapter: a function '") << name << "' already exists";
       return signalPassFailure();
     }
     f.setName(name);
@@ -80,17 +83,21 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
   }
 
   bool isDecode() const { return mode == "decode"; }
+  bool singleMethod = false;
 
   LogicalResult checkOptions(func::FuncOp f) {
     if (mode != "prefill" && mode != "decode")
-      return f.emitError("kiln-export-adapter: mode must be prefill or decode, got '")
+      return emitError(f.getLoc(), "kiln-export-adapter: mode must be prefill or decode, got '")
              << mode << "'";
+    if (cacheOut != "auto" && cacheOut != "delta" && cacheOut != "full")
+      return emitError(f.getLoc(), "kiln-export-adapter: cache-out must be auto, delta or full, got '")
+             << cacheOut << "'";
     if (batch < 1)
-      return f.emitError("kiln-export-adapter: batch must be positive");
+      return emitError(f.getLoc(), "kiln-export-adapter: batch must be positive");
     if (!isDecode() && seqLen < 1)
-      return f.emitError("kiln-export-adapter: prefill needs seq-len >= 1");
+      return emitError(f.getLoc(), "kiln-export-adapter: prefill needs seq-len >= 1");
     if (isDecode() && cacheLen < 1)
-      return f.emitError("kiln-export-adapter: decode needs cache-len >= 1 "
+      return emitError(f.getLoc(), "kiln-export-adapter: decode needs cache-len >= 1 "
                          "(the number of past positions)");
     return success();
   }
@@ -116,13 +123,13 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       if (auto w = linearWeight(f, 1); w && !w.isDynamicDim(0))
         kvHeads = w.getDimSize(0) / dim;
     if (hidden <= 0 || ShapedType::isDynamic(hidden))
-      return f.emitError("kiln-export-adapter: cannot read the hidden size "
+      return emitError(f.getLoc(), "kiln-export-adapter: cannot read the hidden size "
                          "from the model; pass hidden-size=");
     if (dim <= 0)
-      return f.emitError("kiln-export-adapter: cannot read head_dim from the "
+      return emitError(f.getLoc(), "kiln-export-adapter: cannot read head_dim from the "
                          "model's head split; pass head-dim=");
     if (kvHeads <= 0)
-      return f.emitError("kiln-export-adapter: cannot read the number of KV "
+      return emitError(f.getLoc(), "kiln-export-adapter: cannot read the number of KV "
                          "heads from the model; pass num-kv-heads=");
     return success();
   }
@@ -155,7 +162,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     auto replaceWith = [&](BlockArgument old, Value v) -> LogicalResult {
       if (auto ranked = dyn_cast<RankedTensorType>(old.getType()))
         if (ranked.hasStaticShape() && ranked != v.getType())
-          return f.emitError("kiln-export-adapter: argument '")
+          return emitError(f.getLoc(), "kiln-export-adapter: argument '")
                  << argName(f, old.getArgNumber()) << "' has the fixed type "
                  << old.getType() << ", which contradicts " << v.getType()
                  << " from the options";
@@ -166,21 +173,28 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     };
 
     bool sawPast = false;
+    std::optional<std::pair<BlockArgument, unsigned>> deferredMask;
     for (unsigned i = 0; i < numOld; ++i) {
       BlockArgument old = entry.getArgument(i);
       std::string n = argName(f, i);
       Type t = old.getType();
+      FailureOr<std::string> roleOr = roleOf(n);
+      if (failed(roleOr))
+        return failure();
+      std::string role = *roleOr;
       LogicalResult ok = success();
-      if (n == "hidden_states") {
+      if (role == "hidden_states") {
         ok = replaceWith(old, addArg("hidden_states", tensor({batch, s, hidden}, f32)));
-      } else if (n == "input_ids" || (n == "input" && isa<TensorType>(t) &&
-                                      getElementTypeOrSelf(t).isInteger(64))) {
+      } else if (role == "input_ids" || (n == "input" && isa<TensorType>(t) &&
+                                         getElementTypeOrSelf(t).isInteger(64))) {
         ok = replaceWith(old, addArg("input_ids", tensor({batch, s}, getElementTypeOrSelf(t).isInteger(64) || !isa<TensorType>(t) ? b.getI64Type() : getElementTypeOrSelf(t))));
-      } else if (n == "attention_mask") {
-        ok = replaceWith(old, addArg("attention_mask", tensor({batch, 1, s, s + past}, f32)));
-      } else if (n == "cos" || n == "sin") {
-        ok = replaceWith(old, addArg(n, tensor({batch, s, dim}, f32)));
-      } else if (n == "position_embeddings" && isa<TupleType>(t)) {
+      } else if (role == "attention_mask") {
+        // Its rank follows the scores it is added to: bound after the rest.
+        deferredMask = {old, static_cast<unsigned>(newTypes.size())};
+        continue;
+      } else if (role == "cos" || role == "sin") {
+        ok = replaceWith(old, addArg(role, tensor({batch, s, dim}, f32)));
+      } else if (role == "position_embeddings" && isa<TupleType>(t)) {
         auto tt = cast<TupleType>(t);
         Value cos = addArg("cos", tensor({batch, s, dim}, f32));
         Value sin = addArg("sin", tensor({batch, s, dim}, f32));
@@ -188,45 +202,81 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         for (auto [v, et] : llvm::zip(ValueRange{cos, sin}, tt.getTypes()))
           elems.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
         old.replaceAllUsesWith(b.create<TupleOp>(loc, tt, elems));
-      } else if (isCacheTensorName(n)) {
+      } else if (role == "past_key" || role == "past_value") {
         // Traced modules take the cache as tensors: past_key, past_value,
         // past_key0, past_value0, ... (TorchScript's de-duplicated names).
         if (!isDecode())
-          return f.emitError("kiln-export-adapter: the model takes '")
+          return emitError(f.getLoc(), "kiln-export-adapter: the model takes '")
                  << n << "' and cannot run in prefill mode; use mode=decode";
         sawPast = true;
-        std::string newName = n;
+        sawCacheTensors = true;
+        std::string newName = role;
         if (numCacheTensors(f) > 2) {
           unsigned layer = cacheTensorIndex++ / 2;
-          newName = (StringRef(n).starts_with("past_key") ? "past_key." : "past_value.") +
-                    std::to_string(layer);
+          newName = role + "." + std::to_string(layer);
         }
         ok = replaceWith(old, addArg(newName, tensor({batch, kvHeads, past, dim}, f32)));
-      } else if (n == "past_key_value" || n == "past_key_values") {
+      } else if (role == "past_key_value") {
         sawPast = true;
         if (!isDecode()) {
           old.replaceAllUsesWith(b.create<NoneOp>(loc, t));
         } else {
           FailureOr<Value> cache = bindCache(b, loc, t, addArg, kvHeads, past, dim, f32);
           if (failed(cache))
-            return f.emitError("kiln-export-adapter: cannot bind '")
+            return emitError(f.getLoc(), "kiln-export-adapter: cannot bind '")
                    << n << "' of type " << t << " to cache tensors";
           old.replaceAllUsesWith(*cache);
         }
-      } else if (n == "use_cache" && t.isInteger(1)) {
+      } else if (role == "use_cache" && t.isInteger(1)) {
         old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, returnKv ? 1 : 0, 1));
-      } else if (n == "output_attentions" && t.isInteger(1)) {
+      } else if (role == "output_attentions" && t.isInteger(1)) {
         old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, outputAttentions ? 1 : 0, 1));
       } else {
-        return f.emitError("kiln-export-adapter: no binding for argument ")
-               << i << " '" << n << "' of type " << t;
+        SmallVector<std::string> names;
+        for (unsigned j = 0; j < numOld; ++j)
+          names.push_back("'" + argName(f, j) + "'");
+        return emitError(f.getLoc(), "kiln-export-adapter: argument ")
+               << i << " '" << n << "' has no known role (the function takes "
+               << llvm::join(names, ", ")
+               << "); name it with input-roles=" << n << "=ROLE, ROLE one of "
+               << llvm::join(knownRoles(), ", ");
       }
       if (failed(ok))
         return failure();
     }
     if (isDecode() && !sawPast)
-      return f.emitError("kiln-export-adapter: the model has no cache "
+      return emitError(f.getLoc(), "kiln-export-adapter: the model has no cache "
                          "argument (past_key_value) and cannot run in decode mode");
+    if (deferredMask) {
+      // Erase every other old argument, infer shapes, and read the rank of
+      // the scores the mask is added to.
+      BlockArgument old = deferredMask->first;
+      for (int64_t i = numOld - 1; i >= 0; --i)
+        if (entry.getArgument(i) != old)
+          entry.eraseArgument(i);
+      f.setType(FunctionType::get(ctx, entry.getArgumentTypes(),
+                                  f.getFunctionType().getResults()));
+      if (failed(foldAndInfer(f)))
+        return failure();
+      int64_t rank = maskRank(old);
+      SmallVector<int64_t> shape;
+      if (rank == 3)
+        shape = {batch, s, s + past};
+      else if (rank == 2)
+        shape = {s, s + past};
+      else
+        shape = {batch, 1, s, s + past};
+      unsigned pos = deferredMask->second;
+      auto type = tensor(shape, f32);
+      newTypes.insert(newTypes.begin() + pos, type);
+      newNames.insert(newNames.begin() + pos, StringAttr::get(ctx, "attention_mask"));
+      // Old argument 0 is the mask; new arguments follow it.
+      Value mask = entry.insertArgument(1 + pos, type, loc);
+      b.setInsertionPointToStart(&entry);
+      if (failed(replaceWith(old, mask)))
+        return failure();
+      numOld = 1;
+    }
     entry.eraseArguments(0, numOld);
     f.setType(FunctionType::get(ctx, newTypes, f.getFunctionType().getResults()));
     for (auto [i, name] : llvm::enumerate(newNames))
@@ -235,19 +285,97 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
   }
 
   unsigned cacheTensorIndex = 0;
+  bool sawCacheTensors = false;
 
-  static bool isCacheTensorName(StringRef n) {
-    for (StringRef prefix : {"past_key", "past_value"})
-      if (n.consume_front(prefix))
-        return llvm::all_of(n, llvm::isDigit);
-    return false;
+  static ArrayRef<std::string> knownRoles() {
+    static const std::string roles[] = {
+        "hidden_states", "input_ids", "attention_mask", "cos", "sin",
+        "position_embeddings", "past_key", "past_value", "past_key_value",
+        "use_cache", "output_attentions"};
+    return roles;
   }
 
-  static unsigned numCacheTensors(func::FuncOp f) {
+  /// past_key, past_key0, past_key_0, past_key.0 (and past_value...).
+  static std::optional<std::string> cacheRole(StringRef n) {
+    for (StringRef prefix : {"past_key", "past_value"}) {
+      StringRef rest = n;
+      if (!rest.consume_front(prefix))
+        continue;
+      if (rest.starts_with("_") || rest.starts_with("."))
+        rest = rest.drop_front();
+      if (llvm::all_of(rest, llvm::isDigit))
+        return prefix.str();
+    }
+    return std::nullopt;
+  }
+
+  /// The role of an argument: from input-roles, else from its name.
+  FailureOr<std::string> roleOf(StringRef n) {
+    for (const std::string &r : inputRoles) {
+      auto [name, role] = StringRef(r).split('=');
+      if (name != n)
+        continue;
+      if (!llvm::is_contained(knownRoles(), role.str())) {
+        emitError(getOperation().getLoc(), "kiln-export-adapter: unknown role '")
+            << role << "' for argument '" << n << "' (roles: "
+            << llvm::join(knownRoles(), ", ") << ")";
+        return failure();
+      }
+      return role.str();
+    }
+    static const std::pair<StringRef, StringRef> aliases[] = {
+        {"hidden_states", "hidden_states"}, {"h", "hidden_states"},
+        {"hidden", "hidden_states"},        {"x", "hidden_states"},
+        {"inputs_embeds", "hidden_states"}, {"input_ids", "input_ids"},
+        {"ids", "input_ids"},               {"tokens", "input_ids"},
+        {"attention_mask", "attention_mask"}, {"mask", "attention_mask"},
+        {"attn_mask", "attention_mask"},    {"causal_mask", "attention_mask"},
+        {"cos", "cos"},                     {"sin", "sin"},
+        {"position_embeddings", "position_embeddings"},
+        {"past_key_value", "past_key_value"},
+        {"past_key_values", "past_key_value"},
+        {"use_cache", "use_cache"},
+        {"output_attentions", "output_attentions"}};
+    for (auto [alias, role] : aliases)
+      if (n == alias)
+        return role.str();
+    if (auto cache = cacheRole(n))
+      return *cache;
+    return std::string();
+  }
+
+  unsigned numCacheTensors(func::FuncOp f) {
     unsigned count = 0;
-    for (unsigned i = 0; i < f.getNumArguments(); ++i)
-      count += isCacheTensorName(argName(f, i));
+    for (unsigned i = 0; i < f.getNumArguments(); ++i) {
+      FailureOr<std::string> role = roleOf(argName(f, i));
+      count += succeeded(role) && (*role == "past_key" || *role == "past_value");
+    }
     return count;
+  }
+
+  /// Rank of the tensor the mask is added to (through fake quant, casts and
+  /// movement ops), 4 when unknown.
+  static int64_t maskRank(Value mask) {
+    SmallVector<Value> work{mask};
+    llvm::DenseSet<Value> seen;
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      if (!seen.insert(v).second)
+        continue;
+      for (Operation *user : v.getUsers()) {
+        if (isa<AddOp, WhereOp>(user)) {
+          for (Value other : user->getOperands())
+            if (other != v)
+              if (auto t = dyn_cast<RankedTensorType>(other.getType());
+                  t && t.getRank() >= 2)
+                return t.getRank();
+        }
+        if (user->getNumResults() == 1 &&
+            isa<TensorType>(user->getResult(0).getType()))
+          work.push_back(user->getResult(0));
+      }
+    }
+    return 4;
   }
 
   /// Optional[Tuple[k, v]] (one layer) or Optional[List[Tuple[k, v]]] (a
@@ -321,13 +449,20 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       return ret.emitError("kiln-export-adapter: unexpected results: ")
              << leaves.size() << " tensors";
     OpBuilder b(ret);
+    // Decode results: a unified model returns past ++ new (kept to this
+    // step's entries by default); a single-mode traced module returns what
+    // its contract says (TICO: this step's entries, HF: the full cache).
+    bool sliceCache = cacheOut == "delta" ||
+                      (cacheOut == "auto" && !(sawCacheTensors && singleMethod));
+    if (cacheOut == "full")
+      sliceCache = false;
     SmallVector<Value> results{leaves[0]};
     SmallVector<std::string> names{hasInput("input_ids", f) ? "logits" : "hidden"};
     int64_t layers = numKv / 2;
     for (int64_t l = 0; l < layers; ++l) {
       for (int kv = 0; kv < 2; ++kv) {
         Value v = leaves[1 + 2 * l + kv];
-        if (isDecode())
+        if (isDecode() && sliceCache)
           v = newEntries(b, v);
         std::string base = isDecode() ? (kv ? "new_value" : "new_key") : (kv ? "value" : "key");
         names.push_back(layers > 1 ? base + "." + std::to_string(l) : base);

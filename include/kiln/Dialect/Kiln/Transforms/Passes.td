@@ -117,6 +117,13 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
     to constants; the returned tuple is flattened. Names are recorded as
     `kiln.name` argument/result attributes (Circle signature names later).
 
+    Already-specialised (traced) modules are bound by role: arguments named
+    `hidden_states`/`h`, `input_ids`/`ids`, `attention_mask`/`mask`, `cos`,
+    `sin`, `past_key[_i]`, `past_value[_i]` (or given a role with
+    `input-roles=NAME=ROLE`). The mask's rank follows the scores it is added
+    to: [B,1,S,T] for batched attention, [B,S,T] for per-head graphs (TICO).
+    Their results keep their order and get role names.
+
     hidden size, head_dim and the number of KV heads are read from the
     model (first projection's weight, the head-split view, the second
     projection's weight) unless given as options.
@@ -139,6 +146,8 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
     Option<"headDim", "head-dim", "int64_t", /*default=*/"0", "Override: head_dim (0: read from the model)">,
     Option<"numKvHeads", "num-kv-heads", "int64_t", /*default=*/"0", "Override: number of KV heads (0: read from the model)">,
     Option<"variant", "variant", "std::string", /*default=*/"\"\"", "Recorded as the function's kiln.variant attribute (prefill, prefill_reference, decode)">,
+    ListOption<"inputRoles", "input-roles", "std::string", "Roles of arguments with unusual names: NAME=ROLE (ROLE: hidden_states, input_ids, attention_mask, cos, sin, position_embeddings, past_key, past_value)">,
+    Option<"cacheOut", "cache-out", "std::string", /*default=*/"\"auto\"", "Decode keys/values: delta (this step's entries), full (the updated cache), auto (delta for unified models, as returned for single-mode traced modules)">,
   ];
   let statistics = [
     Statistic<"numOutputs", "num-outputs", "Results of the specialised function">,
