@@ -120,6 +120,11 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    // Whole-axis slices (x[:, :, None] in repeat_kv) are the identity.
+    func.walk([](SliceOp sl) {
+      if (isWholeSlice(sl) && sl.getType() == sl.getInput().getType())
+        sl.getResult().replaceAllUsesWith(sl.getInput());
+    });
     SmallVector<RepeatInterleaveOp> repeats;
     func.walk([&](RepeatInterleaveOp r) { repeats.push_back(r); });
     for (RepeatInterleaveOp rep : repeats) {

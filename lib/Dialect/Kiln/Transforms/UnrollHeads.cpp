@@ -23,6 +23,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -203,11 +204,21 @@ private:
         builder.getStringAttr((name.empty() ? "attention" : name) + suffix), loc);
   }
 
+  /// Per-head ops go after the batched op they replace (or at the start for
+  /// an argument), after the ones made there before: heads in order.
   void insertAfterDefinition(Value v) {
-    if (Operation *op = v.getDefiningOp())
-      builder.setInsertionPointAfter(op);
+    anchor = v.getDefiningOp();
+    if (auto it = lastAt.find(anchor); it != lastAt.end())
+      builder.setInsertionPointAfter(it->second);
+    else if (anchor)
+      builder.setInsertionPointAfter(anchor);
     else
       builder.setInsertionPointToStart(&func.front());
+  }
+  Value created(Operation *op) {
+    ++numHeadOps;
+    lastAt[anchor] = op;
+    return op->getResult(0);
   }
 
   Value i64(Location loc, int64_t v) {
@@ -220,10 +231,8 @@ private:
 
   template <typename OpT, typename... Args>
   Value create(Location loc, const Heads &heads, Type type, Args &&...args) {
-    ++numHeadOps;
-    return builder
-        .create<OpT>(headLoc(loc, heads), type, std::forward<Args>(args)...)
-        .getResult();
+    return created(
+        builder.create<OpT>(headLoc(loc, heads), type, std::forward<Args>(args)...));
   }
 
   Value reshapeTo(Location loc, const Heads &heads, Value v, RankedTensorType type) {
@@ -441,11 +450,9 @@ private:
       if (failed(rhs))
         return mlir::failure();
       insertAfterDefinition(v);
-      ++numHeadOps;
-      return builder
-          .create<MatmulOp>(headLoc(loc, heads), headType, *lhs, *rhs,
-                            builder.getBoolAttr(adjX), builder.getBoolAttr(adjY))
-          .getResult();
+      return created(builder.create<MatmulOp>(headLoc(loc, heads), headType, *lhs,
+                                              *rhs, builder.getBoolAttr(adjX),
+                                              builder.getBoolAttr(adjY)));
     }
 
     if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, WhereOp, NegOp, RsqrtOp, SiluOp,
@@ -458,11 +465,8 @@ private:
         operands.push_back(*o);
       }
       insertAfterDefinition(v);
-      ++numHeadOps;
-      Operation *clone =
-          builder.create(headLoc(loc, heads), def->getName().getIdentifier(),
-                         operands, TypeRange{headType}, def->getAttrs());
-      return clone->getResult(0);
+      return created(builder.create(headLoc(loc, heads), def->getName().getIdentifier(),
+                                    operands, TypeRange{headType}, def->getAttrs()));
     }
 
     if (auto sm = dyn_cast<SoftmaxOp>(def)) {
@@ -639,6 +643,8 @@ private:
   func::FuncOp func;
   OpBuilder builder;
   std::map<std::pair<void *, std::vector<int64_t>>, Value> memo;
+  Operation *anchor = nullptr;
+  llvm::DenseMap<Operation *, Operation *> lastAt;
 
 public:
   OpBuilder &getBuilder() { return builder; }
