@@ -43,3 +43,11 @@ _reference = os.path.normpath(os.path.join(config.kiln_src_root, "..", "shared",
 if os.path.isfile(os.path.join(_reference, "circle_schema.fbs")) and shutil.which("flatc"):
     config.available_features.add("reference-schemas")
     config.substitutions.append(("%reference_schemas", _reference))
+# Third-party fixtures (test/e2e/fixtures): ../shared/fixtures beside the
+# checkout, or the folder in KILN_FIXTURES; without it those tests are
+# UNSUPPORTED.
+_fixtures = os.path.normpath(os.environ.get("KILN_FIXTURES") or
+                             os.path.join(config.kiln_src_root, "..", "shared", "fixtures"))
+if os.path.isdir(_fixtures):
+    config.available_features.add("fixtures")
+    config.substitutions.append(("%fixtures", _fixtures))

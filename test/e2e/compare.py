@@ -51,9 +51,9 @@ def main():
             peir = diff.max() / span if span > 0 else diff.max()
             rel = diff.max() / max(np.abs(ref).max(), 1e-30)
             status = "ok"
-            if args.max_peir is not None and peir > args.max_peir:
+            if args.max_peir is not None and not peir <= args.max_peir:  # NaN fails
                 status = "FAIL (peir > %g)" % args.max_peir
-            if args.max_rel is not None and rel > args.max_rel:
+            if args.max_rel is not None and not rel <= args.max_rel:
                 status = "FAIL (rel > %g)" % args.max_rel
             ok &= status == "ok"
             print("%s.%s: max_abs=%.3e mean_abs=%.3e peir=%.3e rel=%.3e %s"
