@@ -1,6 +1,8 @@
 //===- Pipelines.cpp - Kiln's named pass pipelines ------------------------===//
 #include "kiln/Pipelines/Pipelines.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
 
@@ -32,7 +34,7 @@ static void addAdapter(OpPassManager &pm, kiln::Variant variant,
   adapter.seqLen = options.seqLen;
   adapter.cacheLen = options.cacheLen;
   adapter.returnKv = options.returnKv;
-  adapter.inputRoles = options.inputRoles;
+  adapter.inputRoles = llvm::join(options.inputRoles, ",");
   adapter.cacheOut = options.cacheOut;
   adapter.variant = kiln::getVariantName(variant).str();
   pm.addPass(kiln::createExportAdapter(adapter));

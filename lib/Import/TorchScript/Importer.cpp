@@ -57,10 +57,43 @@ kiln::torchscript::sourceOf(const TSNode *node) {
                          static_cast<unsigned>(col + 1));
 }
 
+/// PyTorch's Tensor operator wrappers (torch/_tensor.py: __floordiv__,
+/// __rsub__, ...): a traced op located there says nothing to the user, the
+/// line that used the operator does. (torch.nn.functional keeps its own
+/// location: the importer's call-site logic handles scripted calls.)
+static bool isTorchInternal(llvm::StringRef file) {
+  return file.ends_with("/torch/_tensor.py");
+}
+
 Location ModuleImporter::fileLoc(TSNode *node) {
-  if (auto src = sourceOf(node))
-    return FileLineColLoc::get(&context, std::get<0>(*src), std::get<1>(*src),
-                               std::get<2>(*src));
+  auto make = [&](const std::tuple<std::string, unsigned, unsigned> &src) {
+    return FileLineColLoc::get(&context, std::get<0>(src), std::get<1>(src),
+                               std::get<2>(src));
+  };
+  auto src = sourceOf(node);
+  if (src && !isTorchInternal(std::get<0>(*src)))
+    return make(*src);
+  // Traced graphs give shape glue (aten::Int, prim::NumToTensor) no source
+  // range, and calls into torch's Python code a range inside torch: take the
+  // user's line from the nearest consumer (then producer) that has one.
+  llvm::SmallVector<TSNode *> work{node};
+  llvm::DenseSet<TSNode *> seen{node};
+  for (unsigned step = 0; step < work.size() && step < 32; ++step) {
+    TSNode *n = work[step];
+    for (TSValue *out : n->outputs())
+      for (const torch::jit::Use &use : out->uses())
+        if (seen.insert(use.user).second) {
+          if (auto s = sourceOf(use.user); s && !isTorchInternal(std::get<0>(*s)))
+            return make(*s);
+          work.push_back(use.user);
+        }
+  }
+  for (TSValue *in : node->inputs())
+    if (TSNode *def = in->node(); def && def->kind() != c10::prim::Param)
+      if (auto s = sourceOf(def); s && !isTorchInternal(std::get<0>(*s)))
+        return make(*s);
+  if (src)
+    return make(*src);
   return UnknownLoc::get(&context);
 }
 
@@ -441,6 +474,7 @@ static bool containsPoison(const Entry &e) {
 
 void ModuleImporter::noteUnsupported(TSNode *node, Location loc) {
   std::string kind = node->kind().toQualString();
+  ++unsupportedCount[kind];
   for (auto &entry : unsupported)
     if (entry.first == kind)
       return;
@@ -1234,7 +1268,11 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
       // Every unsupported op kind, each at its first location, in one run.
       SmallVector<std::string> kinds;
       for (auto &[kind, where] : unsupported) {
-        emitError(where) << "unsupported TorchScript op '" << kind << "'";
+        unsigned count = unsupportedCount.lookup(kind);
+        InFlightDiagnostic diag = emitError(where);
+        diag << "unsupported TorchScript op '" << kind << "'";
+        if (count > 1)
+          diag << " (" << count << " places; this is the first)";
         kinds.push_back(kind);
       }
       emitError(loc) << "cannot import '" << path << "': " << kinds.size()

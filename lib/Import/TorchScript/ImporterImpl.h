@@ -337,9 +337,11 @@ public:
   /// Lists the op kinds no converter handles, reachable from `graph`.
   void scanUnsupported(TSBlock *block, llvm::DenseSet<const TSGraph *> &visited);
 
-  /// Records an unsupported op kind (first location wins).
+  /// Records an unsupported op kind (first location wins) and counts its
+  /// occurrences.
   void noteUnsupported(TSNode *node, mlir::Location loc);
   std::vector<std::pair<std::string, mlir::Location>> unsupported;
+  llvm::StringMap<unsigned> unsupportedCount;
 
   mlir::MLIRContext &context;
   std::string path;

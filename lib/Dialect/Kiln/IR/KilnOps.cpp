@@ -91,7 +91,13 @@ static RankedTensorType rankedOrNull(Value v) {
 
 /// A ranked tensor type with `shape` and the element type of `like`.
 static Type withShape(Value like, ArrayRef<int64_t> shape) {
-  return RankedTensorType::get(shape, getElementTypeOrSelf(like.getType()));
+  // Sizes computed from invalid operands (negative) are unknown here; the
+  // op's verifier reports them.
+  SmallVector<int64_t> dims(shape);
+  for (int64_t &d : dims)
+    if (d < 0)
+      d = kDyn;
+  return RankedTensorType::get(dims, getElementTypeOrSelf(like.getType()));
 }
 
 static std::string shapeStr(ArrayRef<int64_t> shape) {
@@ -524,12 +530,17 @@ Type ReshapeOp::inferResultType() {
   SmallVector<int64_t> shape = constantSizes(getSizes());
   int64_t inferIdx = -1, known = 1;
   for (auto [i, d] : llvm::enumerate(shape)) {
-    if (d == -1)
+    if (d == -1) {
       inferIdx = i;
-    else if (d == kDyn)
+    } else if (d == kDyn || d < 0) {
+      d = kDyn; // unknown, or invalid (the verifier reports it)
       known = kDyn;
-    else
-      known *= d;
+    } else if (known != kDyn) {
+      if (d != 0 && known > std::numeric_limits<int64_t>::max() / d)
+        known = kDyn;
+      else
+        known *= d;
+    }
   }
   if (inferIdx >= 0) {
     auto t = rankedOrNull(getInput());

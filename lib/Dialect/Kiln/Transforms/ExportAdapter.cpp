@@ -174,6 +174,12 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
 
     bool sawPast = false;
     std::optional<std::pair<BlockArgument, unsigned>> deferredMask;
+    // The unified (scripted, HF-signature) model: its mask is [B,1,S,T].
+    bool unified = false;
+    for (unsigned i = 0; i < numOld; ++i) {
+      FailureOr<std::string> role = roleOf(argName(f, i));
+      unified |= succeeded(role) && *role == "past_key_value";
+    }
     for (unsigned i = 0; i < numOld; ++i) {
       BlockArgument old = entry.getArgument(i);
       std::string n = argName(f, i);
@@ -188,8 +194,11 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       } else if (role == "input_ids" || (n == "input" && isa<TensorType>(t) &&
                                          getElementTypeOrSelf(t).isInteger(64))) {
         ok = replaceWith(old, addArg("input_ids", tensor({batch, s}, getElementTypeOrSelf(t).isInteger(64) || !isa<TensorType>(t) ? b.getI64Type() : getElementTypeOrSelf(t))));
+      } else if (role == "attention_mask" && unified) {
+        ok = replaceWith(old, addArg("attention_mask", tensor({batch, 1, s, s + past}, f32)));
       } else if (role == "attention_mask") {
-        // Its rank follows the scores it is added to: bound after the rest.
+        // A traced module's mask has the rank of the scores it is added to
+        // ([B,1,S,T] batched, [B,S,T] per head): bound after the rest.
         deferredMask = {old, static_cast<unsigned>(newTypes.size())};
         continue;
       } else if (role == "cos" || role == "sin") {
@@ -199,7 +208,10 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         Value cos = addArg("cos", tensor({batch, s, dim}, f32));
         Value sin = addArg("sin", tensor({batch, s, dim}, f32));
         SmallVector<Value> elems;
-        for (auto [v, et] : llvm::zip(ValueRange{cos, sin}, tt.getTypes()))
+        // A named array: a braced ValueRange would point into a temporary
+        // initializer list that dies before the loop body runs.
+        Value cosSin[] = {cos, sin};
+        for (auto [v, et] : llvm::zip(cosSin, tt.getTypes()))
           elems.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
         old.replaceAllUsesWith(b.create<TupleOp>(loc, tt, elems));
       } else if (role == "past_key" || role == "past_value") {
@@ -311,8 +323,10 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
 
   /// The role of an argument: from input-roles, else from its name.
   FailureOr<std::string> roleOf(StringRef n) {
-    for (const std::string &r : inputRoles) {
-      auto [name, role] = StringRef(r).split('=');
+    SmallVector<StringRef> given;
+    StringRef(inputRoles).split(given, ',', -1, /*KeepEmpty=*/false);
+    for (StringRef r : given) {
+      auto [name, role] = r.trim().split('=');
       if (name != n)
         continue;
       if (!llvm::is_contained(knownRoles(), role.str())) {

@@ -9,7 +9,7 @@
 // RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode cache-len=16 keep-source=true variant=decode" | FileCheck %s --check-prefix=KEEP
 // RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode" 2>&1 | FileCheck %s --check-prefix=NOCACHE
 // RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=train seq-len=4" 2>&1 | FileCheck %s --check-prefix=MODE
-// RUN: kiln-opt %s --split-input-file --kiln-export-adapter="mode=prefill seq-len=16 head-dim=2 num-kv-heads=1" --verify-diagnostics
+// RUN: kiln-opt %s --split-input-file --kiln-export-adapter="mode=prefill seq-len=16 head-dim=2 num-kv-heads=1" --verify-diagnostics | FileCheck %s --check-prefix=ROLES
 // Without the overrides, dimensions the small functions below do not show
 // are diagnosed:
 // RUN: not kiln-opt %s --split-input-file --kiln-export-adapter="mode=prefill seq-len=16" 2>&1 | FileCheck %s --check-prefix=DIMS
@@ -68,9 +68,26 @@ func.func @forward(%x: tensor<1x8x4xf32> {kiln.name = "hidden_states"}) -> tenso
 
 // A model without a cache argument cannot take decode mode (prefill here
 // works; the decode case is in the RUN lines through an unknown argument).
-// expected-error @+1 {{kiln-export-adapter: no binding for argument 1 'position_ids' of type 'tensor<*xi64>'}}
+// expected-error @+1 {{kiln-export-adapter: argument 1 'position_ids' has no known role (the function takes 'hidden_states', 'position_ids'); name it with input-roles=position_ids=ROLE}}
 func.func @forward(%x: tensor<*xf32> {kiln.name = "hidden_states"}, %p: tensor<*xi64> {kiln.name = "position_ids"}) -> tensor<*xf32> {
   %w = kiln.constant dense<1.0> : tensor<4x4xf32>
   %y = kiln.linear %x, %w : (tensor<*xf32>, tensor<4x4xf32>) -> tensor<*xf32>
   return %y : tensor<*xf32>
+}
+
+// -----
+
+// A traced module's short argument names are bound by role, and the mask
+// takes the rank of the scores it is added to: [B,S,T] for per-head scores.
+// ROLES-LABEL: func.func @prefill(
+// ROLES-SAME: tensor<1x16x4xf32> {kiln.name = "hidden_states"}
+// ROLES-SAME: tensor<1x16x16xf32> {kiln.name = "attention_mask"}
+func.func @forward(%h: tensor<*xf32> {kiln.name = "h.1"}, %m: tensor<*xf32> {kiln.name = "mask"}) -> tensor<*xf32> {
+  %w = kiln.constant dense<1.0> : tensor<4x4xf32>
+  %y = kiln.linear %h, %w : (tensor<*xf32>, tensor<4x4xf32>) -> tensor<*xf32>
+  %s = kiln.matmul %y, %y {adj_y = true} : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
+  %a = kiln.add %s, %m : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
+  %p = kiln.softmax %a dim = -1 : (tensor<*xf32>) -> tensor<*xf32>
+  %o = kiln.matmul %p, %y : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
+  return %o : tensor<*xf32>
 }

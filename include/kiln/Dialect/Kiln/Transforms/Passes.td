@@ -146,7 +146,7 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
     Option<"headDim", "head-dim", "int64_t", /*default=*/"0", "Override: head_dim (0: read from the model)">,
     Option<"numKvHeads", "num-kv-heads", "int64_t", /*default=*/"0", "Override: number of KV heads (0: read from the model)">,
     Option<"variant", "variant", "std::string", /*default=*/"\"\"", "Recorded as the function's kiln.variant attribute (prefill, prefill_reference, decode)">,
-    ListOption<"inputRoles", "input-roles", "std::string", "Roles of arguments with unusual names: NAME=ROLE (ROLE: hidden_states, input_ids, attention_mask, cos, sin, position_embeddings, past_key, past_value)">,
+    Option<"inputRoles", "input-roles", "std::string", /*default=*/"\"\"", "Roles of arguments with unusual names: NAME=ROLE[,NAME=ROLE...] (ROLE: hidden_states, input_ids, attention_mask, cos, sin, position_embeddings, past_key, past_value)">,
     Option<"cacheOut", "cache-out", "std::string", /*default=*/"\"auto\"", "Decode keys/values: delta (this step's entries), full (the updated cache), auto (delta for unified models, as returned for single-mode traced modules)">,
   ];
   let statistics = [
