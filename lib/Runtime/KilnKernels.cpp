@@ -9,6 +9,8 @@
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
+#include <limits>
+
 using namespace mlir;
 
 namespace kiln::runtime {
@@ -194,6 +196,21 @@ void addKilnKernels(KernelTable &table) {
       at::Scalar scalar = v.kind == RValue::Kind::Float ? at::Scalar(v.f)
                                                         : at::Scalar(f.integer(in));
       f.slots[out.slot] = RValue::tensor(out.finish(at::scalar_tensor(scalar, s)));
+    });
+  });
+
+  addKernel<CausalMaskOp>(table, [](CausalMaskOp op, Compiler &c) -> FailureOr<Exec> {
+    FailureOr<at::ScalarType> dtype = resultDType(op);
+    if (failed(dtype))
+      return failure();
+    uint32_t l = c.slot(op.getQueries()), s = c.slot(op.getKeys());
+    ResultInfo out = c.result(op.getResult());
+    at::ScalarType st = *dtype;
+    return Exec([l, s, out, st](Frame &f) {
+      at::Tensor keep = at::ones({f.integer(l), f.integer(s)}, at::kBool).tril();
+      at::Tensor mask = at::zeros(keep.sizes(), st).masked_fill(
+          keep.logical_not(), -std::numeric_limits<double>::infinity());
+      f.slots[out.slot] = RValue::tensor(out.finish(mask));
     });
   });
 

@@ -163,10 +163,6 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
   if (!causal)
     return error(n, f) << "is_causal of aten::scaled_dot_product_attention "
                           "must be a constant";
-  if (*causal)
-    return error(n, f) << "aten::scaled_dot_product_attention with "
-                          "is_causal=True is not supported yet: pass the "
-                          "causal mask as attn_mask";
   std::optional<bool> gqa = count > 7 ? constBool(n, f, 7) : false;
   if (!gqa)
     return error(n, f) << "enable_gqa of aten::scaled_dot_product_attention "
@@ -175,10 +171,26 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
   Type elt = elementTypeOf(*q);
   Type type = unrankedOf(elt);
   Value key = *k, value = *v;
-  if (*gqa)
-    return error(n, f) << "aten::scaled_dot_product_attention with "
-                          "enable_gqa=True is not supported yet: expand the "
-                          "keys and values first (repeat_kv)";
+  if (*gqa) {
+    // Each KV head serves heads / kv_heads query heads: the repeat_kv form
+    // ([B, kv, 1, S, D] expanded to [B, kv, G, S, D], viewed as [B, H, S,
+    // D]) that the attention passes know.
+    Value heads = b.create<SizeOp>(loc, b.getI64Type(), *q, constantI64(-3));
+    auto repeat = [&](Value x) {
+      Value kvHeads = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(-3));
+      Value groups = b.create<arith::FloorDivSIOp>(loc, heads, kvHeads);
+      Value batch = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(0));
+      Value len = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(-2));
+      Value dim = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(-1));
+      Value one = finish(b.create<UnsqueezeOp>(loc, type, x, b.getI64IntegerAttr(2)));
+      Value wide = finish(b.create<ExpandOp>(
+          loc, type, one, ValueRange{batch, kvHeads, groups, len, dim}));
+      return finish(b.create<ReshapeOp>(loc, type, wide,
+                                        ValueRange{batch, heads, len, dim}));
+    };
+    key = repeat(key);
+    value = repeat(value);
+  }
   Value keyT = finish(b.create<TransposeOp>(loc, type, key,
                                             b.getI64IntegerAttr(-2),
                                             b.getI64IntegerAttr(-1)));
@@ -211,6 +223,15 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
     } else {
       scores = finish(b.create<AddOp>(loc, type, scores, *mask));
     }
+  }
+  if (*causal) {
+    // PyTorch's is_causal: query i sees keys 0..i (top-left aligned).
+    Value l = b.create<SizeOp>(loc, b.getI64Type(), *q, constantI64(-2));
+    Value s = b.create<SizeOp>(loc, b.getI64Type(), key, constantI64(-2));
+    Value mask = finish(b.create<CausalMaskOp>(
+        loc, RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic}, elt),
+        l, s));
+    scores = finish(b.create<AddOp>(loc, type, scores, mask));
   }
   Value probs =
       finish(b.create<SoftmaxOp>(loc, type, scores, b.getI64IntegerAttr(-1)));

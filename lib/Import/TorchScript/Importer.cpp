@@ -1214,9 +1214,28 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
     try {
       registerExtraOperators();
       module = jit::load(path);
-    } catch (const c10::Error &e) {
+    } catch (const std::exception &e) {
+      // c10::Error, or jit::ErrorReport from compiling the serialized code.
+      auto *c10e = dynamic_cast<const c10::Error *>(&e);
+      llvm::StringRef msg = c10e ? c10e->what_without_backtrace() : e.what();
+      // A builtin that neither LibTorch nor Kiln registered: one line that
+      // names it (LibTorch's message continues with the serialized code).
+      static constexpr llvm::StringLiteral unknown = "Unknown builtin op: ";
+      if (size_t at = msg.find(unknown); at != llvm::StringRef::npos) {
+        llvm::StringRef op = msg.drop_front(at + unknown.size());
+        op = op.take_until([](char c) {
+          return !(llvm::isAlnum(c) || c == '_' || c == ':' || c == '.');
+        });
+        op = op.rtrim('.');
+        emitError(loc) << "cannot load '" << path << "': it calls the operator '"
+                       << op
+                       << "', which neither LibTorch 1.13 nor Kiln defines "
+                          "(Kiln adds aten::scaled_dot_product_attention and "
+                          "circle_custom::rms_norm)";
+        return nullptr;
+      }
       emitError(loc) << "'" << path << "' is not a readable TorchScript file: "
-                     << e.what_without_backtrace();
+                     << msg.trim();
       return nullptr;
     }
 
@@ -1253,6 +1272,14 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
     }
 
     OwningOpRef<ModuleOp> result = ModuleOp::create(loc);
+    // Which methods the TorchScript module has: a traced module with one
+    // method is already specialised to one mode (the export adapter keeps
+    // its outputs as they are).
+    SmallVector<Attribute> methodNames;
+    for (const jit::Method &m : module.get_methods())
+      methodNames.push_back(StringAttr::get(&context, m.name()));
+    (*result)->setAttr("kiln.torchscript_methods",
+                       ArrayAttr::get(&context, methodNames));
     OpBuilder mb(&context);
     mb.setInsertionPointToEnd(result->getBody());
     for (auto [name, fn] : llvm::zip(names, methods)) {

@@ -293,6 +293,40 @@ OpFoldResult FromScalarOp::fold(FoldAdaptor adaptor) {
   return {};
 }
 
+Type CausalMaskOp::inferResultType() {
+  SmallVector<int64_t> shape(2, kDyn);
+  if (auto l = getConstantI64(getQueries()); l && *l >= 0)
+    shape[0] = *l;
+  if (auto s = getConstantI64(getKeys()); s && *s >= 0)
+    shape[1] = *s;
+  return withShape(getResult(), shape);
+}
+
+LogicalResult CausalMaskOp::verify() {
+  for (Value v : {getQueries(), getKeys()})
+    if (auto c = getConstantI64(v); c && *c < 0)
+      return emitOpError("negative size ") << *c;
+  if (auto r = dyn_cast<RankedTensorType>(getType()); r && r.getRank() != 2)
+    return emitOpError("result must be 2-d, got rank ") << r.getRank();
+  return verifyInferred(*this);
+}
+
+OpFoldResult CausalMaskOp::fold(FoldAdaptor) {
+  auto t = dyn_cast<RankedTensorType>(getType());
+  if (!t || !t.hasStaticShape() || t.getNumElements() > (int64_t(1) << 24))
+    return {};
+  auto ft = cast<FloatType>(t.getElementType());
+  int64_t l = t.getDimSize(0), s = t.getDimSize(1);
+  APFloat zero = APFloat::getZero(ft.getFloatSemantics());
+  APFloat ninf = APFloat::getInf(ft.getFloatSemantics(), /*Negative=*/true);
+  SmallVector<APFloat> values;
+  values.reserve(l * s);
+  for (int64_t i = 0; i < l; ++i)
+    for (int64_t j = 0; j < s; ++j)
+      values.push_back(j <= i ? zero : ninf);
+  return DenseElementsAttr::get(t, values);
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//

@@ -60,9 +60,14 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     }
     if (failed(checkOptions(source)))
       return signalPassFailure();
-    singleMethod = llvm::count_if(module.getOps<func::FuncOp>(), [](func::FuncOp fn) {
-                     return !fn->hasAttr("kiln.variant");
-                   }) == 1;
+    // One TorchScript method (recorded by the importer; else one function):
+    // a module already specialised to one mode.
+    if (auto methods = module->getAttrOfType<ArrayAttr>("kiln.torchscript_methods"))
+      singleMethod = methods.size() == 1;
+    else
+      singleMethod = llvm::count_if(module.getOps<func::FuncOp>(), [](func::FuncOp fn) {
+                       return !fn->hasAttr("kiln.variant");
+                     }) == 1;
     func::FuncOp f = source;
     std::string name = outputName.empty() ? mode.getValue() : outputName.getValue();
     if (keepSource) {

@@ -142,6 +142,24 @@ def Kiln_RankOp : Kiln_Op<"rank", [Pure]> {
   let hasFolder = 1;
 }
 
+def Kiln_CausalMaskOp : Kiln_Op<"causal_mask", [Pure, ShapeInfer]> {
+  let summary = "Additive causal mask of scaled_dot_product_attention(is_causal=True)";
+  let description = [{
+    A `[queries, keys]` float tensor: 0 where key `j <= i` for query `i`,
+    `-inf` elsewhere (PyTorch's top-left aligned `tril`). It folds to a
+    constant once both sizes are constants.
+
+    ```mlir
+    %m = kiln.causal_mask %l, %s : tensor<16x16xf32>
+    ```
+  }];
+  let arguments = (ins I64:$queries, I64:$keys);
+  let results = (outs TensorOf<[AnyFloat]>:$result);
+  let assemblyFormat = "$queries `,` $keys attr-dict `:` type($result)";
+  let hasFolder = 1;
+  let hasVerifier = 1;
+}
+
 def Kiln_FromScalarOp : Kiln_Op<"from_scalar", [Pure]> {
   let summary = "A 0-d tensor from an i64/f64/i1 scalar (scalar operands of ATen ops)";
   let arguments = (ins AnyTypeOf<[I64, F64, I1]>:$scalar);
