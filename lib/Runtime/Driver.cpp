@@ -231,10 +231,10 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
       args.push_back(bindArgument(raw[i], func.getArgumentTypes()[i],
                                   "argument '" + argumentName(func, i) + "' of @" + function));
   } catch (const EvalError &e) {
-    func.emitError() << e.what();
+    emitError(func.getLoc()) << e.what();
     throw Reported();
   } catch (const c10::Error &e) {
-    func.emitError() << e.what_without_backtrace();
+    emitError(func.getLoc()) << e.what_without_backtrace();
     throw Reported();
   }
   RunResult result;

@@ -140,9 +140,9 @@ FailureOr<std::vector<HostValue>> Evaluator::run(llvm::ArrayRef<HostValue> args)
       values.push_back(bindArgument(fromHost(args[i]), func.getArgumentTypes()[i],
                                     "argument '" + argumentName(func, i) + "'"));
   } catch (const EvalError &e) {
-    return func.emitError() << e.what();
+    return emitError(func.getLoc()) << e.what();
   } catch (const std::exception &e) {
-    return func.emitError() << e.what();
+    return emitError(func.getLoc()) << e.what();
   }
   try {
     std::vector<RValue> results = callFunction(*impl->function, values);
@@ -153,7 +153,7 @@ FailureOr<std::vector<HostValue>> Evaluator::run(llvm::ArrayRef<HostValue> args)
   } catch (const Reported &) {
     return failure();
   } catch (const std::exception &e) {
-    return func.emitError() << e.what();
+    return emitError(func.getLoc()) << e.what();
   }
 }
 

@@ -113,7 +113,7 @@ std::vector<RValue> callFunction(const Function &fn, llvm::ArrayRef<RValue> args
   frame.slots.resize(fn.numSlots);
   if (args.size() != fn.body.args.size()) {
     func::FuncOp func = fn.func;
-    func.emitError() << "called with " << args.size() << " arguments, expects "
+    emitError(func.getLoc()) << "called with " << args.size() << " arguments, expects "
                         << fn.body.args.size();
     throw Reported();
   }

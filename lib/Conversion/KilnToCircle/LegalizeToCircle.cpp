@@ -81,7 +81,7 @@ struct LegalizeToCirclePass
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (flavor != "circle" && flavor != "tflite") {
-      func.emitError("unknown flavor '") << flavor << "' (circle or tflite)";
+      emitError(func.getLoc(), "unknown flavor '") << flavor << "' (circle or tflite)";
       return signalPassFailure();
     }
     if (failed(checkShapes(func)) || (isTflite() && failed(checkTfliteTypes(func))))

@@ -187,7 +187,7 @@ LogicalResult ModelWriter::build() {
       return failure();
     const std::string &key = subgraphs.back().signatureKey;
     if (!seenKeys.insert(key).second)
-      return func.emitError("signature key '") << key << "' is used twice";
+      return emitError(func.getLoc(), "signature key '") << key << "' is used twice";
     keys.push_back(key);
   }
   return collectMetadata(funcs, keys);
@@ -195,10 +195,10 @@ LogicalResult ModelWriter::build() {
 
 LogicalResult ModelWriter::addFunction(func::FuncOp func) {
   if (func.isExternal())
-    return func.emitError("cannot write function declaration '")
+    return emitError(func.getLoc(), "cannot write function declaration '")
            << func.getSymName() << "': it has no body";
   if (!func.getBody().hasOneBlock())
-    return func.emitError("cannot write '")
+    return emitError(func.getLoc(), "cannot write '")
            << func.getSymName() << "': a subgraph needs a single-block function";
 
   SubgraphDesc sg;
