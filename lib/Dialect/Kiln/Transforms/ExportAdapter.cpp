@@ -141,6 +141,23 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
 
   LogicalResult bindArguments(func::FuncOp f) {
     MLIRContext *ctx = &getContext();
+    // Every argument needs a role before the model's dimensions matter.
+    for (unsigned i = 0, e = f.getNumArguments(); i < e; ++i) {
+      std::string n = argName(f, i);
+      FailureOr<std::string> role = roleOf(n);
+      if (failed(role))
+        return failure();
+      if (role->empty() &&
+          !(n == "input" && isa<TensorType>(f.getArgumentTypes()[i]))) {
+        SmallVector<std::string> names;
+        for (unsigned j = 0; j < e; ++j)
+          names.push_back("'" + argName(f, j) + "'");
+        return emitError(f.getLoc(), "kiln-export-adapter: argument ")
+               << i << " '" << n << "' has no known role (the function takes "
+               << llvm::join(names, ", ") << "); name it with input-roles=" << n
+               << "=ROLE, ROLE one of " << llvm::join(knownRoles(), ", ");
+      }
+    }
     int64_t hidden, dim, kvHeads;
     if (failed(modelDims(f, hidden, dim, kvHeads)))
       return failure();

@@ -99,6 +99,45 @@ class Ops(nn.Module):
         return z + y.mean(-1, keepdim=True) * 0 + w.mean(-1, keepdim=True), e, rank
 
 
+class TracedGlue(nn.Module):
+    """Traced shape glue (aten::Int, prim::NumToTensor have no source range;
+    `//` on a tensor is located in torch/_tensor.py) next to errors."""
+
+    def forward(self, x: Tensor, h: Tensor) -> Tensor:
+        half = x.shape[-1] // 2
+        y = x[..., :half] * 2.0
+        z = (h // 2) + h  # LINE-TRACED-FLOORDIV
+        return torch.cat([y, z], -1)
+
+
+class TracedUnsupported(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        half = x.shape[-1] // 2
+        y = x[..., :half] * 2.0
+        return torch.cat([torch.erf(y), torch.erf(y), x], -1)  # LINE-TRACED-ERF
+
+
+class OddNames(nn.Module):
+    """A traced layer-like module whose argument names are no role."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(8, 8, bias=False)
+        self.k = nn.Linear(8, 4, bias=False)
+
+    def forward(self, foo: Tensor) -> Tensor:
+        b, l, _ = foo.shape
+        q = self.q(foo).view(b, l, 2, 4)
+        k = self.k(foo).view(b, l, 1, 4)
+        return (q * k).reshape(b, l, 8) + foo
+
+
+TRACED = {
+    "traced-glue": (TracedGlue, lambda: (torch.randn(1, 3, 8), torch.randn(1, 3, 8))),
+    "traced-unsupported": (TracedUnsupported, lambda: (torch.randn(1, 3, 8),)),
+    "odd-names": (OddNames, lambda: (torch.randn(1, 3, 8),)),
+}
+
 KINDS = {
     "unsupported": Unsupported,
     "scale-argument": ScaleArgument,
@@ -125,6 +164,10 @@ def main():
         data = open(out, "rb").read()
         with open(out, "wb") as f:
             f.write(data[: len(data) // 2])
+        return
+    if kind in TRACED:
+        cls, example = TRACED[kind]
+        torch.jit.save(torch.jit.trace(cls().eval(), example()), out)
         return
     torch.jit.save(torch.jit.script(KINDS[kind]()), out)
 
