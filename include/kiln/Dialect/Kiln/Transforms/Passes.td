@@ -178,6 +178,14 @@ def UnrollHeads : Pass<"kiln-unroll-heads", "::mlir::func::FuncOp"> {
       and key/value results are re-stacked [B, H_kv, S, D] with reshape and
       concatenation.
 
+    The forms of real models: kiln_torch's (`repeat_interleave`), Hugging
+    Face eager and sdpa (view + `transpose(1, 2)`, `repeat_kv` as expand
+    [B, H_kv, G, S, D] + view, `transpose(2, 3)` or `(-2, -1)` on keys), and
+    graphs that are already one chain per head (TICO `npu_export`: slices
+    and selects of the [B, S, H, D] view, heads stacked or concatenated),
+    which are left per head with their stack turned into a feature-axis
+    concatenation. A graph with nothing batched is returned as it is.
+
     Works on static prefill and decode graphs (run kiln-export-adapter
     first), for any H, H_kv, head_dim. An attention shape it cannot unroll
     is a diagnostic naming the op.
@@ -198,7 +206,10 @@ def ExpandGqa : Pass<"kiln-expand-gqa", "::mlir::func::FuncOp"> {
     keys/values viewed as [B, H_kv, 1, S, D], broadcasting over the group
     axis, and the product is viewed back as [B, H, ...]. No copy of the
     keys or values is made. A repeat with other users becomes an explicit
-    unsqueeze + expand (a broadcast) + reshape.
+    unsqueeze + expand (a broadcast) + reshape. Hugging Face's `repeat_kv`
+    (expand of [B, H_kv, 1, S, D] to [B, H_kv, G, S, D] viewed as
+    [B, H, S, D]) is the same repeat and takes the same grouped matmul; a
+    transpose of the keys' last two axes feeding the matmul becomes `adj_y`.
   }];
   let statistics = [
     Statistic<"numGroupedMatmuls", "num-grouped-matmuls", "Matmuls rewritten to broadcast over the group axis">,
