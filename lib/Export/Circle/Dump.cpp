@@ -59,6 +59,12 @@ void printOptions(llvm::raw_ostream &os, const fb::Operator *op) {
     return;
   const char *name = fb::EnumNameBuiltinOptions(type);
   os << ' ' << (name && *name ? name : "BuiltinOptions") << " {";
+  // A union type without its table (the verifier allows an absent value):
+  // nothing to print, and every builtin_options_as_*() below is null.
+  if (!op->builtin_options()) {
+    os << "absent}";
+    return;
+  }
   auto act = [](fb::ActivationFunctionType a) {
     const char *n = fb::EnumNameActivationFunctionType(a);
     return n && *n ? n : "?";
@@ -206,7 +212,7 @@ LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes, llvm::raw_ostream 
         continue;
       }
       os << (offset % kBufferAlignment == 0 ? " (16-aligned)" : " (NOT 16-aligned)");
-      if (offset + size > bytes.size())
+      if (offset > bytes.size() || size > bytes.size() - offset)
         os << " (PAST THE END OF THE FILE)";
       os << '\n';
     }

@@ -23,6 +23,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -154,9 +155,19 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
     for (auto [i, d] : llvm::enumerate(*signature))
       if (d < 0)
         shape[i] = ShapedType::kDynamic;
-  for (int64_t d : shape)
+  // Static element counts must stay far from overflow (and a FlatBuffer
+  // buffer holds < 2^63 bytes anyway): 2^48 elements is beyond any file.
+  uint64_t elements = 1;
+  for (int64_t d : shape) {
     if (d < 0 && !ShapedType::isDynamic(d))
       return emitError(at, "tensor '") << name << "' has a negative dimension";
+    if (ShapedType::isDynamic(d))
+      continue;
+    if (d != 0 && elements > (uint64_t(1) << 48) / static_cast<uint64_t>(d))
+      return emitError(at, "tensor '")
+             << name << "' has more elements than any file can hold";
+    elements *= static_cast<uint64_t>(d);
+  }
 
   int8_t type = static_cast<int8_t>(tensor->type());
   Type element;
@@ -178,6 +189,22 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
                << " zero points";
       zeroPoints.assign(zp->begin(), zp->end());
     }
+    int32_t dimension = quant->quantized_dimension();
+    if (scales.size() > 1 || dimension != 0) {
+      if (dimension < 0 || static_cast<size_t>(dimension) >= shape.size())
+        return emitError(at, "tensor '")
+               << name << "' is quantized along dimension " << dimension
+               << ", but has rank " << shape.size();
+      if (!ShapedType::isDynamic(shape[dimension]) &&
+          static_cast<uint64_t>(shape[dimension]) != scales.size())
+        return emitError(at, "tensor '")
+               << name << "' has " << scales.size() << " scales along dimension "
+               << dimension << " of size " << shape[dimension];
+    }
+    for (double scale : scales)
+      if (!(scale > 0) || !std::isfinite(scale))
+        return emitError(at, "tensor '") << name << "' has the quantization scale "
+                                         << scale << " (not positive and finite)";
     if (width > 32) {
       // MLIR's quant types stop at 32-bit storage: a plain integer tensor;
       // constants keep the parameters in kiln.quant_* attributes.
@@ -189,8 +216,13 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
     unsigned flags = isSigned ? quant::QuantizationFlags::Signed : 0;
     int64_t storageMin = quant::QuantizedType::getDefaultMinimumForInteger(isSigned, width);
     int64_t storageMax = quant::QuantizedType::getDefaultMaximumForInteger(isSigned, width);
+    for (int64_t z : zeroPoints)
+      if (z < storageMin || z > storageMax)
+        return emitError(at, "tensor '")
+               << name << "' has the zero point " << z << ", outside its "
+               << getTensorTypeName(type) << " storage range [" << storageMin
+               << ", " << storageMax << "]";
     auto emitter = [&] { return emitError(at, "tensor '") << name << "': "; };
-    int32_t dimension = quant->quantized_dimension();
     if (scales.size() > 1 || dimension != 0)
       element = quant::UniformQuantizedPerAxisType::getChecked(
           emitter, flags, storage, expressed, scales, zeroPoints, dimension,
@@ -487,6 +519,11 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
     FailureOr<llvm::ArrayRef<uint8_t>> data = file.getBufferData(tensor->buffer(), loc);
     if (failed(data))
       return failure();
+    if (data->empty() && !types[t].hasStaticShape())
+      continue;
+    if (!types[t].hasStaticShape())
+      return emitError(tensorLoc(tensor), "tensor '")
+             << tensorName(tensor) << "' holds data but has a dynamic shape";
     if (!data->empty() || types[t].getNumElements() == 0)
       constantTensors.push_back(t);
   }
@@ -606,6 +643,16 @@ OwningOpRef<ModuleOp> ModelReader::read() {
         for (const fb::Tensor *tensor : *tensors) {
           if (tensor->buffer() == 0)
             continue;
+          // Buffer indices key DenseMaps (whose empty and tombstone keys
+          // are ~0 and ~0 - 1): only indices of existing buffers go there.
+          auto *buffers = model->buffers();
+          if (!buffers || tensor->buffer() >= buffers->size()) {
+            emitError(tensorLoc(tensor), "tensor '")
+                << tensorName(tensor) << "' refers to buffer " << tensor->buffer()
+                << ", which does not exist (the file has "
+                << (buffers ? buffers->size() : 0) << " buffers)";
+            return nullptr;
+          }
           FailureOr<RankedTensorType> type = getTensorType(tensor);
           if (failed(type))
             return nullptr;
