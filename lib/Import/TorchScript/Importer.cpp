@@ -28,6 +28,14 @@
 #include "llvm/Support/FileSystem.h"
 
 #include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include "kiln/Import/TorchScript/ArchiveCheck.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <new>
+#include <sstream>
 
 using namespace mlir;
 using namespace kiln;
@@ -1213,7 +1221,36 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
   try {
     try {
       registerExtraOperators();
-      module = jit::load(path);
+      // LibTorch trusts the archive: check it first (zip structure, pickles,
+      // tensor records); damaged debug pickles are hidden from LibTorch.
+      auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+      if (!file) {
+        emitError(loc) << "cannot read '" << path << "': " << file.getError().message();
+        return nullptr;
+      }
+      llvm::ArrayRef<uint8_t> bytes(
+          reinterpret_cast<const uint8_t *>((*file)->getBufferStart()), (*file)->getBufferSize());
+      ArchiveCheckResult check = checkTorchScriptArchive(bytes);
+      if (!check.error.empty()) {
+        emitError(loc) << "'" << path << "' is not a readable TorchScript file: " << check.error;
+        return nullptr;
+      }
+      for (const std::string &w : check.warnings)
+        emitWarning(loc) << w;
+      // A failed allocation throws (LLVM's handler would abort) while
+      // LibTorch reads the file.
+      std::new_handler previous = std::set_new_handler(nullptr);
+      auto restore = llvm::make_scope_exit([&] { std::set_new_handler(previous); });
+      if (check.renameOffsets.empty()) {
+        module = jit::load(path);
+      } else {
+        std::string copy((*file)->getBufferStart(), (*file)->getBufferSize());
+        for (uint64_t at : check.renameOffsets)
+          copy[at] = '~';
+        std::istringstream in(std::move(copy));
+        module = jit::load(in);
+      }
     } catch (const std::exception &e) {
       // c10::Error, or jit::ErrorReport from compiling the serialized code.
       auto *c10e = dynamic_cast<const c10::Error *>(&e);
