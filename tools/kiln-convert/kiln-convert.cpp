@@ -22,8 +22,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/Timer.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -76,6 +78,13 @@ static cl::opt<std::string> cacheOut(
              "auto (delta for unified models, as the module returns them for "
              "single-mode traced modules)"),
     cl::init("auto"), cl::cat(category));
+static cl::opt<bool> integerOnly(
+    "integer-only",
+    cl::desc("Integer graphs: take fake-quantized inputs quantized everywhere, "
+             "give unquantized 16-bit sums a derived scale, and refuse any "
+             "float compute left between the model's inputs and outputs "
+             "(each float op is an error at its model line)"),
+    cl::init(false), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No summary"), cl::init(false),
                            cl::cat(category));
 
@@ -155,7 +164,46 @@ void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output) {
   os << "ops:";
   for (auto &[op, n] : histogram)
     os << " " << op << "=" << n;
-  os << "\nweights:";
+  os << "\n";
+  // Float compute between the model's inputs and outputs, per signature:
+  // the ops an integer NPU could not run, with the model lines they come
+  // from (for a model with quantization; a float model is float throughout).
+  bool quantized = false;
+  module.walk([&](Operation *op) {
+    for (Type t : op->getResultTypes())
+      if (auto s = dyn_cast<ShapedType>(t))
+        quantized |= isa<quant::QuantizedType>(s.getElementType());
+  });
+  for (auto f : module.getOps<func::FuncOp>()) {
+    SmallVector<Operation *> floats = kiln::findFloatOps(f);
+    llvm::MapVector<StringRef, int64_t> kinds;
+    for (Operation *op : floats)
+      ++kinds[op->getName().getStringRef()];
+    os << "float ops '" << f.getName() << "': " << floats.size();
+    for (auto &[k, n] : kinds)
+      os << " " << k << "=" << n;
+    os << "\n";
+    if (!quantized || floats.empty())
+      continue;
+    llvm::MapVector<std::string, SmallVector<StringRef>,
+                    std::map<std::string, unsigned>>
+        byLine;
+    for (Operation *op : floats) {
+      std::string line = kiln::sourceLine(op->getLoc());
+      auto &names = byLine[line.empty() ? "<unknown>" : line];
+      if (!llvm::is_contained(names, op->getName().getStringRef()))
+        names.push_back(op->getName().getStringRef());
+    }
+    unsigned shown = 0;
+    for (auto &[line, names] : byLine) {
+      if (++shown > 40) {
+        os << "  ... " << byLine.size() - 40 << " more lines\n";
+        break;
+      }
+      os << "  float at " << line << ": " << llvm::join(names, ", ") << "\n";
+    }
+  }
+  os << "weights:";
   for (auto &[dtype, bytes] : weightBytes)
     os << " " << dtype << "=" << bytes << "B";
   os << "\ntime:";
@@ -186,9 +234,34 @@ int main(int argc, char **argv) {
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
   auto fail = [](const Twine &msg) {
-    llvm::errs() << "kiln-convert: " << msg << "\n";
+    llvm::errs() << "kiln-convert: error: " << msg << "\n";
     return 1;
   };
+  // Lengths: positive when given, and small enough that the mask and cache
+  // inputs (batch x seq x (cache + seq)) stay below 2^32 elements.
+  for (auto *opt : {&seqLen, &cacheLen, &batch})
+    if ((opt->getNumOccurrences() && opt->getValue() <= 0) || opt->getValue() < 0 ||
+        opt->getValue() > (int64_t(1) << 20))
+      return fail("--" + opt->ArgStr + " must be between 1 and 1048576, not " +
+                  Twine(opt->getValue()));
+  if (batch * std::max<int64_t>(seqLen, 1) * (cacheLen + std::max<int64_t>(seqLen, 1)) >
+      (int64_t(1) << 32))
+    return fail("--batch x --seq-len x (--cache-len + --seq-len) exceeds 2^32 elements");
+  if (!outputPath.empty() && outputPath != "-") {
+    llvm::SmallString<256> dir(outputPath.getValue());
+    llvm::sys::path::remove_filename(dir);
+    if (dir.empty())
+      dir = ".";
+    if (llvm::sys::fs::is_directory(outputPath.getValue()))
+      return fail("the output '" + outputPath + "' is a directory");
+    if (!llvm::sys::fs::is_directory(dir))
+      return fail("the output directory '" + dir + "' does not exist");
+    if (llvm::sys::fs::access(dir, llvm::sys::fs::AccessMode::Write))
+      return fail("the output directory '" + dir + "' is not writable");
+    if (llvm::sys::fs::exists(outputPath.getValue()) &&
+        llvm::sys::fs::access(outputPath.getValue(), llvm::sys::fs::AccessMode::Write))
+      return fail("the output '" + outputPath + "' is read-only");
+  }
   if (formatOpt != "circle" && formatOpt != "tflite")
     return fail("--format must be circle or tflite");
   if (modeOpt != "prefill" && modeOpt != "decode" && modeOpt != "prefill+decode")
@@ -292,7 +365,9 @@ int main(int argc, char **argv) {
   // 3. Quantize and lower.
   {
     PassManager pm(&context);
-    pm.nest<func::FuncOp>().addPass(kiln::createFoldFakeQuant());
+    kiln::FoldFakeQuantOptions fold;
+    fold.integerOnly = integerOnly.getValue();
+    pm.nest<func::FuncOp>().addPass(kiln::createFoldFakeQuant(fold));
     if (failed(timed("fold-fake-quant", [&] { return pm.run(*result); })))
       return 1;
   }
@@ -306,6 +381,12 @@ int main(int argc, char **argv) {
     legalize.flavor = formatOpt.getValue();
     pm.nest<func::FuncOp>().addPass(kiln::createLegalizeToCircle(legalize));
     if (failed(timed("legalize", [&] { return pm.run(*result); })))
+      return 1;
+  }
+  if (integerOnly) {
+    PassManager pm(&context);
+    pm.nest<func::FuncOp>().addPass(kiln::createCheckIntegerOnly());
+    if (failed(pm.run(*result)))
       return 1;
   }
   if (emitMlir == "circle") {

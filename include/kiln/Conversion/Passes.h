@@ -13,6 +13,15 @@ namespace kiln {
 
 #define GEN_PASS_REGISTRATION
 #include "kiln/Conversion/Passes.h.inc"
+
+/// The float ops of a lowered circle function (kiln-check-integer-only's
+/// definition: circle ops other than constants with a float operand or
+/// result, except the quantize of a float input and the dequantize of a
+/// float output), in program order.
+llvm::SmallVector<mlir::Operation *> findFloatOps(mlir::func::FuncOp func);
+
+/// "file:line" of an op's location (through names and call sites), or "".
+std::string sourceLine(mlir::Location loc);
 } // namespace kiln
 
 #endif

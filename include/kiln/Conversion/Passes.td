@@ -54,4 +54,26 @@ def LegalizeToCircle : Pass<"kiln-legalize-to-circle", "::mlir::func::FuncOp"> {
                            "::mlir::quant::QuantizationDialect"];
 }
 
+def CheckIntegerOnly : Pass<"kiln-check-integer-only", "::mlir::func::FuncOp"> {
+  let summary = "Report (or refuse) float compute in a lowered circle function";
+  let description = [{
+    An NPU runs integers: in a fully fake-quantized model every exported op
+    should run on quantized tensors. A *float op* is a circle op (other than
+    `circle.const`) with a float operand or result, except the
+    `circle.quantize` of a float model input and the `circle.dequantize` of a
+    float model output.
+
+    Each float op is reported at its location (the model's Python line and
+    module path): as a remark, or with `fail=true` as an error that fails
+    the pass (`kiln-convert --integer-only`). The statistic counts them.
+  }];
+  let options = [
+    Option<"fail", "fail", "bool", /*default=*/"true",
+           "Float ops are errors (else remarks)">,
+  ];
+  let statistics = [
+    Statistic<"numFloatOps", "num-float-ops", "Float ops between the model's inputs and outputs">,
+  ];
+}
+
 #endif // KILN_CONVERSION_PASSES_TD

@@ -128,6 +128,12 @@ struct FoldFakeQuantPass
     SmallVector<Operation *> ops;
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
 
+    // 0. A float input that the model fake-quantizes is taken quantized by
+    //    every user (the residual too), as an integer NPU receives it.
+    if (integerOnly)
+      consumeInputsQuantized(func);
+    ops.clear();
+    func.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
     // A.
     for (Operation *op : ops) {
       if (auto fq = dyn_cast<FakeQuantOp>(op)) {
@@ -140,7 +146,19 @@ struct FoldFakeQuantPass
         propagateThroughMovement(op);
       }
     }
-    // B.
+    // B. (concatenations of differently quantized inputs first)
+    SmallVector<CatOp> cats;
+    func.walk([&](CatOp cat) { cats.push_back(cat); });
+    for (CatOp cat : cats)
+      requantizeIntoCat(cat);
+    SmallVector<Operation *> adds;
+    func.walk([&](Operation *op) {
+      if (isa<AddOp, SubOp>(op))
+        adds.push_back(op);
+    });
+    if (integerOnly)
+      for (Operation *op : adds)
+        deriveSumQuantization(op);
     SmallVector<QuantizeOp> quantizes;
     func.walk([&](QuantizeOp q) { quantizes.push_back(q); });
     llvm::DenseSet<Operation *> erased;
@@ -270,7 +288,110 @@ struct FoldFakeQuantPass
     result.setType(withElementType(result.getType(), first));
   }
 
+  //===--- 0 ---------------------------------------------------------------===//
+
+  static bool sameFakeQuant(FakeQuantOp a, FakeQuantOp b) {
+    return a.getScale() == b.getScale() && a.getZeroPoint() == b.getZeroPoint() &&
+           a.getQmin() == b.getQmin() && a.getQmax() == b.getQmax();
+  }
+
+  void consumeInputsQuantized(func::FuncOp func) {
+    if (func.empty())
+      return;
+    Block &entry = func.front();
+    for (BlockArgument arg : entry.getArguments()) {
+      if (!isFloatTensor(arg))
+        continue;
+      FakeQuantOp first;
+      bool others = false, differently = false;
+      for (Operation *user : arg.getUsers()) {
+        if (auto fq = dyn_cast<FakeQuantOp>(user)) {
+          differently |= first && !sameFakeQuant(first, fq);
+          if (fq->getBlock() == &entry && (!first || fq->isBeforeInBlock(first)))
+            first = fq;
+        } else {
+          others = true;
+        }
+      }
+      // Quantized twice, differently: no single integer form to take.
+      if (!first || !others || differently)
+        continue;
+      first->moveBefore(&entry, entry.begin());
+      Value q = first.getResult();
+      for (OpOperand &use : llvm::make_early_inc_range(arg.getUses())) {
+        Operation *user = use.getOwner();
+        if (user == first)
+          continue;
+        if (auto fq = dyn_cast<FakeQuantOp>(user)) {
+          fq.getResult().replaceAllUsesWith(q);
+          fq->erase();
+          continue;
+        }
+        use.set(q);
+      }
+      ++numInputsQuantized;
+    }
+  }
+
+  /// An add/sub of two symmetric 16-bit quantized tensors whose result the
+  /// model left unquantized (TICO's first residual add) gets a derived
+  /// scale, s_a + s_b, which holds every sum without clipping; the add then
+  /// runs in integers at a cost of at most half a step of that scale.
+  /// (8-bit sums keep their float result: one 8-bit step is too coarse.)
+  void deriveSumQuantization(Operation *op) {
+    Value result = op->getResult(0);
+    if (quantOf(result) || !isFloatTensor(result))
+      return;
+    auto a = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(op->getOperand(0)));
+    auto b = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(op->getOperand(1)));
+    if (!a || !b || a.getZeroPoint() != 0 || b.getZeroPoint() != 0 ||
+        a.getStorageType() != b.getStorageType() ||
+        a.getStorageTypeIntegralWidth() < 16 || !a.isSigned())
+      return;
+    auto sum = quant::UniformQuantizedType::get(
+        a.getFlags(), a.getStorageType(), a.getExpressedType(),
+        a.getScale() + b.getScale(), 0, a.getStorageTypeMin(),
+        a.getStorageTypeMax());
+    result.setType(withElementType(result.getType(), sum));
+    ++numDerivedSums;
+  }
+
   //===--- B ---------------------------------------------------------------===//
+
+  /// cat(x1, x2, ...) of quantized inputs with different parameters that
+  /// only feeds quantizes to one type Q is cat(requantize(xi, Q)...) in Q:
+  /// per element the same rounding as quantizing the float concatenation.
+  void requantizeIntoCat(CatOp cat) {
+    Value result = cat.getResult();
+    if (quantOf(result) || result.use_empty())
+      return;
+    QuantizeOp q0;
+    for (Operation *user : result.getUsers()) {
+      auto q = dyn_cast<QuantizeOp>(user);
+      if (!q || (q0 && q.getType() != q0.getType()))
+        return;
+      q0 = q;
+    }
+    auto target = dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()));
+    if (!target)
+      return;
+    for (Value v : cat.getInputs())
+      if (!isa_and_nonnull<quant::UniformQuantizedType>(quantOf(v)))
+        return;
+    OpBuilder b(cat);
+    for (OpOperand &operand : cat->getOpOperands()) {
+      Value v = operand.get();
+      if (quantOf(v) == target)
+        continue;
+      operand.set(b.create<QuantizeOp>(cat.getLoc(), withElementType(v.getType(), target), v));
+    }
+    result.setType(withElementType(result.getType(), target));
+    for (Operation *user : llvm::make_early_inc_range(result.getUsers())) {
+      user->getResult(0).replaceAllUsesWith(result);
+      user->erase();
+    }
+    ++numRequantizedCats;
+  }
 
   void absorbIntoProducer(QuantizeOp q, llvm::DenseSet<Operation *> &erased) {
     Value x = q.getInput();

@@ -127,3 +127,36 @@ func.func @per_axis_unranked(%x: tensor<*xf32>) -> tensor<*xf32> {
   %q = kiln.fake_quant_per_axis %x axis(1) scales [0.5, 0.5] zero_points [0, 0] range [-128, 127] : (tensor<*xf32>) -> tensor<*xf32>
   return %q : tensor<*xf32>
 }
+
+// -----
+
+// A concatenation of differently quantized inputs whose result is fake
+// quantized: each input is requantized into the result's type (exact: per
+// element the same rounding as quantizing the float concatenation).
+// CHECK-LABEL: func.func @cat_requantize
+// CHECK: %[[A:.*]] = kiln.quantize %{{.*}} : {{.*}} -> tensor<1x2x!quant.uniform<i16:f32, 1.000000e-03>>
+// CHECK: %[[B:.*]] = kiln.quantize %{{.*}} : {{.*}} -> tensor<1x2x!quant.uniform<i16:f32, 2.000000e-03>>
+// CHECK: %[[RA:.*]] = kiln.quantize %[[A]] : (tensor<1x2x!quant.uniform<i16:f32, 1.000000e-03>>) -> tensor<1x2x!quant.uniform<i16:f32, 4.000000e-03>>
+// CHECK: %[[RB:.*]] = kiln.quantize %[[B]] : (tensor<1x2x!quant.uniform<i16:f32, 2.000000e-03>>) -> tensor<1x2x!quant.uniform<i16:f32, 4.000000e-03>>
+// CHECK: kiln.cat %[[RA]], %[[RB]] dim = 1 : {{.*}} -> tensor<1x4x!quant.uniform<i16:f32, 4.000000e-03>>
+// CHECK-NOT: kiln.fake_quant
+func.func @cat_requantize(%a: tensor<1x2xf32>, %b: tensor<1x2xf32>) -> tensor<1x4xf32> {
+  %qa = kiln.fake_quant %a scale(0.001) zero_point(0) range [-32768, 32767] : (tensor<1x2xf32>) -> tensor<1x2xf32>
+  %qb = kiln.fake_quant %b scale(0.002) zero_point(0) range [-32768, 32767] : (tensor<1x2xf32>) -> tensor<1x2xf32>
+  %c = kiln.cat %qa, %qb dim = 1 : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x4xf32>
+  %qc = kiln.fake_quant %c scale(0.004) zero_point(0) range [-32768, 32767] : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  return %qc : tensor<1x4xf32>
+}
+
+// -----
+
+// Without integer-only an unquantized sum of quantized tensors stays float
+// (the pass is exact by default).
+// CHECK-LABEL: func.func @unquantized_sum
+// CHECK: kiln.add %{{.*}}, %{{.*}} : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+func.func @unquantized_sum(%a: tensor<1x2xf32>, %b: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %qa = kiln.fake_quant %a scale(0.001) zero_point(0) range [-32768, 32767] : (tensor<1x2xf32>) -> tensor<1x2xf32>
+  %qb = kiln.fake_quant %b scale(0.002) zero_point(0) range [-32768, 32767] : (tensor<1x2xf32>) -> tensor<1x2xf32>
+  %s = kiln.add %qa, %qb : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
+  return %s : tensor<1x2xf32>
+}

@@ -59,6 +59,16 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
     - Data movement (reshape, transpose, permute, (un)squeeze, slice, select,
       expand, repeat_interleave, cat of equally quantized inputs) keeps the
       quantized type of its input.
+    - A concatenation of differently quantized inputs whose result is
+      fake-quantized requantizes each input into the result's type (per
+      element the same rounding as quantizing the float concatenation).
+    - With `integer-only`: an add/sub of two symmetric 16-bit quantized
+      tensors whose result the model did not fake-quantize gets the scale
+      s_a + s_b (no clipping; at most half a step of that scale of
+      rounding), so it runs in integers; and a float function input that the
+      model fake-quantizes is read quantized by all its users (a residual add
+      too), as an integer accelerator receives it. These two change numerics
+      by at most half a quantization step; everything else is exact.
     - Everywhere else an explicit `kiln.quantize` remains (function inputs,
       requantization between two different types), and `kiln.dequantize`
       where a float consumer reads a quantized value (function results,
@@ -89,9 +99,18 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
     return %r
     ```
   }];
+  let options = [
+    Option<"integerOnly", "integer-only", "bool", /*default=*/"false",
+           "Also make integer what an integer accelerator needs, at a bounded "
+           "numeric cost: fake-quantized inputs read quantized by every user, "
+           "unquantized 16-bit sums given the scale s_a + s_b">,
+  ];
   let statistics = [
     Statistic<"numWeights", "num-weights", "Weights turned into integer constants">,
     Statistic<"numAbsorbed", "num-absorbed", "Fake quants absorbed into the producer's result type">,
+    Statistic<"numInputsQuantized", "num-inputs-quantized", "Fake-quantized float inputs every user reads quantized">,
+    Statistic<"numDerivedSums", "num-derived-sums", "Unquantized 16-bit sums given the scale s_a + s_b">,
+    Statistic<"numRequantizedCats", "num-requantized-cats", "Concatenations of differently quantized inputs requantized into their output's type">,
     Statistic<"numQuantize", "num-quantize", "Explicit quantize ops left">,
     Statistic<"numDequantize", "num-dequantize", "Explicit dequantize ops inserted">,
   ];
