@@ -22,6 +22,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/xxhash.h"
 
 #include <functional>
@@ -917,13 +919,41 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
   ModelWriter writer(module, options);
   if (failed(writer.build()) || failed(writer.finish()))
     return failure();
-  llvm::Error error = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    writer.emit(os);
-    return llvm::Error::success();
-  });
-  if (error)
+  if (path == "-") {
+    writer.emit(llvm::outs());
+    llvm::outs().flush();
+    if (llvm::outs().has_error()) {
+      llvm::outs().clear_error();
+      return emitError(module.getLoc(), "cannot write the model to stdout");
+    }
+    return success();
+  }
+  // A temporary file next to the output replaces it only when every byte
+  // was written (a full disk leaves the old file, or none).
+  llvm::SmallString<256> tmp;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%", fd, tmp))
     return emitError(module.getLoc(), "cannot write '")
-           << path << "': " << llvm::toString(std::move(error));
+           << path << "': cannot create a file next to it: " << ec.message();
+  llvm::sys::RemoveFileOnSignal(tmp);
+  std::string failure;
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    writer.emit(os);
+    os.close();
+    if (os.has_error()) {
+      failure = os.error().message();
+      os.clear_error();
+    }
+  }
+  if (failure.empty())
+    if (std::error_code ec = llvm::sys::fs::rename(tmp, path))
+      failure = ec.message();
+  if (!failure.empty())
+    llvm::sys::fs::remove(tmp);
+  llvm::sys::DontRemoveFileOnSignal(tmp);
+  if (!failure.empty())
+    return emitError(module.getLoc(), "cannot write '") << path << "': " << failure;
   return success();
 }
 
