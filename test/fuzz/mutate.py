@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Bounded mutation fuzzing of Kiln's two input paths (issue 13).
 
-    mutate.py pt --seed-file m.pt --count 200 --bin build/bin --work DIR
-    mutate.py fb --seed-file m.tflite --seed-file m.circle --count 2000 ...
+    mutate.py pt --seed-file m.pt --mutants 200 --bin build/bin --work DIR
+    mutate.py fb --seed-file m.tflite --seed-file m.circle --mutants 2000 ...
 
-Makes `count` mutants of the seed files with a fixed random seed (so a run is
+Makes `mutants` mutants of the seed files with a fixed random seed (so a run is
 reproducible), feeds each to the tools of that path and classifies the outcome:
 
   pt  : kiln-import M -o out.mlir, and (every 4th mutant) kiln-convert M -o out.tflite
@@ -312,7 +312,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("path", choices=["pt", "fb"])
     ap.add_argument("--seed-file", action="append", required=True)
-    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--mutants", "-n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--bin", required=True, help="directory of the Kiln tools")
     ap.add_argument("--work", required=True)
@@ -329,7 +329,7 @@ def main():
     os.makedirs(os.path.join(args.work, "mutants"))
     ext = ".pt" if args.path == "pt" else ".bin"
     jobs = []
-    for i in range(args.count):
+    for i in range(args.mutants):
         family, data = make_mutant(rng, args.path, seeds[i % len(seeds)])
         p = os.path.join(args.work, "mutants", "m%05d%s" % (i, ext))
         with open(p, "wb") as f:
@@ -363,7 +363,7 @@ def main():
     for key in sorted(table, key=lambda k: (k[0] == "ALL", k)):
         c = table[key]
         print("%-22s %-15s %s" % (key[0], key[1], " ".join("%9d" % c[x] for x in classes)))
-    print("mutants: %d, failing runs: %d%s" % (args.count, failures,
+    print("mutants: %d, failing runs: %d%s" % (args.mutants, failures,
                                                  (" (see %s)" % faildir) if failures else ""))
     return 1 if failures else 0
 
