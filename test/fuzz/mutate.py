@@ -18,6 +18,8 @@ Outcome classes per (family, tool):
   NODIAG     non-zero exit without an 'error:' line      -> failure
   LEFTOVER   failed but left an output (or temporary) file -> failure
   EXIT       an exit code other than 0 and 1             -> failure
+  REPARSE    accepted, but the MLIR it wrote (kiln-import, --circle-to-mlir)
+             does not parse and verify in kiln-opt        -> failure
 
 Prints a table of counts by family and outcome, writes every failing mutant to
 DIR/failures/ (with the command and stderr), and exits 1 if any failure class
@@ -46,7 +48,7 @@ import subprocess
 import sys
 import zipfile
 
-FAIL_CLASSES = ("SIGNAL", "TIMEOUT", "NODIAG", "LEFTOVER", "EXIT")
+FAIL_CLASSES = ("SIGNAL", "TIMEOUT", "NODIAG", "LEFTOVER", "EXIT", "REPARSE")
 
 
 # --------------------------------------------------------------------------
@@ -298,6 +300,12 @@ def run_one(job):
         except subprocess.TimeoutExpired:
             proc, stderr = None, ""
         outcome = classify(proc, stderr, outdir, out)
+        if outcome == "accepted" and produced.endswith(".mlir") and os.path.exists(produced):
+            check = subprocess.run([os.path.join(bindir, "kiln-opt"), produced, "-o", os.devnull],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout, env=env)
+            if check.returncode != 0:
+                outcome = "REPARSE"
+                stderr += "\n--- kiln-opt\n" + check.stderr.decode("utf-8", "replace")
         # Sanitizer reports end with a non-zero exit: count them as crashes.
         if "ERROR: AddressSanitizer" in stderr or "runtime error:" in stderr:
             outcome = "SIGNAL"
