@@ -846,11 +846,38 @@ struct SliceOfFakeQuant : OpRewritePattern<SliceOp> {
     return success();
   }
 };
+
+/// A slice that keeps a whole static axis (`x[:, :]`) is its input.
+struct WholeAxisSlice : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp slice,
+                                PatternRewriter &rewriter) const override {
+    auto t = rankedOrNull(slice.getInput());
+    auto start = getConstantI64(slice.getStart()), end = getConstantI64(slice.getEnd()),
+         step = getConstantI64(slice.getStep());
+    if (!t || !start || !end || step != 1 || slice.getInput().getType() != slice.getType())
+      return failure();
+    auto dim = normalizeDim(slice.getDim(), t.getRank());
+    if (!dim || t.isDynamicDim(*dim))
+      return failure();
+    int64_t size = t.getDimSize(*dim);
+    auto clampIndex = [&](int64_t i) {
+      if (i < 0)
+        i = i < -size ? 0 : i + size; // no overflow: size >= 0, i >= INT64_MIN + 1 here
+      return std::min(i, size);
+    };
+    if (*start == std::numeric_limits<int64_t>::min() || *end == std::numeric_limits<int64_t>::min() ||
+        clampIndex(*start) != 0 || clampIndex(*end) != size)
+      return failure();
+    rewriter.replaceOp(slice, slice.getInput());
+    return success();
+  }
+};
 } // namespace
 
 void SliceOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                           MLIRContext *context) {
-  results.add<SliceOfCat, SliceOfFakeQuant>(context);
+  results.add<SliceOfCat, SliceOfFakeQuant, WholeAxisSlice>(context);
 }
 
 Type SelectOp::inferResultType() {

@@ -24,6 +24,7 @@
 #include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace kiln {
 #define GEN_PASS_DEF_FOLDFAKEQUANT
@@ -130,8 +131,11 @@ struct FoldFakeQuantPass
 
     // 0. A float input that the model fake-quantizes is taken quantized by
     //    every user (the residual too), as an integer NPU receives it.
-    if (integerOnly)
+    if (integerOnly) {
       consumeInputsQuantized(func);
+      if (failed(requantizeEmbeddingTables(func)))
+        return signalPassFailure();
+    }
     ops.clear();
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
     // A.
@@ -290,6 +294,69 @@ struct FoldFakeQuantPass
 
   //===--- 0 ---------------------------------------------------------------===//
 
+  /// embedding(fake_quant_per_axis(W, axis 0), ids) whose result is fake
+  /// quantized per tensor (P) is a gather of rows of a per-row table that
+  /// TFLite and integer hardware cannot give one output scale. Fake quant is
+  /// elementwise and commutes with the gather, so the table is rewritten
+  /// once into P's grid: T = fq_P(fq_axis(W)), exact, gathered in integers.
+  LogicalResult requantizeEmbeddingTables(func::FuncOp func) {
+    SmallVector<EmbeddingOp> embeddings;
+    func.walk([&](EmbeddingOp e) { embeddings.push_back(e); });
+    for (EmbeddingOp e : embeddings) {
+      auto table = e.getWeight().getDefiningOp<FakeQuantPerAxisOp>();
+      if (!table || !table->hasOneUse() || table.getAxis() != 0)
+        continue;
+      auto cst = table.getInput().getDefiningOp<ConstantOp>();
+      auto shaped = cst ? dyn_cast<RankedTensorType>(cst.getType()) : nullptr;
+      if (!shaped || shaped.getRank() != 2 || !shaped.hasStaticShape() ||
+          !shaped.getElementType().isF32())
+        continue;
+      FakeQuantOp out;
+      bool allSame = !e.getResult().use_empty();
+      for (Operation *user : e.getResult().getUsers()) {
+        auto fq = dyn_cast<FakeQuantOp>(user);
+        allSame &= fq && (!out || sameFakeQuant(out, fq));
+        if (fq && !out)
+          out = fq;
+      }
+      if (!allSame || !out)
+        continue;
+      ArrayRef<double> scales = table.getScales();
+      ArrayRef<int64_t> zps = table.getZeroPoints();
+      int64_t cols = shaped.getDimSize(1), n = shaped.getNumElements();
+      if (static_cast<int64_t>(scales.size()) != shaped.getDimSize(0))
+        continue;
+      AsmResourceBlob blob = HeapAsmResourceBlob::allocate(n * sizeof(float), 16);
+      MutableArrayRef<char> bytes = blob.getMutableData();
+      float p = static_cast<float>(out.getScale().convertToDouble());
+      int64_t pz = out.getZeroPoint(), pmin = out.getQmin(), pmax = out.getQmax();
+      int64_t qmin = table.getQmin(), qmax = table.getQmax();
+      LogicalResult read = forEachFloat(cst.getValue(), [&](int64_t i, float w) {
+        int64_t r = i / cols;
+        float v = fakeQuantValue(w, static_cast<float>(scales[r]), zps[r], qmin, qmax);
+        float t = fakeQuantValue(v, p, pz, pmin, pmax);
+        std::memcpy(bytes.data() + i * sizeof(float), &t, sizeof(float));
+      });
+      if (failed(read))
+        return cst.emitError("kiln-fold-fake-quant: cannot read the embedding table");
+      std::string name = blobNameFor(cst.getValue());
+      if (StringRef(name).ends_with(".q"))
+        name = name.substr(0, name.size() - 2);
+      auto attr = DenseResourceElementsAttr::get(shaped, name + ".gridded", std::move(blob));
+      OpBuilder b(e);
+      Value gridded = b.create<ConstantOp>(cst.getLoc(), shaped, attr);
+      Value fq = b.create<FakeQuantOp>(table.getLoc(), shaped, gridded, out.getScaleAttr(),
+                                       out.getZeroPointAttr(), out.getQminAttr(),
+                                       out.getQmaxAttr());
+      e->setOperand(0, fq);
+      table->erase();
+      if (cst->use_empty())
+        cst->erase();
+      ++numGriddedTables;
+    }
+    return success();
+  }
+
   static bool sameFakeQuant(FakeQuantOp a, FakeQuantOp b) {
     return a.getScale() == b.getScale() && a.getZeroPoint() == b.getZeroPoint() &&
            a.getQmin() == b.getQmin() && a.getQmax() == b.getQmax();
@@ -358,9 +425,10 @@ struct FoldFakeQuantPass
 
   //===--- B ---------------------------------------------------------------===//
 
-  /// cat(x1, x2, ...) of quantized inputs with different parameters that
-  /// only feeds quantizes to one type Q is cat(requantize(xi, Q)...) in Q:
-  /// per element the same rounding as quantizing the float concatenation.
+  /// cat(x1, x2, ...) of quantized inputs with different parameters (or
+  /// float function arguments) that only feeds quantizes to one type Q is
+  /// cat(requantize(xi, Q)...) in Q: per element the same rounding as
+  /// quantizing the float concatenation.
   void requantizeIntoCat(CatOp cat) {
     Value result = cat.getResult();
     if (quantOf(result) || result.use_empty())
@@ -375,8 +443,11 @@ struct FoldFakeQuantPass
     auto target = dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()));
     if (!target)
       return;
+    // Inputs are quantized, or float model inputs (a cache passed in):
+    // those are quantized at the edge, as the contract allows.
     for (Value v : cat.getInputs())
-      if (!isa_and_nonnull<quant::UniformQuantizedType>(quantOf(v)))
+      if (!isa_and_nonnull<quant::UniformQuantizedType>(quantOf(v)) &&
+          !(isa<BlockArgument>(v) && isFloatTensor(v)))
         return;
     OpBuilder b(cat);
     for (OpOperand &operand : cat->getOpOperands()) {

@@ -68,7 +68,10 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
       rounding), so it runs in integers; and a float function input that the
       model fake-quantizes is read quantized by all its users (a residual add
       too), as an integer accelerator receives it. These two change numerics
-      by at most half a quantization step; everything else is exact.
+      by at most half a quantization step; everything else is exact. Also
+      with `integer-only`, a per-row quantized embedding table whose output
+      is fake-quantized per tensor is stored in that output's grid (exact:
+      fake quant commutes with the gather), so the gather is integer.
     - Everywhere else an explicit `kiln.quantize` remains (function inputs,
       requantization between two different types), and `kiln.dequantize`
       where a float consumer reads a quantized value (function results,
@@ -109,6 +112,7 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
     Statistic<"numWeights", "num-weights", "Weights turned into integer constants">,
     Statistic<"numAbsorbed", "num-absorbed", "Fake quants absorbed into the producer's result type">,
     Statistic<"numInputsQuantized", "num-inputs-quantized", "Fake-quantized float inputs every user reads quantized">,
+    Statistic<"numGriddedTables", "num-gridded-tables", "Per-row embedding tables rewritten into their output's per-tensor grid">,
     Statistic<"numDerivedSums", "num-derived-sums", "Unquantized 16-bit sums given the scale s_a + s_b">,
     Statistic<"numRequantizedCats", "num-requantized-cats", "Concatenations of differently quantized inputs requantized into their output's type">,
     Statistic<"numQuantize", "num-quantize", "Explicit quantize ops left">,
