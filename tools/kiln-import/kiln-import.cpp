@@ -178,6 +178,26 @@ int main(int argc, char **argv) {
     outs().flush();
     return 0;
   }
+  // An existing output that is not a regular file (/dev/null, a pipe) is
+  // written in place: renaming a temporary over it would replace the device.
+  sys::fs::file_status status;
+  if (!sys::fs::status(outputFile, status) && sys::fs::exists(status) &&
+      !sys::fs::is_regular_file(status)) {
+    std::error_code ec;
+    raw_fd_ostream os(outputFile, ec);
+    if (ec) {
+      errs() << "error: cannot open '" << outputFile << "': " << ec.message() << "\n";
+      return 1;
+    }
+    bool ok = writeModule(*module, os);
+    os.close();
+    if (os.has_error()) {
+      errs() << "error: writing '" << outputFile << "' failed: " << os.error().message() << "\n";
+      os.clear_error();
+      ok = false;
+    }
+    return ok ? 0 : 1;
+  }
   SmallString<256> tmp;
   int fd;
   if (std::error_code ec =

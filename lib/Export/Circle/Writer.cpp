@@ -928,6 +928,24 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
     }
     return success();
   }
+  // An existing output that is not a regular file (/dev/null, a pipe) is
+  // written in place: renaming a temporary over it would replace the device.
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(path, status) && llvm::sys::fs::exists(status) &&
+      !llvm::sys::fs::is_regular_file(status)) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return emitError(module.getLoc(), "cannot write '") << path << "': " << ec.message();
+    writer.emit(os);
+    os.close();
+    if (os.has_error()) {
+      std::string message = os.error().message();
+      os.clear_error();
+      return emitError(module.getLoc(), "cannot write '") << path << "': " << message;
+    }
+    return success();
+  }
   // A temporary file next to the output replaces it only when every byte
   // was written (a full disk leaves the old file, or none).
   llvm::SmallString<256> tmp;
