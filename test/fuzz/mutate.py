@@ -34,12 +34,15 @@ Mutation families
       pickle opcode/length damage)
   fb: bitflip, truncate, int32 (a 4-aligned word set to 0, -1, INT32_MIN,
       INT32_MAX, a small or large value), int16 (a 2-aligned half-word, as
-      vtable entries: 0 = field absent), splice (a range copied over another)
+      vtable entries: 0 = field absent), json (with --schema: the seed as
+      flatc JSON, one field deleted or set to a hostile integer, float, string
+      or list length, written back by flatc: files that verify), splice (a range copied over another)
 """
 import argparse
 import collections
 import concurrent.futures
 import io
+import json
 import os
 import random
 import shutil
@@ -231,12 +234,85 @@ def entry_edit(rng, data):
     return rezip(entries), group
 
 
+# Structure-aware FlatBuffer mutants: the seed as flatc JSON, one field
+# deleted or set to a hostile value, written back by flatc (so they pass the
+# FlatBuffers verifier and reach the reader's own checks).
+HOSTILE_INTS = [0, -1, 1, 2, 7, 255, 65535, 2**31 - 1, -2**31, 2**32 - 1, 2**63 - 1, -2**63]
+
+
+class JsonMutator:
+    def __init__(self, schema, workdir):
+        self.schema, self.workdir, self.texts = schema, workdir, {}
+
+    def _json(self, seed_index, seed):
+        if seed_index not in self.texts:
+            d = os.path.join(self.workdir, "json%d" % seed_index)
+            os.makedirs(d, exist_ok=True)
+            src = os.path.join(d, "seed.bin")
+            open(src, "wb").write(seed)
+            subprocess.run(["flatc", "--json", "--strict-json", "--raw-binary", "--defaults-json",
+                            "-o", d, self.schema, "--", src], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.texts[seed_index] = open(os.path.join(d, "seed.json")).read()
+        return json.loads(self.texts[seed_index])
+
+    @staticmethod
+    def _spots(node, path, out):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                out.append((node, k))
+                if k != "data":
+                    JsonMutator._spots(v, path + [k], out)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if isinstance(v, (dict, list)) or len(node) < 64:
+                    out.append((node, i))
+                    JsonMutator._spots(v, path + [i], out)
+
+    def mutate(self, rng, seed_index, seed):
+        for _ in range(8):
+            model = self._json(seed_index, seed)
+            spots = []
+            self._spots(model, [], spots)
+            parent, key = rng.choice(spots)
+            value = parent[key]
+            if isinstance(parent, dict) and rng.random() < 0.3:
+                del parent[key]
+            elif isinstance(value, bool):
+                parent[key] = not value
+            elif isinstance(value, int):
+                parent[key] = rng.choice(HOSTILE_INTS + [value + 1, value - 1])
+            elif isinstance(value, float):
+                parent[key] = rng.choice([0.0, -1.0, 1e38, -1e-38, float("inf")])
+            elif isinstance(value, list) and isinstance(parent, dict):
+                parent[key] = value[:-1] if value and rng.random() < 0.5 else value + value[:1]
+            elif isinstance(value, str):
+                parent[key] = rng.choice(["", "X" * 300])
+            else:
+                continue
+            d = os.path.join(self.workdir, "json%d" % seed_index)
+            text = json.dumps(model).replace("Infinity", "inf")
+            open(os.path.join(d, "m.json"), "w").write(text)
+            r = subprocess.run(["flatc", "-b", "-o", d, self.schema, os.path.join(d, "m.json")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            out = os.path.join(d, "m.bin")
+            if r.returncode == 0 and os.path.exists(out):
+                data = open(out, "rb").read()
+                os.remove(out)
+                # flatc writes the schema's identifier: keep the seed's.
+                return data[:4] + seed[4:8] + data[8:] if len(data) >= 8 else data
+        return bitflip(rng, seed)
+
+
 PT_FAMILIES = ["bitflip", "truncate", "zip", "entry"]
 FB_FAMILIES = ["bitflip", "truncate", "int32", "int16", "splice"]
 
 
-def make_mutant(rng, path_kind, seed):
-    family = rng.choice(PT_FAMILIES if path_kind == "pt" else FB_FAMILIES)
+def make_mutant(rng, path_kind, seed, seed_index=0, json_mutator=None):
+    families = PT_FAMILIES if path_kind == "pt" else FB_FAMILIES + (["json"] if json_mutator else [])
+    family = rng.choice(families)
+    if family == "json":
+        return family, json_mutator.mutate(rng, seed_index, seed)
     if family == "bitflip":
         return family, bitflip(rng, seed)
     if family == "truncate":
@@ -327,6 +403,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--keep", action="store_true", help="keep every mutant")
+    ap.add_argument("--schema", help="fb: Kiln's kiln_circle.fbs, for the 'json' family (flatc)")
     ap.add_argument("--convert-args", default="--format tflite --mode prefill --seq-len 4",
                     help="kiln-convert options for .pt mutants")
     args = ap.parse_args()
@@ -337,8 +414,9 @@ def main():
     os.makedirs(os.path.join(args.work, "mutants"))
     ext = ".pt" if args.path == "pt" else ".bin"
     jobs = []
+    json_mutator = JsonMutator(args.schema, args.work) if args.schema and args.path == "fb" else None
     for i in range(args.mutants):
-        family, data = make_mutant(rng, args.path, seeds[i % len(seeds)])
+        family, data = make_mutant(rng, args.path, seeds[i % len(seeds)], i % len(seeds), json_mutator)
         p = os.path.join(args.work, "mutants", "m%05d%s" % (i, ext))
         with open(p, "wb") as f:
             f.write(data)
