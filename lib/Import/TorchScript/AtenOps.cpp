@@ -74,6 +74,14 @@ bool FunctionImporter::isNoneOperand(TSNode *n, Frame &f, unsigned i) {
   return tsKind(n, i) == TypeKind::NoneType || input(n, f, i).isNone();
 }
 
+FailureOr<int64_t> FunctionImporter::optionalConstInt(TSNode *n, Frame &f,
+                                                      unsigned i, int64_t dflt,
+                                                      llvm::StringRef what) {
+  if (i >= n->inputs().size() || isNoneOperand(n, f, i))
+    return dflt;
+  return requireConstInt(n, f, i, what);
+}
+
 FailureOr<int64_t> FunctionImporter::requireConstInt(TSNode *n, Frame &f,
                                                      unsigned i,
                                                      llvm::StringRef what) {
@@ -1066,13 +1074,10 @@ LogicalResult FunctionImporter::convertCat(TSNode *n, Frame &f) {
   });
   if (inputs->empty())
     return error(n, f) << "aten::cat of an empty list";
-  int64_t dim = 0;
-  if (n->inputs().size() > 1) {
-    auto d = requireConstInt(n, f, 1, "dimension");
-    if (failed(d))
-      return failure();
-    dim = *d;
-  }
+  auto dimOr = optionalConstInt(n, f, 1, 0, "dimension");
+  if (failed(dimOr))
+    return failure();
+  int64_t dim = *dimOr;
   Type elt = elementTypeOf(inputs->front());
   for (Value v : *inputs)
     if (elementTypeOf(v) != elt)

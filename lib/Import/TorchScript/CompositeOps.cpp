@@ -274,13 +274,10 @@ LogicalResult FunctionImporter::convertChunk(TSNode *n, Frame &f) {
     return failure();
   if (*chunks < 1)
     return error(n, f) << "aten::chunk into " << *chunks << " chunks";
-  int64_t dim = 0;
-  if (n->inputs().size() > 2) {
-    auto d = requireConstInt(n, f, 2, "dimension");
-    if (failed(d))
-      return failure();
-    dim = *d;
-  }
+  auto dimOr = optionalConstInt(n, f, 2, 0, "dimension");
+  if (failed(dimOr))
+    return failure();
+  int64_t dim = *dimOr;
   Location loc = locOf(n, f);
   Value size = b.create<SizeOp>(loc, b.getI64Type(), *x, constantI64(dim));
   // chunk size = ceil(size / chunks)
@@ -309,13 +306,10 @@ LogicalResult FunctionImporter::convertStack(TSNode *n, Frame &f) {
     return failure();
   if (inputs->empty())
     return error(n, f) << "aten::stack of an empty list";
-  int64_t dim = 0;
-  if (n->inputs().size() > 1) {
-    auto d = requireConstInt(n, f, 1, "dimension");
-    if (failed(d))
-      return failure();
-    dim = *d;
-  }
+  auto dimOr = optionalConstInt(n, f, 1, 0, "dimension");
+  if (failed(dimOr))
+    return failure();
+  int64_t dim = *dimOr;
   Location loc = locOf(n, f);
   Type elt = elementTypeOf(inputs->front());
   SmallVector<Value> expanded;

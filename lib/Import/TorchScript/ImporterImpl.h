@@ -191,6 +191,9 @@ private:
   bool isNoneOperand(TSNode *n, Frame &f, unsigned i);
   mlir::FailureOr<int64_t> requireConstInt(TSNode *n, Frame &f, unsigned i,
                                            llvm::StringRef what);
+  /// Operand i as a constant int, `dflt` when absent or None.
+  mlir::FailureOr<int64_t> optionalConstInt(TSNode *n, Frame &f, unsigned i,
+                                            int64_t dflt, llvm::StringRef what);
   mlir::FailureOr<llvm::SmallVector<int64_t>>
   requireConstIntList(TSNode *n, Frame &f, unsigned i, llvm::StringRef what);
   mlir::FailureOr<llvm::SmallVector<mlir::Value>>
