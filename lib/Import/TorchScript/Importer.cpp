@@ -66,11 +66,12 @@ kiln::torchscript::sourceOf(const TSNode *node) {
 }
 
 /// PyTorch's Tensor operator wrappers (torch/_tensor.py: __floordiv__,
-/// __rsub__, ...): a traced op located there says nothing to the user, the
-/// line that used the operator does. (torch.nn.functional keeps its own
+/// __rsub__, ...) and custom-op dispatch (torch/_ops.py): a traced op
+/// located there says nothing to the user, the line that used the operator
+/// does. (torch.nn.functional keeps its own
 /// location: the importer's call-site logic handles scripted calls.)
 static bool isTorchInternal(llvm::StringRef file) {
-  return file.ends_with("/torch/_tensor.py");
+  return file.ends_with("/torch/_tensor.py") || file.ends_with("/torch/_ops.py");
 }
 
 Location ModuleImporter::fileLoc(TSNode *node) {
