@@ -583,32 +583,8 @@ LogicalResult FunctionImporter::convertScalarArith(TSNode *n, Frame &f) {
   auto lhs = scalarOperand(n, f, 0, t), rhs = scalarOperand(n, f, 1, t);
   if (failed(lhs) || failed(rhs))
     return failure();
-  Value r;
-  if (kind == "add")
-    r = isFloat ? b.create<arith::AddFOp>(loc, *lhs, *rhs).getResult()
-                : b.create<arith::AddIOp>(loc, *lhs, *rhs).getResult();
-  else if (kind == "sub")
-    r = isFloat ? b.create<arith::SubFOp>(loc, *lhs, *rhs).getResult()
-                : b.create<arith::SubIOp>(loc, *lhs, *rhs).getResult();
-  else if (kind == "mul")
-    r = isFloat ? b.create<arith::MulFOp>(loc, *lhs, *rhs).getResult()
-                : b.create<arith::MulIOp>(loc, *lhs, *rhs).getResult();
-  else if (kind == "div")
-    r = b.create<arith::DivFOp>(loc, *lhs, *rhs);
-  else if (kind == "floordiv" && !isFloat)
-    r = b.create<arith::FloorDivSIOp>(loc, *lhs, *rhs);
-  else if (kind == "remainder" && !isFloat) {
-    // Python's modulo takes the sign of the divisor.
-    Value rem = b.create<arith::RemSIOp>(loc, *lhs, *rhs);
-    Value zero = constantI64(0);
-    Value remNeg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, rem, zero);
-    Value divNeg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, *rhs, zero);
-    Value remNonZero = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, rem, zero);
-    Value signsDiffer = b.create<arith::XOrIOp>(loc, remNeg, divNeg);
-    Value fix = b.create<arith::AndIOp>(loc, remNonZero, signsDiffer);
-    Value adjusted = b.create<arith::AddIOp>(loc, rem, *rhs);
-    r = b.create<arith::SelectOp>(loc, fix, adjusted, rem);
-  } else
+  Value r = scalarBinary(kind, *lhs, *rhs, loc);
+  if (!r)
     return error(n, f) << "float " << n->kind().toQualString()
                        << " is not supported";
   setOutput(n, f, 0, r);

@@ -149,13 +149,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         return failure();
       if (role->empty() &&
           !(n == "input" && isa<TensorType>(f.getArgumentTypes()[i]))) {
-        SmallVector<std::string> names;
-        for (unsigned j = 0; j < e; ++j)
-          names.push_back("'" + argName(f, j) + "'");
-        return emitError(f.getLoc(), "kiln-export-adapter: argument ")
-               << i << " '" << n << "' has no known role (the function takes "
-               << llvm::join(names, ", ") << "); name it with input-roles=" << n
-               << "=ROLE, ROLE one of " << llvm::join(knownRoles(), ", ");
+        return noRole(f, i);
       }
     }
     int64_t hidden, dim, kvHeads;
@@ -266,14 +260,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       } else if (role == "output_attentions" && t.isInteger(1)) {
         old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, outputAttentions ? 1 : 0, 1));
       } else {
-        SmallVector<std::string> names;
-        for (unsigned j = 0; j < numOld; ++j)
-          names.push_back("'" + argName(f, j) + "'");
-        return emitError(f.getLoc(), "kiln-export-adapter: argument ")
-               << i << " '" << n << "' has no known role (the function takes "
-               << llvm::join(names, ", ")
-               << "); name it with input-roles=" << n << "=ROLE, ROLE one of "
-               << llvm::join(knownRoles(), ", ");
+        return noRole(f, i);
       }
       if (failed(ok))
         return failure();
@@ -316,6 +303,18 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     for (auto [i, name] : llvm::enumerate(newNames))
       f.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr("kiln.name", name)));
     return success();
+  }
+
+  /// One line: the argument without a role and every argument's name.
+  static LogicalResult noRole(func::FuncOp f, unsigned i) {
+    SmallVector<std::string> names;
+    for (unsigned j = 0, e = f.getNumArguments(); j < e; ++j)
+      names.push_back("'" + argName(f, j) + "'");
+    std::string n = argName(f, i);
+    return emitError(f.getLoc(), "kiln-export-adapter: argument ")
+           << i << " '" << n << "' has no known role (the function takes "
+           << llvm::join(names, ", ") << "); name it with input-roles=" << n
+           << "=ROLE, ROLE one of " << llvm::join(knownRoles(), ", ");
   }
 
   unsigned cacheTensorIndex = 0;
