@@ -276,7 +276,9 @@ struct LegalizeToCirclePass
   /// Quantized ops without an integer kernel in TFLite (and so in ONE) run in
   /// float: dequantize their quantized inputs, quantize their result.
   bool needsFloat(Operation *op) const {
-    if (isa<NegOp, RsqrtOp, DivOp, CastOp, WhereOp>(op))
+    if (auto neg = dyn_cast<NegOp>(op))
+      return !isSymmetricNegation(neg);
+    if (isa<RsqrtOp, DivOp, CastOp, WhereOp>(op))
       return true;
     // TFLite's FULLY_CONNECTED takes signed weights only (lm_head is uint8
     // per channel): compute it in float from the dequantized weight.
@@ -288,6 +290,13 @@ struct LegalizeToCirclePass
     if (auto emb = dyn_cast<EmbeddingOp>(op))
       return isa_and_nonnull<quant::UniformQuantizedPerAxisType>(quantOf(emb.getWeight()));
     return false;
+  }
+
+  /// -x on x's symmetric per-tensor grid: an integer multiply by -1.
+  static bool isSymmetricNegation(NegOp neg) {
+    auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
+    return q && q.getZeroPoint() == 0 && q.isSigned() &&
+           quantOf(neg.getResult()) == q;
   }
 
   void makeFloatIslands(IRRewriter &rw, func::FuncOp func) {
@@ -427,6 +436,19 @@ struct LegalizeToCirclePass
                                         {o.getCondition(), o.getLhs(), o.getRhs()});
         })
         .Case([&](NegOp o) -> FailureOr<Value> {
+          // Integer NEG kernels are not in TFLite for 16 bits: x * (-1 at
+          // scale 1), multiplier exactly 1.
+          if (isSymmetricNegation(o)) {
+            auto q = cast<quant::UniformQuantizedType>(quantOf(o.getInput()));
+            auto minusOne = quant::UniformQuantizedType::get(
+                quant::QuantizationFlags::Signed, q.getStorageType(), q.getExpressedType(),
+                1.0, 0, q.getStorageTypeMin(), q.getStorageTypeMax());
+            auto storage = RankedTensorType::get({}, q.getStorageType());
+            Value c = rw.create<kc::ConstOp>(
+                loc, RankedTensorType::get({}, minusOne),
+                DenseElementsAttr::get(storage, APInt(q.getStorageTypeIntegralWidth(), -1, true)));
+            return create<kc::MulOp>(rw, loc, type, {o.getInput(), c});
+          }
           return create<kc::NegOp>(rw, loc, type, o.getInput());
         })
         .Case([&](RsqrtOp o) -> FailureOr<Value> {

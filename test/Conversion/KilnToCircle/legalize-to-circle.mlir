@@ -100,21 +100,29 @@ func.func @rms_norm(%arg0: tensor<1x2x4xf32>) -> tensor<1x2x4xf32> {
 
 // -----
 
-// Quantized ops without integer kernels compute in float; softmax output
-// takes TFLite's fixed int16 scale and is requantized.
+// Quantized ops without integer kernels compute in float (a negation on an
+// asymmetric grid); a negation on a symmetric grid is an integer multiply by
+// -1 at scale 1; softmax output takes TFLite's fixed int16 scale and is
+// requantized.
 // CHECK-LABEL: func.func @quantized_islands
-// CHECK: %[[D:.*]] = circle.dequantize %{{.*}} -> tensor<1x4xf32>
-// CHECK: %[[N:.*]] = circle.neg %[[D]] : (tensor<1x4xf32>) -> tensor<1x4xf32>
-// CHECK: circle.quantize %[[N]] : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i16:f32, 1.000000e-03>>
+// CHECK: %[[X:.*]] = circle.quantize %arg0 {{.*}}i16:f32, 1.000000e-03>>
+// CHECK: %[[M1:.*]] = circle.const dense<-1> : tensor<i16> as tensor<!quant.uniform<i16:f32, 1.000000e+00>>
+// CHECK: circle.mul %[[X]], %[[M1]] : ({{.*}}) -> tensor<1x4x!quant.uniform<i16:f32, 1.000000e-03>>
 // CHECK: %[[S:.*]] = circle.softmax %{{.*}} -> tensor<1x4x!quant.uniform<i16:f32, 3.0517578125E-5>>
 // CHECK: circle.quantize %[[S]] : (tensor<1x4x!quant.uniform<i16:f32, 3.0517578125E-5>>) -> tensor<1x4x!quant.uniform<i16:f32, 2.000000e-05>>
-func.func @quantized_islands(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>) {
+// CHECK: %[[D:.*]] = circle.dequantize %{{.*}} : (tensor<1x4x!quant.uniform<i8:f32, 1.000000e-02:3>>) -> tensor<1x4xf32>
+// CHECK: %[[N:.*]] = circle.neg %[[D]] : (tensor<1x4xf32>) -> tensor<1x4xf32>
+// CHECK: circle.quantize %[[N]] : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i8:f32, 1.000000e-02:3>>
+func.func @quantized_islands(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
   %xq = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i16:f32, 0.001>>
   %n = kiln.neg %xq : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x4x!quant.uniform<i16:f32, 0.001>>
   %s = kiln.softmax %xq dim = 1 : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x4x!quant.uniform<i16:f32, 2.0e-5>>
+  %xa = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i8:f32, 0.01:3>>
+  %na = kiln.neg %xa : (tensor<1x4x!quant.uniform<i8:f32, 0.01:3>>) -> tensor<1x4x!quant.uniform<i8:f32, 0.01:3>>
   %a = kiln.dequantize %n : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x4xf32>
   %b = kiln.dequantize %s : (tensor<1x4x!quant.uniform<i16:f32, 2.0e-5>>) -> tensor<1x4xf32>
-  return %a, %b : tensor<1x4xf32>, tensor<1x4xf32>
+  %c = kiln.dequantize %na : (tensor<1x4x!quant.uniform<i8:f32, 0.01:3>>) -> tensor<1x4xf32>
+  return %a, %b, %c : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
 }
 
 // -----

@@ -148,9 +148,16 @@ struct FoldFakeQuantPass
           return signalPassFailure();
       } else if (isMovement(op)) {
         propagateThroughMovement(op);
+      } else if (auto neg = dyn_cast<NegOp>(op)) {
+        propagateThroughNeg(neg);
       }
     }
-    // B. (concatenations of differently quantized inputs first)
+    // B. (constant scales after integer products and concatenations of
+    //    differently quantized inputs first)
+    SmallVector<MulOp> muls;
+    func.walk([&](MulOp mul) { muls.push_back(mul); });
+    for (MulOp mul : muls)
+      foldScaleIntoProduct(mul);
     SmallVector<CatOp> cats;
     func.walk([&](CatOp cat) { cats.push_back(cat); });
     for (CatOp cat : cats)
@@ -290,6 +297,91 @@ struct FoldFakeQuantPass
           return;
     Value result = op->getResult(0);
     result.setType(withElementType(result.getType(), first));
+  }
+
+  /// -x of a symmetric per-tensor quantized x is on x's grid (a symmetric
+  /// quantizer never writes the most negative code): the result keeps x's
+  /// type, and the lowering negates the integers.
+  void propagateThroughNeg(NegOp neg) {
+    auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
+    if (!q || q.getZeroPoint() != 0 || !q.isSigned() || quantOf(neg.getResult()))
+      return;
+    Value r = neg.getResult();
+    r.setType(withElementType(r.getType(), q));
+    ++numNegations;
+  }
+
+  //===--- B ---------------------------------------------------------------===//
+
+  /// p = matmul(a, b) * c (or linear(x, W) * c), c a positive scalar
+  /// constant, p fake-quantized to Q (scale s, zero point z): the product is
+  /// written in Q' = (s / c, z), the grid Q has for p / c, so its integers
+  /// are those of fq_Q(p) exactly; the multiply becomes an integer multiply
+  /// by the constant 1 at scale c (Q' x c -> Q has multiplier 1: the
+  /// hardware's free requantization).
+  void foldScaleIntoProduct(MulOp mul) {
+    Value scaled = mul.getResult();
+    if (quantOf(scaled) || scaled.use_empty())
+      return;
+    Value product = mul.getLhs(), constant = mul.getRhs();
+    auto splat = [](Value v) -> std::optional<double> {
+      auto cst = v.getDefiningOp<ConstantOp>();
+      if (!cst || !isFloatTensor(v))
+        return std::nullopt;
+      auto dense = dyn_cast<DenseFPElementsAttr>(cst.getValue());
+      if (!dense || !dense.isSplat())
+        return std::nullopt;
+      return dense.getSplatValue<APFloat>().convertToDouble();
+    };
+    std::optional<double> c = splat(constant);
+    if (!c) {
+      std::swap(product, constant);
+      c = splat(constant);
+    }
+    if (!c || !(*c > 0) || !std::isfinite(*c))
+      return;
+    Operation *producer = product.getDefiningOp();
+    if (!producer || !isa<MatmulOp, LinearOp>(producer) || !product.hasOneUse() ||
+        quantOf(product) || !isFloatTensor(product))
+      return;
+    // Both factors already integer (a linear's bias is quantized later).
+    if (!quantOf(producer->getOperand(0)) || !quantOf(producer->getOperand(1)))
+      return;
+    QuantizeOp q0;
+    for (Operation *user : scaled.getUsers()) {
+      auto q = dyn_cast<QuantizeOp>(user);
+      if (!q || (q0 && q.getType() != q0.getType()))
+        return;
+      q0 = q;
+    }
+    auto target = dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()));
+    if (!target)
+      return;
+    auto onProductGrid = quant::UniformQuantizedType::get(
+        target.getFlags(), target.getStorageType(), target.getExpressedType(),
+        target.getScale() / *c, target.getZeroPoint(), target.getStorageTypeMin(),
+        target.getStorageTypeMax());
+    auto one = quant::UniformQuantizedType::get(
+        target.isSigned() ? quant::QuantizationFlags::Signed : 0,
+        target.getStorageType(), target.getExpressedType(), *c, 0,
+        target.getStorageTypeMin(), target.getStorageTypeMax());
+    OpBuilder b(mul);
+    auto cstType = cast<ShapedType>(constant.getType());
+    ElementsAttr attr = makeIntegerAttr(
+        cstType, cast<IntegerType>(target.getStorageType()),
+        std::vector<int64_t>(cstType.getNumElements(), 1), "kiln.one");
+    Value oneCst = b.create<ConstantOp>(constant.getLoc(),
+                                        withElementType(cstType, one), attr);
+    mul->setOperand(mul.getLhs() == constant ? 0 : 1, oneCst);
+    product.setType(withElementType(product.getType(), onProductGrid));
+    scaled.setType(q0.getResult().getType());
+    for (Operation *user : llvm::make_early_inc_range(scaled.getUsers())) {
+      user->getResult(0).replaceAllUsesWith(scaled);
+      user->erase();
+    }
+    if (auto def = constant.getDefiningOp(); def && def->use_empty())
+      def->erase();
+    ++numScalesFolded;
   }
 
   //===--- 0 ---------------------------------------------------------------===//

@@ -59,6 +59,14 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
     - Data movement (reshape, transpose, permute, (un)squeeze, slice, select,
       expand, repeat_interleave, cat of equally quantized inputs) keeps the
       quantized type of its input.
+    - A product (matmul, linear) times a positive scalar constant c whose
+      result is fake-quantized to Q (scale s) is written on the grid s / c,
+      which holds the same integers as Q holds for the scaled product; the
+      multiply becomes an integer multiply by the constant 1 at scale c
+      (multiplier exactly 1: requantization the hardware does for free).
+      Exact.
+    - Negation of a symmetric quantized tensor keeps its type (a symmetric
+      grid is closed under negation). Exact.
     - A concatenation of differently quantized inputs whose result is
       fake-quantized requantizes each input into the result's type (per
       element the same rounding as quantizing the float concatenation).
@@ -112,6 +120,8 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
     Statistic<"numWeights", "num-weights", "Weights turned into integer constants">,
     Statistic<"numAbsorbed", "num-absorbed", "Fake quants absorbed into the producer's result type">,
     Statistic<"numInputsQuantized", "num-inputs-quantized", "Fake-quantized float inputs every user reads quantized">,
+    Statistic<"numScalesFolded", "num-scales-folded", "Constant multiplies after integer products folded into the product's output grid">,
+    Statistic<"numNegations", "num-negations", "Negations of symmetric quantized tensors kept on the input's grid">,
     Statistic<"numGriddedTables", "num-gridded-tables", "Per-row embedding tables rewritten into their output's per-tensor grid">,
     Statistic<"numDerivedSums", "num-derived-sums", "Unquantized 16-bit sums given the scale s_a + s_b">,
     Statistic<"numRequantizedCats", "num-requantized-cats", "Concatenations of differently quantized inputs requantized into their output's type">,
