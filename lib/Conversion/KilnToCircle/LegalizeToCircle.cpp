@@ -400,7 +400,7 @@ struct LegalizeToCirclePass
           return create<kc::DequantizeOp>(rw, loc, type, d.getInput());
         })
         .Case([&](LinearOp l) -> FailureOr<Value> {
-          SmallVector<Value> operands{l.getInput(), widenInt4(rw, l.getWeight())};
+          SmallVector<Value> operands{l.getInput(), l.getWeight()};
           if (l.getBias())
             operands.push_back(l.getBias());
           return create<kc::FullyConnectedOp>(rw, loc, type, operands,
@@ -641,54 +641,6 @@ struct LegalizeToCirclePass
     auto data = DenseResourceElementsAttr::get(
         type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<float>(values)));
     return rw.create<kc::ConstOp>(d.getLoc(), type, data);
-  }
-
-  /// TFLite runs int4 weights only in a few kernels: store them as int8 with
-  /// the same values and quantization (lossless).
-  Value widenInt4(IRRewriter &rw, Value weight) {
-    auto q = quantOf(weight);
-    ElementsAttr attr;
-    if (!isTflite() || !q || !matchPattern(weight, m_Constant(&attr)) ||
-        q.getStorageTypeIntegralWidth() != 4 || !q.isSigned())
-      return weight;
-    Operation *cst = weight.getDefiningOp();
-    auto i8 = rw.getIntegerType(8);
-    auto type = RankedTensorType::get(cast<ShapedType>(attr.getType()).getShape(), i8);
-    SmallVector<int8_t> values;
-    if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
-      for (const APInt &v : dense.getValues<APInt>())
-        values.push_back(static_cast<int8_t>(v.getSExtValue()));
-    } else if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
-      AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-      if (!blob)
-        return weight;
-      for (char c : blob->getData()) // one element per byte, sign-extended
-        values.push_back(static_cast<int8_t>(c));
-    } else {
-      return weight;
-    }
-    quant::QuantizedType wide;
-    if (auto pt = dyn_cast<quant::UniformQuantizedType>(q))
-      wide = quant::UniformQuantizedType::get(
-          quant::QuantizationFlags::Signed, i8, pt.getExpressedType(), pt.getScale(),
-          pt.getZeroPoint(), pt.getStorageTypeMin(), pt.getStorageTypeMax());
-    else {
-      auto pa = cast<quant::UniformQuantizedPerAxisType>(q);
-      wide = quant::UniformQuantizedPerAxisType::get(
-          quant::QuantizationFlags::Signed, i8, pa.getExpressedType(), pa.getScales(),
-          pa.getZeroPoints(), pa.getQuantizedDimension(), pa.getStorageTypeMin(),
-          pa.getStorageTypeMax());
-    }
-    ElementsAttr data;
-    if (isa<DenseResourceElementsAttr>(attr))
-      data = DenseResourceElementsAttr::get(
-          type, (cast<DenseResourceElementsAttr>(attr).getRawHandle().getKey() + ".i8").str(),
-          HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<int8_t>(values)));
-    else
-      data = DenseElementsAttr::get(type, ArrayRef<int8_t>(values));
-    OpBuilder::InsertionGuard guard(rw);
-    rw.setInsertionPoint(cst);
-    return rw.create<kc::ConstOp>(cst->getLoc(), withElementType(type, wide), data);
   }
 };
 } // namespace

@@ -127,10 +127,10 @@ func.func @quantized_islands(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x
 
 // -----
 
-// int4 weights: Circle keeps them; TFLite stores the same values as int8.
+// int4 weights stay int4 in both flavors (LiteRT runs FULLY_CONNECTED with
+// INT4 weights for int8, int16 and float inputs: test/e2e/litert/int4.mlir).
 // CHECK-LABEL: func.func @int4_weights
-// CIRCLE: circle.const dense<{{\[\[}}-8, 7], [1, -1]]> : tensor<2x2xi4> as tensor<2x2x!quant.uniform<i4:f32:0, {5.000000e-01,2.500000e-01}>>
-// TFLITE: circle.const dense<{{\[\[}}-8, 7], [1, -1]]> : tensor<2x2xi8> as tensor<2x2x!quant.uniform<i8<-8:7>:f32:0, {5.000000e-01,2.500000e-01}>>
+// CHECK: circle.const dense<{{\[\[}}-8, 7], [1, -1]]> : tensor<2x2xi4> as tensor<2x2x!quant.uniform<i4:f32:0, {5.000000e-01,2.500000e-01}>>
 func.func @int4_weights(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %w = kiln.constant dense<[[-8, 7], [1, -1]]> : tensor<2x2xi4> as tensor<2x2x!quant.uniform<i4:f32:0, {0.5, 0.25}>>
   %xq = kiln.quantize %x : (tensor<1x2xf32>) -> tensor<1x2x!quant.uniform<i16:f32, 0.001>>
