@@ -73,6 +73,8 @@ void kiln::buildLowerToCirclePipeline(OpPassManager &pm, StringRef flavor) {
   LegalizeToCircleOptions legalize;
   legalize.flavor = flavor.str();
   fn.addPass(createLegalizeToCircle(legalize));
+  if (flavor == "tflite")
+    fn.addPass(createExactMaskedSoftmax());
   fn.addPass(createCSEPass());
 }
 

@@ -120,13 +120,12 @@ std::string name(func::FuncOp f, unsigned i, bool result) {
               : (result ? "output" : "input") + std::to_string(i);
 }
 
-void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output) {
+void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output,
+                  const kiln::circle::WriterStats &stored) {
   llvm::raw_ostream &os = llvm::outs();
   os << "kiln-convert: " << inputPath << " -> " << output << " (" << formatOpt
      << ")\n";
   llvm::MapVector<StringRef, int64_t> histogram;
-  std::map<std::string, uint64_t> weightBytes;
-  llvm::DenseSet<Attribute> seen;
   for (auto f : module.getOps<func::FuncOp>()) {
     os << "signature '" << f.getName() << "'";
     if (auto v = f->getAttrOfType<StringAttr>("kiln.variant"))
@@ -142,23 +141,6 @@ void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output) {
       if (isa<func::FuncOp, func::ReturnOp>(op))
         return;
       ++histogram[op->getName().getStringRef()];
-      if (auto c = dyn_cast<kiln::circle::ConstOp>(op)) {
-        if (!seen.insert(c.getValue()).second)
-          return; // shared between signatures: counted once
-        auto t = cast<ShapedType>(c.getType());
-        Type elt = t.getElementType();
-        std::string key;
-        unsigned bits;
-        if (auto q = dyn_cast<quant::QuantizedType>(elt)) {
-          bits = q.getStorageTypeIntegralWidth();
-          key = (q.isSigned() ? "int" : "uint") + std::to_string(bits);
-        } else {
-          bits = elt.getIntOrFloatBitWidth();
-          llvm::raw_string_ostream ks(key);
-          ks << elt;
-        }
-        weightBytes[key] += (t.getNumElements() * bits + 7) / 8;
-      }
     });
   }
   os << "ops:";
@@ -203,9 +185,14 @@ void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output) {
       os << "  float at " << line << ": " << llvm::join(names, ", ") << "\n";
     }
   }
+  // The bytes the file stores: each buffer once (prefill and decode share
+  // their weights), 4-bit data packed.
   os << "weights:";
-  for (auto &[dtype, bytes] : weightBytes)
-    os << " " << dtype << "=" << bytes << "B";
+  for (auto &[kind, bytes] : stored.constantBytes)
+    os << " " << kind << "=" << bytes << "B";
+  os << " (" << stored.totalConstantBytes() << "B in " << stored.constantBuffers
+     << " buffers for " << stored.constantTensors << " tensors; file "
+     << stored.fileBytes << "B)";
   os << "\ntime:";
   for (const Stage &s : stages)
     os << " " << s.name << "=" << llvm::format("%.3f", s.seconds) << "s";
@@ -380,6 +367,8 @@ int main(int argc, char **argv) {
     kiln::LegalizeToCircleOptions legalize;
     legalize.flavor = formatOpt.getValue();
     pm.nest<func::FuncOp>().addPass(kiln::createLegalizeToCircle(legalize));
+    if (formatOpt == "tflite")
+      pm.nest<func::FuncOp>().addPass(kiln::createExactMaskedSoftmax());
     if (failed(timed("legalize", [&] { return pm.run(*result); })))
       return 1;
   }
@@ -399,11 +388,13 @@ int main(int argc, char **argv) {
   writer.flavor = formatOpt == "tflite" ? kiln::circle::Flavor::TFLite
                                      : kiln::circle::Flavor::Circle;
   writer.forceExternalBuffers = forceExternal;
+  kiln::circle::WriterStats stored;
+  writer.stats = &stored;
   if (failed(timed("write", [&] {
         return kiln::circle::writeCircleFile(*result, outputPath, writer);
       })))
     return 1;
   if (!quiet)
-    printSummary(*result, stages, outputPath);
+    printSummary(*result, stages, outputPath, stored);
   return 0;
 }
