@@ -275,6 +275,43 @@ TEST_F(CircleWriterTest, ExternalBuffersFollowTheFlatBuffer) {
   EXPECT_EQ(write(*module, forced), bytes);
 }
 
+TEST_F(CircleWriterTest, StatsCountStoredBytes) {
+  // Two signatures share the float weights (the same attribute) and an int4
+  // constant written twice with the same values: each buffer counts once;
+  // 15 int4 values take 8 bytes.
+  auto module = parse(R"mlir(
+func.func @a(%x: tensor<64xf32>) -> tensor<64xf32> {
+  %w = circle.const dense<2.5> : tensor<64xf32>
+  %y = circle.mul %x, %w : (tensor<64xf32>, tensor<64xf32>) -> tensor<64xf32>
+  return %y : tensor<64xf32>
+}
+func.func @b(%x: tensor<64xf32>) -> (tensor<64xf32>, tensor<3x5xf32>) {
+  %w = circle.const dense<2.5> : tensor<64xf32>
+  %y = circle.mul %x, %w : (tensor<64xf32>, tensor<64xf32>) -> tensor<64xf32>
+  %q = circle.const dense<[[1, -2, 3, 7, -8], [0, 1, 2, 3, 4], [5, 6, 7, -1, -2]]> : tensor<3x5xi4> as tensor<3x5x!quant.uniform<i4:f32, 0.5>>
+  %d = circle.dequantize %q : (tensor<3x5x!quant.uniform<i4:f32, 0.5>>) -> tensor<3x5xf32>
+  %q2 = circle.const dense<[[1, -2, 3, 7, -8], [0, 1, 2, 3, 4], [5, 6, 7, -1, -2]]> : tensor<3x5xi4> as tensor<3x5x!quant.uniform<i4:f32, 0.5>>
+  %d2 = circle.dequantize %q2 : (tensor<3x5x!quant.uniform<i4:f32, 0.5>>) -> tensor<3x5xf32>
+  %s = circle.add %d, %d2 : (tensor<3x5xf32>, tensor<3x5xf32>) -> tensor<3x5xf32>
+  return %y, %s : tensor<64xf32>, tensor<3x5xf32>
+}
+)mlir");
+  ASSERT_TRUE(module);
+  for (Flavor flavor : {Flavor::Circle, Flavor::TFLite}) {
+    WriterStats stats;
+    WriterOptions options;
+    options.flavor = flavor;
+    options.stats = &stats;
+    std::string bytes = write(*module, options);
+    EXPECT_EQ(stats.constantBytes, (std::map<std::string, uint64_t>{{"f32", 256}, {"int4", 8}}));
+    EXPECT_EQ(stats.totalConstantBytes(), 264u);
+    EXPECT_EQ(stats.constantBuffers, 2u);
+    EXPECT_EQ(stats.constantTensors, 4u);
+    EXPECT_EQ(stats.fileBytes, bytes.size());
+    EXPECT_GT(stats.metadataBytes, 0u); // kiln.version
+  }
+}
+
 TEST_F(CircleWriterTest, DeterministicAndRoundTrips) {
   auto module = parse(kModel);
   ASSERT_TRUE(module);

@@ -90,6 +90,8 @@ struct BufferDesc {
   llvm::ArrayRef<uint8_t> view;
   std::vector<uint8_t> owned;
   bool isOwned = false;
+  /// What the bytes hold, for WriterStats ("int4", "f32", ...).
+  std::string kind;
   llvm::ArrayRef<uint8_t> data() const {
     return isOwned ? llvm::ArrayRef<uint8_t>(owned) : view;
   }
@@ -137,7 +139,8 @@ public:
 private:
   LogicalResult addFunction(func::FuncOp func);
   FailureOr<TensorDesc> describeTensor(Type type, std::string name, Location loc);
-  FailureOr<uint32_t> getOrCreateBuffer(ConstOp op, llvm::StringRef tensorName);
+  FailureOr<uint32_t> getOrCreateBuffer(ConstOp op, const TensorDesc &tensor);
+  void fillStats(WriterStats &stats) const;
   LogicalResult addExtraQuantization(ConstOp op, TensorDesc &tensor);
   FailureOr<BufferDesc> getConstantData(ElementsAttr value, Location loc,
                                         llvm::StringRef tensorName);
@@ -226,7 +229,7 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     if (constOp) {
       if (failed(addExtraQuantization(constOp, *tensor)))
         return failure();
-      FailureOr<uint32_t> buffer = getOrCreateBuffer(constOp, tensor->name);
+      FailureOr<uint32_t> buffer = getOrCreateBuffer(constOp, *tensor);
       if (failed(buffer))
         return failure();
       tensor->buffer = *buffer;
@@ -445,8 +448,32 @@ LogicalResult ModelWriter::addExtraQuantization(ConstOp op, TensorDesc &tensor) 
   return success();
 }
 
+/// The kind of data a constant tensor stores: "int8", "uint8", "int4", ...
+/// when quantized, else the element type ("f32", "i32", "i64", "i1", ...).
+static std::string getStorageKind(const TensorDesc &tensor) {
+  using T = fb::TensorType;
+  switch (tensor.type) {
+  case T::FLOAT32: return "f32";
+  case T::FLOAT16: return "f16";
+  case T::BFLOAT16: return "bf16";
+  case T::FLOAT64: return "f64";
+  case T::BOOL: return "i1";
+  default: break;
+  }
+  std::string name = llvm::StringRef(fb::EnumNameTensorType(tensor.type)).lower();
+  if (tensor.quant)
+    return name; // int8, uint8, int4, uint4, int16, int32, int64
+  llvm::StringRef n(name);
+  if (n.consume_front("uint"))
+    return "ui" + n.str();
+  if (n.consume_front("int"))
+    return "i" + n.str();
+  return name;
+}
+
 FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,
-                                                   llvm::StringRef tensorName) {
+                                                   const TensorDesc &tensor) {
+  llvm::StringRef tensorName = tensor.name;
   ElementsAttr value = op.getValue();
   // Identity of the data: the uniqued attribute, or for resources the blob
   // itself (the same blob seen through different shapes is the same bytes).
@@ -468,6 +495,7 @@ FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,
       return candidate;
     }
   uint32_t index = buffers.size();
+  data->kind = getStorageKind(tensor);
   buffers.push_back(std::move(*data));
   bufferIndex[key] = index;
   buffersByHash[hash].push_back(index);
@@ -882,7 +910,23 @@ LogicalResult ModelWriter::finish() {
                          /*max_tables=*/100000000);
   if (!verifier.VerifyBuffer<fb::Model>(identifier.c_str()))
     return emitError(module.getLoc(), "internal error: the written FlatBuffer does not verify");
+  if (options.stats)
+    fillStats(*options.stats);
   return success();
+}
+
+void ModelWriter::fillStats(WriterStats &stats) const {
+  stats = WriterStats();
+  for (size_t i = 1; i < buffers.size(); ++i) {
+    stats.constantBytes[buffers[i].kind] += buffers[i].data().size();
+    ++stats.constantBuffers;
+  }
+  for (const SubgraphDesc &sg : subgraphs)
+    for (const TensorDesc &t : sg.tensors)
+      stats.constantTensors += t.buffer != 0;
+  for (const auto &entry : metadata)
+    stats.metadataBytes += entry.second.size();
+  stats.fileBytes = fileSize;
 }
 
 void ModelWriter::emit(llvm::raw_ostream &os) const {

@@ -54,13 +54,43 @@
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <string>
 
 namespace kiln::circle {
 
+/// What a write stored, for summaries (filled when WriterOptions::stats is
+/// set and the model was written).
+struct WriterStats {
+  /// Bytes of constant data by kind: "int8", "uint8", "int4", "int16",
+  /// "int32", "int64" for quantized tensors, else the element type ("f32",
+  /// "i32", "i64", "i1"). Each buffer counts once, however many tensors and
+  /// signatures share it; 4-bit data counts packed (half a byte a value).
+  std::map<std::string, uint64_t> constantBytes;
+  /// Constant buffers (the sentinel and metadata not counted), and tensors
+  /// of all subgraphs that refer to one.
+  uint64_t constantBuffers = 0;
+  uint64_t constantTensors = 0;
+  /// Bytes of the metadata strings.
+  uint64_t metadataBytes = 0;
+  /// Size of the whole file.
+  uint64_t fileBytes = 0;
+
+  uint64_t totalConstantBytes() const {
+    uint64_t total = 0;
+    for (const auto &entry : constantBytes)
+      total += entry.second;
+    return total;
+  }
+};
+
 struct WriterOptions {
   Flavor flavor = Flavor::Circle;
+  /// Filled with what was stored, when set.
+  WriterStats *stats = nullptr;
   /// Put every constant buffer after the FlatBuffer even for small models.
   bool forceExternalBuffers = false;
   /// Total constant bytes above which buffers go out of line automatically.
