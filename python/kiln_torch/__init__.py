@@ -7,7 +7,8 @@ from .flow import (TracedCausalLM, TracedLayer, calibrate, convert, example_trac
 from .model import (MASK_VALUE, QuantEmbedding, QuantLinear, QuantLlamaAttention,
                     QuantLlamaDecoderLayer, QuantLlamaForCausalLM, QuantLlamaMLP,
                     QuantLlamaModel, QuantRMSNorm, QuantRotary, build_model, causal_mask,
-                    init_weights, rope_cos_sin)
+                    init_weights, negate_sin_first_half, npu_export_options, rope_cos_sin,
+                    set_npu_export)
 from .quant import FakeQuant, iter_quantizers, qparams_from_range
 from .recipes import RECIPES, QSpec, Recipe, get_recipe
 
@@ -18,7 +19,8 @@ __all__ = [
     "prefill_then_decode", "prepare", "random_token_batches", "save_torchscript",
     "MASK_VALUE", "QuantEmbedding", "QuantLinear", "QuantLlamaAttention",
     "QuantLlamaDecoderLayer", "QuantLlamaForCausalLM", "QuantLlamaMLP", "QuantLlamaModel",
-    "QuantRMSNorm", "QuantRotary", "build_model", "causal_mask", "init_weights", "rope_cos_sin",
+    "QuantRMSNorm", "QuantRotary", "build_model", "causal_mask", "init_weights",
+    "negate_sin_first_half", "npu_export_options", "rope_cos_sin", "set_npu_export",
     "FakeQuant", "iter_quantizers", "qparams_from_range",
     "RECIPES", "QSpec", "Recipe", "get_recipe",
 ]

@@ -6,25 +6,43 @@ import torch
 from torch import Tensor, nn
 
 from .config import LlamaConfig
-from .model import (MASK_VALUE, QuantLlamaDecoderLayer, QuantLlamaForCausalLM, causal_mask,
-                    rope_cos_sin)
+from .model import (MASK_VALUE, QuantLlamaAttention, QuantLlamaDecoderLayer,
+                    QuantLlamaForCausalLM, causal_mask, npu_export_options, rope_cos_sin,
+                    set_npu_export)
 from .quant import FakeQuant, iter_quantizers
 from .recipes import Recipe, get_recipe
 
 
-def prepare(model: nn.Module, recipe: Union[str, Recipe], per_head: bool = False) -> nn.Module:
+def prepare(model: nn.Module, recipe: Union[str, Recipe], per_head: bool = False,
+            quantize_mask: bool = True, npu_export: bool = False,
+            fold_scaling_into_k_proj: Optional[bool] = None,
+            negate_sin_half: Optional[bool] = None) -> nn.Module:
     """Configures every quantizer for `recipe` and puts the enabled ones in observing mode.
 
     Weights and embedding/lm_head tables are per output channel (axis 0), norm weights
     and activations per tensor.  With per_head, the quantizers of attention tensors
     laid out [B, heads, ...] (q/k after RoPE, K/V into and out of the cache, logits,
     logits + mask, softmax, probs @ V) keep one range per head: axis 1.
+
+    quantize_mask: the attention mask's quantizer (each attention's mask_quant, an
+    activation quantizer per tensor) follows the recipe; False leaves it disabled.
+    npu_export: TICO's npu_export conventions, both of fold_scaling_into_k_proj
+    (head_dim^-0.5 multiplied into k_proj's weight, no multiply after q @ k^T) and
+    negate_sin_half (RoPE takes sin with its first half negated, no negation);
+    either flag given explicitly overrides npu_export.  See set_npu_export().
     Works in place and returns the model.
     """
     recipe = get_recipe(recipe)
+    fold = npu_export if fold_scaling_into_k_proj is None else fold_scaling_into_k_proj
+    negate = npu_export if negate_sin_half is None else negate_sin_half
+    set_npu_export(model, fold, negate)
+    mask_quantizers = {id(m.mask_quant) for m in model.modules()
+                       if isinstance(m, QuantLlamaAttention)}
     for _, quantizer in iter_quantizers(model):
         spec = recipe.spec_for(quantizer.role)
-        if quantizer.role in ("weight", "embedding"):
+        if id(quantizer) in mask_quantizers and not quantize_mask:
+            quantizer.configure(None)
+        elif quantizer.role in ("weight", "embedding"):
             quantizer.configure(spec, per_channel=True, axis=0)
         elif per_head and quantizer.head_axis:
             quantizer.configure(spec, per_channel=True, axis=1)
@@ -47,16 +65,18 @@ def prefill_then_decode(model: nn.Module, input_ids: Tensor, prefill_len: int,
     """Runs a causal LM (QuantLlamaForCausalLM or its scripted form) on input_ids [B, T].
 
     Prefills the first prefill_len tokens, then decodes the rest one token at a time
-    with the cache.  Returns (logits [B, T, vocab], final per-layer cache).
+    with the cache.  The sin table follows the model's negate_sin_half.  Returns
+    (logits [B, T, vocab], final per-layer cache).
     """
     config = _config_of(model)
+    negate = npu_export_options(model)[1]
     total = input_ids.size(1)
-    cos, sin = rope_cos_sin(config, torch.arange(prefill_len))
+    cos, sin = rope_cos_sin(config, torch.arange(prefill_len), negate)
     logits, cache, _ = model(input_ids[:, :prefill_len], causal_mask(prefill_len, 0, mask_value),
                              (cos, sin), None, True, False)
     all_logits = [logits]
     for pos in range(prefill_len, total):
-        cos, sin = rope_cos_sin(config, [pos])
+        cos, sin = rope_cos_sin(config, [pos], negate)
         logits, cache, _ = model(input_ids[:, pos:pos + 1], causal_mask(1, pos, mask_value),
                                  (cos, sin), cache, True, False)
         all_logits.append(logits)
@@ -213,7 +233,7 @@ def example_trace_inputs(module: nn.Module, seq_len: int = 8,
         tokens = torch.randint(0, config.vocab_size, (1, seq_len + 1), generator=gen)
     else:
         raise TypeError(f"cannot trace a {type(module).__name__}")
-    cos, sin = rope_cos_sin(config, torch.arange(seq_len + 1))
+    cos, sin = rope_cos_sin(config, torch.arange(seq_len + 1), npu_export_options(module)[1])
     prefill = (tokens[:, :seq_len], causal_mask(seq_len), cos[:, :seq_len], sin[:, :seq_len])
     _, cache, _ = module(prefill[0], prefill[1], (prefill[2], prefill[3]), None, True, False)
     if isinstance(cache, tuple):
@@ -237,10 +257,17 @@ def load_hf_state_dict(model: QuantLlamaForCausalLM, state_dict: Dict[str, Tenso
     checkpoints carry `...rotary_emb.inv_freq` buffers (dropped: RoPE tables are
     inputs here), and tied checkpoints may omit `lm_head.weight` (taken from
     `model.embed_tokens.weight`).  Any other missing or unexpected key is an error.
+    On a model prepared with fold_scaling_into_k_proj, the loaded (HF, unscaled)
+    k_proj weights are folded again.
     Load weights before convert(): weight quantizers take their ranges at convert().
     """
     state = {k: v for k, v in state_dict.items() if not k.endswith("rotary_emb.inv_freq")}
     if _config_of(model).tie_word_embeddings and "lm_head.weight" not in state:
         if "model.embed_tokens.weight" in state:
             state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    folded = [m for m in model.modules() if isinstance(m, QuantLlamaAttention) and m.scaling_folded]
+    for attn in folded:
+        attn.scaling_folded = False     # the checkpoint's weights are unscaled
     model.load_state_dict(state, strict=True)
+    for attn in folded:
+        attn.set_scaling_folded(True)

@@ -17,7 +17,8 @@ from torch import Tensor
 
 from .config import PRESETS, get_config
 from .flow import calibrate, convert, prepare, random_token_batches, save_torchscript
-from .model import MASK_VALUE, QuantLlamaForCausalLM, build_model, causal_mask, rope_cos_sin
+from .model import (MASK_VALUE, QuantLlamaForCausalLM, build_model, causal_mask,
+                    npu_export_options, rope_cos_sin)
 from .recipes import RECIPES
 from .reference import write_reference
 
@@ -45,19 +46,37 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--calib-batches", type=int, default=4)
     parser.add_argument("--calib-decode-steps", type=int, default=4)
     parser.add_argument("--mask-value", type=float, default=MASK_VALUE)
+    parser.add_argument("--no-mask-quant", action="store_true",
+                        help="leave the attention mask unquantized (for comparison)")
+    parser.add_argument("--npu-export", action="store_true",
+                        help="TICO's npu_export conventions: both --fold-scaling-into-k-proj "
+                             "and --negate-sin-half")
+    parser.add_argument("--fold-scaling-into-k-proj", action="store_true",
+                        help="head_dim^-0.5 multiplied into k_proj's weight; no multiply "
+                             "after q @ k^T (the K cache holds scaled keys)")
+    parser.add_argument("--negate-sin-half", action="store_true",
+                        help="RoPE takes sin with its first half negated (the reference "
+                             "sin inputs are written so); no negation in the graph")
     parser.add_argument("-o", "--output", required=True, help="TorchScript file to write")
     parser.add_argument("--reference", help="folder for reference inputs/outputs")
     args = parser.parse_args(argv)
+    args.fold_scaling_into_k_proj = args.fold_scaling_into_k_proj or args.npu_export
+    args.negate_sin_half = args.negate_sin_half or args.npu_export
     if args.seq_len < 1 or args.cache_len < 1:
         parser.error("--seq-len and --cache-len must be at least 1")
     return args
+
+
+def _rope(model: QuantLlamaForCausalLM, positions) -> Tuple[Tensor, Tensor]:
+    """cos, sin for positions, sin in the layout the model takes (negate_sin_half)."""
+    return rope_cos_sin(model.config, positions, npu_export_options(model)[1])
 
 
 def _layer_inputs(model: QuantLlamaForCausalLM, input_ids: Tensor, layer: int,
                   mask_value: float) -> Tensor:
     """Hidden states entering decoder layer `layer` for input_ids (a cache-less prefill)."""
     length = input_ids.size(1)
-    cos, sin = rope_cos_sin(model.config, torch.arange(length))
+    cos, sin = _rope(model, torch.arange(length))
     mask = causal_mask(length, 0, mask_value)
     hidden = model.model.embed_tokens(input_ids)
     for block in model.model.layers[:layer]:
@@ -98,15 +117,17 @@ def make_model(args: argparse.Namespace) -> Dict[str, Any]:
 
     # Seeds: weights from seed, calibration tokens from seed + 1, reference tokens from seed + 2.
     model = build_model(config, args.seed)
-    prepare(model, args.recipe, per_head=args.per_head)
+    prepare(model, args.recipe, per_head=args.per_head, quantize_mask=not args.no_mask_quant,
+            fold_scaling_into_k_proj=args.fold_scaling_into_k_proj,
+            negate_sin_half=args.negate_sin_half)
     batches = random_token_batches(config, args.calib_batches, 1,
                                    seq_len + args.calib_decode_steps, args.seed + 1)
     with torch.no_grad():
         calibrate(model, batches, args.calib_decode_steps, mask_value)
         convert(model)
         tokens = random_token_batches(config, 1, 1, max(seq_len, cache_len) + 1, args.seed + 2)[0]
-        cos_p, sin_p = rope_cos_sin(config, torch.arange(seq_len))
-        cos_d, sin_d = rope_cos_sin(config, [cache_len])
+        cos_p, sin_p = _rope(model, torch.arange(seq_len))
+        cos_d, sin_d = _rope(model, [cache_len])
         prefill_common = [("attention_mask", causal_mask(seq_len, 0, mask_value)),
                           ("cos", cos_p), ("sin", sin_p)]
         decode_common = [("attention_mask", causal_mask(1, cache_len, mask_value)),
@@ -132,6 +153,9 @@ def make_model(args: argparse.Namespace) -> Dict[str, Any]:
         "seq_len": seq_len,
         "cache_len": cache_len,
         "mask_value": mask_value,
+        "quantize_mask": not args.no_mask_quant and args.recipe != "float",
+        "fold_scaling_into_k_proj": bool(args.fold_scaling_into_k_proj),
+        "negate_sin_half": bool(args.negate_sin_half),
         "torchscript": os.path.relpath(os.path.abspath(args.output), os.path.abspath(args.reference)),
         "torch_version": torch.__version__,
     }
@@ -149,7 +173,7 @@ def _layer_steps(model, layer, tokens, seq_len, cache_len, mask_value, scripted,
         # itself when cache_len == seq_len.
         if cache_len == seq_len:
             return _call_layer(module, is_scripted, prefill_in)
-        cos, sin = rope_cos_sin(model.config, torch.arange(cache_len))
+        cos, sin = _rope(model, torch.arange(cache_len))
         inputs = [("hidden_states", hidden[:, :cache_len].contiguous()),
                   ("attention_mask", causal_mask(cache_len, 0, mask_value)), ("cos", cos), ("sin", sin)]
         return _call_layer(module, is_scripted, inputs)
@@ -185,7 +209,7 @@ def _whole_model_steps(model, tokens, seq_len, cache_len, mask_value, scripted, 
     def cache_for_decode(run):
         if cache_len == seq_len:
             return run(prefill_in)[1]
-        cos, sin = rope_cos_sin(model.config, torch.arange(cache_len))
+        cos, sin = _rope(model, torch.arange(cache_len))
         inputs = [("input_ids", tokens[:, :cache_len].contiguous()),
                   ("attention_mask", causal_mask(cache_len, 0, mask_value)), ("cos", cos), ("sin", sin)]
         return run(inputs)[1]
@@ -223,7 +247,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     make_model(args)
     kind = "model" if args.whole_model else f"layer {args.layer}"
     print(f"wrote {args.output} ({args.preset} {kind}, {args.recipe}"
-          f"{', per-head' if args.per_head else ''}, {'traced' if args.traced else 'scripted'})"
+          f"{', per-head' if args.per_head else ''}"
+          f"{', no mask quant' if args.no_mask_quant else ''}"
+          f"{', scaling folded into k_proj' if args.fold_scaling_into_k_proj else ''}"
+          f"{', sin half negated' if args.negate_sin_half else ''}"
+          f", {'traced' if args.traced else 'scripted'})"
           f"{' and ' + args.reference if args.reference else ''} in {time.time() - start:.2f}s")
     return 0
 

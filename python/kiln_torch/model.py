@@ -50,19 +50,34 @@ def rope_inv_freq(config: LlamaConfig) -> Tensor:
     return torch.where(wavelen < old_len / high, inv_freq, result)
 
 
-def rope_cos_sin(config: LlamaConfig,
-                 positions: Union[Tensor, Sequence[int]]) -> Tuple[Tensor, Tensor]:
+def rope_cos_sin(config: LlamaConfig, positions: Union[Tensor, Sequence[int]],
+                 negate_sin_half: bool = False) -> Tuple[Tensor, Tensor]:
     """cos and sin tables (float32, [B, S, head_dim]) for positions [S] or [B, S].
 
     Computed in float64 and rounded once, so they are reproducible.  Both halves of
-    the last axis repeat the same frequencies (the rotate-half layout).
+    the last axis repeat the same frequencies (the rotate-half layout).  With
+    negate_sin_half (TICO's npu_export RoPE convention, see QuantRotary) the first
+    half of sin is negated: cat(-sin[..., :D/2], sin[..., D/2:]).
     """
     pos = torch.as_tensor(positions).to(torch.float64)
     if pos.dim() == 1:
         pos = pos.unsqueeze(0)
     freqs = pos.unsqueeze(-1) * rope_inv_freq(config)
     emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos().float(), emb.sin().float()
+    sin = emb.sin()
+    if negate_sin_half:
+        sin = negate_sin_first_half(sin)
+    return emb.cos().float(), sin.float()
+
+
+def negate_sin_first_half(sin: Tensor) -> Tensor:
+    """cat(-sin[..., :D/2], sin[..., D/2:]): the sin table a negate_sin_half model takes.
+
+    Exact (a sign flip), so negating rope_cos_sin's float32 table gives the same
+    values as rope_cos_sin(..., negate_sin_half=True).
+    """
+    half = sin.size(-1) // 2
+    return torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
 
 
 def causal_mask(seq_len: int, cache_len: int = 0, mask_value: float = MASK_VALUE,
@@ -136,26 +151,37 @@ class QuantRMSNorm(nn.Module):
 
 
 class QuantRotary(nn.Module):
-    """Rotate-half RoPE on q or k ([B, H, S, D]) with a quantizer after every step."""
+    """Rotate-half RoPE on q or k ([B, H, S, D]) with a quantizer after every step.
 
-    __constants__ = ["half"]
+    x * cos + cat(-x2, x1) * sin.  With negate_sin_half (TICO's npu_export
+    convention, set by prepare()) the caller passes sin with its first half negated,
+    sin_n = cat(-sin[..., :D/2], sin[..., D/2:]), and the rotation is
+    x * cos + cat(x2, x1) * sin_n: the same values, without a negation in the graph.
+    negate_sin_half is a TorchScript constant, so a scripted module holds one branch.
+    """
+
+    __constants__ = ["half", "negate_sin_half"]
 
     def __init__(self, head_dim: int):
         super().__init__()
         self.half = head_dim // 2
+        self.negate_sin_half = False
         self.x1_quant = FakeQuant("activation")          # x[..., :D/2]
         self.x2_quant = FakeQuant("activation")          # x[..., D/2:]
-        self.cat_quant = FakeQuant("activation")         # cat(-x2, x1)
+        self.cat_quant = FakeQuant("activation")         # cat(-x2, x1) (cat(x2, x1))
         self.cos_quant = FakeQuant("activation")         # cos table
-        self.sin_quant = FakeQuant("activation")         # sin table
+        self.sin_quant = FakeQuant("activation")         # sin table (sin_n)
         self.x_cos_quant = FakeQuant("activation")       # x * cos
-        self.rotated_quant = FakeQuant("activation")     # cat(-x2, x1) * sin
+        self.rotated_quant = FakeQuant("activation")     # cat(-x2, x1) * sin (cat(x2, x1) * sin_n)
         self.result_quant = FakeQuant("activation", head_axis=True)  # sum
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         x1 = self.x1_quant(x[..., :self.half])
         x2 = self.x2_quant(x[..., self.half:])
-        rotated = self.cat_quant(torch.cat((-x2, x1), dim=-1))
+        if self.negate_sin_half:
+            rotated = self.cat_quant(torch.cat((x2, x1), dim=-1))
+        else:
+            rotated = self.cat_quant(torch.cat((-x2, x1), dim=-1))
         cos = self.cos_quant(cos)
         sin = self.sin_quant(sin)
         x_cos = self.x_cos_quant(x * cos)
@@ -191,10 +217,16 @@ class QuantLlamaAttention(nn.Module):
     past_key_value None is prefill, otherwise decode: this step's k, v are appended to
     the cache along the sequence axis.  The returned cache ([B, H_kv, S_total, D], k
     after RoPE) is the full cache after this step.
+
+    The additive attention_mask is fake-quantized (mask_quant) where it is added to
+    the logits.  With scaling_folded (TICO's npu_export convention, set by
+    prepare()), k_proj's weight already holds the factor head_dim^-0.5 and the
+    logits are q @ k^T without a multiply; the K cache then holds scaled keys.
+    scaling_folded is a TorchScript constant, so a scripted module holds one branch.
     """
 
     __constants__ = ["num_heads", "num_key_value_heads", "num_key_value_groups",
-                     "head_dim", "scaling"]
+                     "head_dim", "scaling", "scaling_folded"]
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
@@ -203,6 +235,7 @@ class QuantLlamaAttention(nn.Module):
         self.num_key_value_groups = config.num_key_value_groups
         self.head_dim = config.head_dim
         self.scaling = config.head_dim ** -0.5
+        self.scaling_folded = False
         hidden = config.hidden_size
         self.q_proj = QuantLinear(hidden, self.num_heads * self.head_dim)
         self.k_proj = QuantLinear(hidden, self.num_key_value_heads * self.head_dim)
@@ -215,6 +248,7 @@ class QuantLlamaAttention(nn.Module):
         self.k_cache_out_quant = FakeQuant("activation", head_axis=True)
         self.v_cache_out_quant = FakeQuant("activation", head_axis=True)
         self.logits_quant = FakeQuant("activation", head_axis=True)    # q @ k^T * scaling
+        self.mask_quant = FakeQuant("activation")                      # the additive mask
         self.masked_quant = FakeQuant("activation", head_axis=True)    # logits + mask
         self.probs_quant = FakeQuant("activation", head_axis=True)     # softmax
         self.context_quant = FakeQuant("activation", head_axis=True)   # probs @ v
@@ -259,8 +293,11 @@ class QuantLlamaAttention(nn.Module):
             key_states = torch.repeat_interleave(key_states, self.num_key_value_groups, dim=1)
             value_states = torch.repeat_interleave(value_states, self.num_key_value_groups, dim=1)
 
-        logits = self.logits_quant(torch.matmul(query, key_states.transpose(2, 3)) * self.scaling)
-        masked = self.masked_quant(logits + attention_mask)
+        scores = torch.matmul(query, key_states.transpose(2, 3))
+        if not self.scaling_folded:
+            scores = scores * self.scaling
+        logits = self.logits_quant(scores)
+        masked = self.masked_quant(logits + self.mask_quant(attention_mask))
         probs = self.probs_quant(torch.softmax(masked, dim=-1))
         context = self.context_quant(torch.matmul(probs, value_states))
         context = context.transpose(1, 2).reshape(bsz, q_len, self.num_heads * self.head_dim)
@@ -270,6 +307,26 @@ class QuantLlamaAttention(nn.Module):
         if output_attentions:
             attn_weights = probs
         return output, present, attn_weights
+
+    @torch.no_grad()
+    def set_scaling_folded(self, folded: bool) -> None:
+        """Folds head_dim^-0.5 into k_proj's weight (and bias, if any), or unfolds it.
+
+        Python only (prepare() calls it before calibration; the weight quantizer takes
+        its range at convert()).  Unfolding divides by the same factor: exact when
+        head_dim^-0.5 is a power of two (head_dim 16, 64, 256), else within 1 ulp.
+        """
+        if folded == self.scaling_folded:
+            return
+        for name in ("weight", "bias"):
+            param = getattr(self.k_proj, name, None)
+            if param is None:
+                continue
+            if folded:
+                param.mul_(self.scaling)
+            else:
+                param.div_(self.scaling)
+        self.scaling_folded = folded
 
 
 class QuantLlamaDecoderLayer(nn.Module):
@@ -383,6 +440,47 @@ class QuantLlamaForCausalLM(nn.Module):
             input_ids, attention_mask, position_embeddings, past_key_values,
             use_cache, output_attentions)
         return self.lm_head(hidden_states), presents, attentions
+
+
+# ---------------------------------------------------------------------------
+# TICO npu_export conventions
+# ---------------------------------------------------------------------------
+
+def set_npu_export(model: nn.Module, fold_scaling_into_k_proj: bool = False,
+                   negate_sin_half: bool = False) -> nn.Module:
+    """Sets TICO's npu_export conventions on every attention of `model` (in place).
+
+    fold_scaling_into_k_proj: k_proj's weight is multiplied by head_dim^-0.5 (divided
+    back when turned off again) and the attention computes q @ k^T without `* scaling`.
+    negate_sin_half: RoPE computes cat(x2, x1) * sin_n and callers pass sin_n, the sin
+    table with its first half negated (rope_cos_sin(..., negate_sin_half=True)).
+    prepare() calls this before resetting the quantizers; calling it on a converted
+    model would leave k_proj's weight scales stale.
+    """
+    for module in model.modules():
+        if isinstance(module, QuantLlamaAttention):
+            module.set_scaling_folded(fold_scaling_into_k_proj)
+        elif isinstance(module, QuantRotary):
+            module.negate_sin_half = negate_sin_half
+    return model
+
+
+def npu_export_options(module: nn.Module) -> Tuple[bool, bool]:
+    """(fold_scaling_into_k_proj, negate_sin_half) of a layer or model.
+
+    Works on eager modules and scripted or loaded TorchScript ones (the flags are
+    TorchScript constants of the attention and rotary modules).  (False, False) when
+    the module has no attention.
+    """
+    folded = negated = None
+    for _, sub in module.named_modules():
+        if folded is None and hasattr(sub, "scaling_folded"):
+            folded = bool(sub.scaling_folded)
+        if negated is None and hasattr(sub, "negate_sin_half"):
+            negated = bool(sub.negate_sin_half)
+        if folded is not None and negated is not None:
+            break
+    return bool(folded), bool(negated)
 
 
 # ---------------------------------------------------------------------------
