@@ -154,10 +154,13 @@ struct FoldFakeQuantPass
     }
     // B. (constant scales after integer products and concatenations of
     //    differently quantized inputs first)
-    SmallVector<MulOp> muls;
-    func.walk([&](MulOp mul) { muls.push_back(mul); });
-    for (MulOp mul : muls)
-      foldScaleIntoProduct(mul);
+    SmallVector<Operation *> scalings;
+    func.walk([&](Operation *op) {
+      if (isa<MulOp, DivOp>(op))
+        scalings.push_back(op);
+    });
+    for (Operation *op : scalings)
+      foldScaleIntoProduct(op);
     SmallVector<CatOp> cats;
     func.walk([&](CatOp cat) { cats.push_back(cat); });
     for (CatOp cat : cats)
@@ -313,17 +316,18 @@ struct FoldFakeQuantPass
 
   //===--- B ---------------------------------------------------------------===//
 
-  /// p = matmul(a, b) * c (or linear(x, W) * c), c a positive scalar
+  /// p = matmul(a, b) * c (or linear(x, W) * c, or a division by 1/c), c a positive scalar
   /// constant, p fake-quantized to Q (scale s, zero point z): the product is
   /// written in Q' = (s / c, z), the grid Q has for p / c, so its integers
   /// are those of fq_Q(p) exactly; the multiply becomes an integer multiply
   /// by the constant 1 at scale c (Q' x c -> Q has multiplier 1: the
   /// hardware's free requantization).
-  void foldScaleIntoProduct(MulOp mul) {
-    Value scaled = mul.getResult();
+  void foldScaleIntoProduct(Operation *mul) {
+    Value scaled = mul->getResult(0);
     if (quantOf(scaled) || scaled.use_empty())
       return;
-    Value product = mul.getLhs(), constant = mul.getRhs();
+    bool isDiv = isa<DivOp>(mul);
+    Value product = mul->getOperand(0), constant = mul->getOperand(1);
     auto splat = [](Value v) -> std::optional<double> {
       auto cst = v.getDefiningOp<ConstantOp>();
       if (!cst || !isFloatTensor(v))
@@ -334,10 +338,12 @@ struct FoldFakeQuantPass
       return dense.getSplatValue<APFloat>().convertToDouble();
     };
     std::optional<double> c = splat(constant);
-    if (!c) {
+    if (!c && !isDiv) {
       std::swap(product, constant);
       c = splat(constant);
     }
+    if (c && isDiv)
+      c = 1.0 / *c;
     if (!c || !(*c > 0) || !std::isfinite(*c))
       return;
     Operation *producer = product.getDefiningOp();
@@ -372,7 +378,14 @@ struct FoldFakeQuantPass
         std::vector<int64_t>(cstType.getNumElements(), 1), "kiln.one");
     Value oneCst = b.create<ConstantOp>(constant.getLoc(),
                                         withElementType(cstType, one), attr);
-    mul->setOperand(mul.getLhs() == constant ? 0 : 1, oneCst);
+    if (isDiv) {
+      auto m = b.create<MulOp>(mul->getLoc(), scaled.getType(), product, oneCst);
+      scaled.replaceAllUsesWith(m.getResult());
+      mul->erase();
+      scaled = m.getResult();
+    } else {
+      mul->setOperand(mul->getOperand(0) == constant ? 0 : 1, oneCst);
+    }
     product.setType(withElementType(product.getType(), onProductGrid));
     scaled.setType(q0.getResult().getType());
     for (Operation *user : llvm::make_early_inc_range(scaled.getUsers())) {

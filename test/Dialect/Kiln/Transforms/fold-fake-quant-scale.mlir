@@ -38,6 +38,25 @@ func.func @scaled_linear(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
 
 // -----
 
+// A division by a constant d is the multiply by 1/d (Hugging Face's older
+// `/ math.sqrt(head_dim)`): the product's grid is 0.004 * 8.
+// CHECK-LABEL: func.func @divided_scores
+// CHECK: %[[P:.*]] = kiln.matmul {{.*}} -> tensor<1x4x4x!quant.uniform<i16:f32, 3.200000e-02>>
+// CHECK: %[[ONE:.*]] = kiln.constant dense<1> : tensor<i16> as tensor<!quant.uniform<i16:f32, 1.250000e-01>>
+// CHECK: kiln.mul %[[P]], %[[ONE]] : {{.*}} -> tensor<1x4x4x!quant.uniform<i16:f32, 4.000000e-03>>
+// CHECK-NOT: kiln.div
+func.func @divided_scores(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>) -> tensor<1x4x4xf32> {
+  %qq = kiln.fake_quant %q scale(0.001) zero_point(0) range [-32768, 32767] : (tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  %kq = kiln.fake_quant %k scale(0.002) zero_point(0) range [-32768, 32767] : (tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  %p = kiln.matmul %qq, %kq {adj_y = true} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x4xf32>
+  %c = kiln.constant dense<8.0> : tensor<f32>
+  %s = kiln.div %p, %c : (tensor<1x4x4xf32>, tensor<f32>) -> tensor<1x4x4xf32>
+  %sq = kiln.fake_quant %s scale(0.004) zero_point(0) range [-32768, 32767] : (tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+  return %sq : tensor<1x4x4xf32>
+}
+
+// -----
+
 // Not folded: a negative constant (no grid with a negative scale), a product
 // with another user, a product of a float operand.
 // CHECK-LABEL: func.func @not_folded
