@@ -31,8 +31,10 @@ def LegalizeToCircle : Pass<"kiln-legalize-to-circle", "::mlir::func::FuncOp"> {
     weights stay uint4.
 
     `flavor=tflite` only produces what the TFLite runtime runs: quantized ops
-    its kernels lack (neg, div, rsqrt, pow, cast, where, gather on a
-    per-channel table) compute in float between dequantize and quantize;
+    its kernels lack (neg on an asymmetric grid, div and rsqrt other than
+    int16, pow, cast, where, gather on a per-channel table) compute in float
+    between dequantize and quantize; neg on a symmetric grid is an integer
+    multiply by -1 (both flavors);
     softmax and logistic take TFLite's fixed output scales (1/32768 for int16,
     1/256 with zero point -128 for int8) followed by a requantize; int4
     weights are stored as int8 (same values). uint4 tensors and per-axis

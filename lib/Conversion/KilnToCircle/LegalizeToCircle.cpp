@@ -5,6 +5,7 @@
 // lowering function per kiln op in program order.
 //
 //===----------------------------------------------------------------------===//
+#include "PerRowTables.h"
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
@@ -89,6 +90,8 @@ struct LegalizeToCirclePass
     IRRewriter rw(&getContext());
     if (!isTflite())
       fuseRmsNorms(rw, func);
+    else
+      lowerPerRowTablesForTflite(rw, func); // PerRowTables.cpp
     makeFloatIslands(rw, func);
 
     SmallVector<Operation *> ops;
@@ -278,7 +281,11 @@ struct LegalizeToCirclePass
   bool needsFloat(Operation *op) const {
     if (auto neg = dyn_cast<NegOp>(op))
       return !isSymmetricNegation(neg);
-    if (isa<RsqrtOp, DivOp, CastOp, WhereOp>(op))
+    // TFLite (LiteRT) has int16 RSQRT and DIV kernels; other storage
+    // widths compute in float.
+    if (isa<RsqrtOp, DivOp>(op))
+      return !allInt16(op);
+    if (isa<CastOp, WhereOp>(op))
       return true;
     // TFLite's FULLY_CONNECTED takes signed weights only (lm_head is uint8
     // per channel): compute it in float from the dequantized weight.
@@ -290,6 +297,16 @@ struct LegalizeToCirclePass
     if (auto emb = dyn_cast<EmbeddingOp>(op))
       return isa_and_nonnull<quant::UniformQuantizedPerAxisType>(quantOf(emb.getWeight()));
     return false;
+  }
+
+  /// Every operand and the result int16 symmetric per-tensor.
+  static bool allInt16(Operation *op) {
+    auto ok = [](Value v) {
+      auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(v));
+      return q && q.getStorageTypeIntegralWidth() == 16 && q.isSigned() &&
+             q.getZeroPoint() == 0;
+    };
+    return llvm::all_of(op->getOperands(), ok) && ok(op->getResult(0));
   }
 
   /// -x on x's symmetric per-tensor grid: an integer multiply by -1.

@@ -152,3 +152,23 @@ func.func @int64_bias(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %r = kiln.dequantize %y : (tensor<1x2x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x2xf32>
   return %r : tensor<1x2xf32>
 }
+
+// -----
+
+// int16 rsqrt and div have integer kernels (LiteRT's int16 RSQRT, DIV); an
+// int8 rsqrt computes in float.
+// CHECK-LABEL: func.func @int16_rsqrt_div
+// CHECK: circle.rsqrt %{{.*}} : (tensor<1x4x!quant.uniform<i16:f32, 1.000000e-03>>) -> tensor<1x4x!quant.uniform<i16:f32, 2.000000e-03>>
+// CHECK: circle.div %{{.*}}, %{{.*}} : (tensor<1x4x!quant.uniform<i16:f32, 1.000000e-03>>, tensor<1x4x!quant.uniform<i16:f32, 2.000000e-03>>) -> tensor<1x4x!quant.uniform<i16:f32, 4.000000e-03>>
+// CHECK: %[[D:.*]] = circle.dequantize %{{.*}} : (tensor<1x4x!quant.uniform<i8:f32, 1.000000e-01>>) -> tensor<1x4xf32>
+// CHECK: circle.rsqrt %[[D]] : (tensor<1x4xf32>) -> tensor<1x4xf32>
+func.func @int16_rsqrt_div(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>) {
+  %xq = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i16:f32, 0.001>>
+  %r = kiln.rsqrt %xq : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x4x!quant.uniform<i16:f32, 0.002>>
+  %d = kiln.div %xq, %r : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>, tensor<1x4x!quant.uniform<i16:f32, 0.002>>) -> tensor<1x4x!quant.uniform<i16:f32, 0.004>>
+  %x8 = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i8:f32, 0.1>>
+  %r8 = kiln.rsqrt %x8 : (tensor<1x4x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x4x!quant.uniform<i8:f32, 0.1>>
+  %a = kiln.dequantize %d : (tensor<1x4x!quant.uniform<i16:f32, 0.004>>) -> tensor<1x4xf32>
+  %b = kiln.dequantize %r8 : (tensor<1x4x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x4xf32>
+  return %a, %b : tensor<1x4xf32>, tensor<1x4xf32>
+}
