@@ -37,8 +37,14 @@ def LegalizeToCircle : Pass<"kiln-legalize-to-circle", "::mlir::func::FuncOp"> {
     multiply by -1 (both flavors);
     softmax and logistic take TFLite's fixed output scales (1/32768 for int16,
     1/256 with zero point -128 for int8) followed by a requantize; int4
-    weights are stored as int8 (same values). uint4 tensors and per-axis
-    quantized activations are refused with a diagnostic naming the tensor.
+    weights stay INT4 (LiteRT's FULLY_CONNECTED takes them with int8, int16
+    and float inputs). Per-row uint8 tables are kept integer (exact): an
+    embedding table whose output is quantized per tensor is stored in that
+    output's grid, and a linear with uint8 per-channel weights becomes
+    fully_connected(concatenation(x, x), [a | b]) with a + b = q - zero_point
+    in int8 (a channel with |q - zero_point| = 255 computes in float, with a
+    warning). uint4 tensors and per-axis quantized activations are refused
+    with a diagnostic naming the tensor.
 
     Anything that cannot be lowered (an op left from an earlier stage, a
     dynamic shape) is an error at the op's location.
