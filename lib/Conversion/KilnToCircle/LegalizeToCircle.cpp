@@ -309,11 +309,23 @@ struct LegalizeToCirclePass
     return llvm::all_of(op->getOperands(), ok) && ok(op->getResult(0));
   }
 
-  /// -x on x's symmetric per-tensor grid: an integer multiply by -1.
+  /// -x on the grid that holds it exactly: an integer multiply by -1.
   static bool isSymmetricNegation(NegOp neg) {
     auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
-    return q && q.getZeroPoint() == 0 && q.isSigned() &&
-           quantOf(neg.getResult()) == q;
+    auto r = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getResult()));
+    return q && r && r == negatedGrid(q);
+  }
+
+  /// The grid that holds -x exactly for x on q: q itself when symmetric
+  /// (zero point 0, signed), else the same scale with zero point
+  /// qmin + qmax - z (storage q' = qmin + qmax - q).
+  static quant::UniformQuantizedType negatedGrid(quant::UniformQuantizedType q) {
+    if (q.getZeroPoint() == 0 && q.isSigned())
+      return q;
+    return quant::UniformQuantizedType::get(
+        q.getFlags(), q.getStorageType(), q.getExpressedType(), q.getScale(),
+        q.getStorageTypeMin() + q.getStorageTypeMax() - q.getZeroPoint(),
+        q.getStorageTypeMin(), q.getStorageTypeMax());
   }
 
   void makeFloatIslands(IRRewriter &rw, func::FuncOp func) {
@@ -454,16 +466,19 @@ struct LegalizeToCirclePass
         })
         .Case([&](NegOp o) -> FailureOr<Value> {
           // Integer NEG kernels are not in TFLite for 16 bits: x * (-1 at
-          // scale 1), multiplier exactly 1.
+          // scale 1) onto the negated grid, multiplier exactly 1.
           if (isSymmetricNegation(o)) {
+            // -1 at scale 1: storage -1 (signed) or 0 with zero point 1.
             auto q = cast<quant::UniformQuantizedType>(quantOf(o.getInput()));
+            bool sign = q.isSigned();
             auto minusOne = quant::UniformQuantizedType::get(
-                quant::QuantizationFlags::Signed, q.getStorageType(), q.getExpressedType(),
-                1.0, 0, q.getStorageTypeMin(), q.getStorageTypeMax());
+                q.getFlags(), q.getStorageType(), q.getExpressedType(), 1.0, sign ? 0 : 1,
+                q.getStorageTypeMin(), q.getStorageTypeMax());
             auto storage = RankedTensorType::get({}, q.getStorageType());
             Value c = rw.create<kc::ConstOp>(
                 loc, RankedTensorType::get({}, minusOne),
-                DenseElementsAttr::get(storage, APInt(q.getStorageTypeIntegralWidth(), -1, true)));
+                DenseElementsAttr::get(storage, APInt(q.getStorageTypeIntegralWidth(),
+                                                      sign ? -1 : 0, sign)));
             return create<kc::MulOp>(rw, loc, type, {o.getInput(), c});
           }
           return create<kc::NegOp>(rw, loc, type, o.getInput());

@@ -132,6 +132,7 @@ struct FoldFakeQuantPass
     // 0. A float input that the model fake-quantizes is taken quantized by
     //    every user (the residual too), as an integer NPU receives it.
     if (integerOnly) {
+      hoistFakeQuantsToInputs(func);
       consumeInputsQuantized(func);
       if (failed(requantizeEmbeddingTables(func)))
         return signalPassFailure();
@@ -179,6 +180,12 @@ struct FoldFakeQuantPass
     for (QuantizeOp q : quantizes)
       if (!erased.contains(q))
         absorbIntoProducer(q, erased);
+    // Quantizes of moved float inputs (a head's slice of the past cache)
+    // move onto the input: the movement then runs on integers.
+    quantizes.clear();
+    func.walk([&](QuantizeOp q) { quantizes.push_back(q); });
+    for (QuantizeOp q : quantizes)
+      hoistQuantizeToInput(q);
     // C.
     SmallVector<Operation *> current;
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { current.push_back(op); });
@@ -302,15 +309,23 @@ struct FoldFakeQuantPass
     result.setType(withElementType(result.getType(), first));
   }
 
-  /// -x of a symmetric per-tensor quantized x is on x's grid (a symmetric
-  /// quantizer never writes the most negative code): the result keeps x's
-  /// type, and the lowering negates the integers.
+  /// -x of a per-tensor quantized x (scale s, zero point z) is exactly on
+  /// the grid (s, qmin + qmax - z), storage q' = qmin + qmax - q; a
+  /// symmetric x (z = 0, signed) stays on its own grid (a symmetric
+  /// quantizer never writes the most negative code). The lowering negates
+  /// the integers.
   void propagateThroughNeg(NegOp neg) {
     auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
-    if (!q || q.getZeroPoint() != 0 || !q.isSigned() || quantOf(neg.getResult()))
+    if (!q || quantOf(neg.getResult()))
       return;
-    Value r = neg.getResult();
-    r.setType(withElementType(r.getType(), q));
+    quant::UniformQuantizedType r = q;
+    if (q.getZeroPoint() != 0 || !q.isSigned())
+      r = quant::UniformQuantizedType::get(
+          q.getFlags(), q.getStorageType(), q.getExpressedType(), q.getScale(),
+          q.getStorageTypeMin() + q.getStorageTypeMax() - q.getZeroPoint(),
+          q.getStorageTypeMin(), q.getStorageTypeMax());
+    Value v = neg.getResult();
+    v.setType(withElementType(v.getType(), r));
     ++numNegations;
   }
 
@@ -462,6 +477,33 @@ struct FoldFakeQuantPass
     return success();
   }
 
+  /// fake_quant(move(arg)) -> move(fake_quant(arg)) for a float function
+  /// argument and data movement (a slice of the attention mask for one
+  /// head or one key range): fake quant is elementwise, so this is exact,
+  /// and the input is quantized at the edge instead of moved in float.
+  void hoistFakeQuantsToInputs(func::FuncOp func) {
+    SmallVector<FakeQuantOp> fqs;
+    func.walk([&](FakeQuantOp fq) { fqs.push_back(fq); });
+    for (FakeQuantOp fq : fqs) {
+      if (!movedFromArgument(fq.getInput()) || isa<BlockArgument>(fq.getInput()))
+        continue;
+      while (Operation *move = fq.getInput().getDefiningOp()) {
+        if (!move->hasOneUse())
+          break;
+        Value data = move->getOperand(0);
+        OpBuilder b(move);
+        auto hoisted = b.create<FakeQuantOp>(fq.getLoc(), data.getType(), data,
+                                             fq.getScaleAttr(), fq.getZeroPointAttr(),
+                                             fq.getQminAttr(), fq.getQmaxAttr());
+        move->setOperand(0, hoisted.getResult());
+        fq.getResult().replaceAllUsesWith(move->getResult(0));
+        fq->erase();
+        fq = hoisted;
+        ++numHoisted;
+      }
+    }
+  }
+
   static bool sameFakeQuant(FakeQuantOp a, FakeQuantOp b) {
     return a.getScale() == b.getScale() && a.getZeroPoint() == b.getZeroPoint() &&
            a.getQmin() == b.getQmin() && a.getQmax() == b.getQmax();
@@ -552,7 +594,7 @@ struct FoldFakeQuantPass
     // those are quantized at the edge, as the contract allows.
     for (Value v : cat.getInputs())
       if (!isa_and_nonnull<quant::UniformQuantizedType>(quantOf(v)) &&
-          !(isa<BlockArgument>(v) && isFloatTensor(v)))
+          !movedFromArgument(v))
         return;
     OpBuilder b(cat);
     for (OpOperand &operand : cat->getOpOperands()) {
@@ -567,6 +609,38 @@ struct FoldFakeQuantPass
       user->erase();
     }
     ++numRequantizedCats;
+  }
+
+  /// A float function argument, possibly moved (sliced, reshaped, ...).
+  static bool movedFromArgument(Value v) {
+    while (Operation *def = v.getDefiningOp()) {
+      if (!isMovement(def) || isa<CatOp>(def))
+        return false;
+      v = def->getOperand(0);
+    }
+    return isFloatTensor(v);
+  }
+
+  /// quantize(move(x)) -> move(quantize(x)) while x is moved float data of
+  /// a function argument: exact (quantization is elementwise).
+  void hoistQuantizeToInput(QuantizeOp q) {
+    auto qtype = dyn_cast<quant::UniformQuantizedType>(quantOf(q.getResult()));
+    if (!qtype || !movedFromArgument(q.getInput()))
+      return;
+    while (Operation *move = q.getInput().getDefiningOp()) {
+      if (!move->hasOneUse())
+        return;
+      Value data = move->getOperand(0);
+      OpBuilder b(move);
+      auto hoisted = b.create<QuantizeOp>(q.getLoc(), withElementType(data.getType(), qtype), data);
+      move->setOperand(0, hoisted.getResult());
+      Value r = move->getResult(0);
+      r.setType(withElementType(r.getType(), qtype));
+      q.getResult().replaceAllUsesWith(r);
+      q->erase();
+      q = hoisted;
+      ++numHoisted;
+    }
   }
 
   void absorbIntoProducer(QuantizeOp q, llvm::DenseSet<Operation *> &erased) {

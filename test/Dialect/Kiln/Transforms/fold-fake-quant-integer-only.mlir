@@ -45,3 +45,19 @@ func.func @residual(%h: tensor<1x2xf32>) -> tensor<1x2xf32> {
   %qs = kiln.fake_quant %s scale(0.002) zero_point(0) range [-32768, 32767] : (tensor<1x2xf32>) -> tensor<1x2xf32>
   return %qs : tensor<1x2xf32>
 }
+
+// -----
+
+// A fake quant of a head's slice of a float input (the mask) moves onto the
+// input: the input is quantized at the edge, the slice runs on integers.
+// CHECK-LABEL: func.func @mask_slice
+// CHECK-SAME: (%[[M:.*]]: tensor<1x2x3xf32>)
+// CHECK: %[[Q:.*]] = kiln.quantize %[[M]] : (tensor<1x2x3xf32>) -> tensor<1x2x3x!quant.uniform<i16:f32, 3.000000e-03>>
+// CHECK: kiln.slice %[[Q]] dim = 1 {{.*}} -> tensor<1x1x3x!quant.uniform<i16:f32, 3.000000e-03>>
+func.func @mask_slice(%m: tensor<1x2x3xf32>) -> tensor<1x1x3xf32> {
+  %c0 = arith.constant 0 : i64
+  %c1 = arith.constant 1 : i64
+  %s = kiln.slice %m dim = 1 [%c0 : %c1 : %c1] : (tensor<1x2x3xf32>) -> tensor<1x1x3xf32>
+  %q = kiln.fake_quant %s scale(0.003) zero_point(0) range [-32768, 32767] : (tensor<1x1x3xf32>) -> tensor<1x1x3xf32>
+  return %q : tensor<1x1x3xf32>
+}

@@ -85,10 +85,11 @@ func.func @not_folded(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>) -> (tensor<1
 
 // -----
 
-// -x of a symmetric quantized x stays on x's grid; an asymmetric one does not.
+// -x of a symmetric quantized x stays on x's grid; an asymmetric one (zero
+// point 3 in [-128, 127]) is on the grid with zero point -128 + 127 - 3 = -4.
 // CHECK-LABEL: func.func @negation
 // CHECK: kiln.neg %{{.*}} : (tensor<1x2x!quant.uniform<i16:f32, 1.000000e-03>>) -> tensor<1x2x!quant.uniform<i16:f32, 1.000000e-03>>
-// CHECK: kiln.neg %{{.*}} : (tensor<1x2xf32>) -> tensor<1x2xf32>
+// CHECK: kiln.neg %{{.*}} : (tensor<1x2x!quant.uniform<i8:f32, 1.000000e-02:3>>) -> tensor<1x2x!quant.uniform<i8:f32, 1.000000e-02:-4>>
 func.func @negation(%x: tensor<1x2xf32>) -> (tensor<1x2xf32>, tensor<1x2xf32>) {
   %xq = kiln.fake_quant %x scale(0.001) zero_point(0) range [-32768, 32767] : (tensor<1x2xf32>) -> tensor<1x2xf32>
   %n = kiln.neg %xq : (tensor<1x2xf32>) -> tensor<1x2xf32>

@@ -160,3 +160,23 @@ func.func @unquantized_sum(%a: tensor<1x2xf32>, %b: tensor<1x2xf32>) -> tensor<1
   %s = kiln.add %qa, %qb : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x2xf32>
   return %s : tensor<1x2xf32>
 }
+
+// -----
+
+// decode: cat(head slice of the float past cache, this step's key), fake
+// quantized: the past is quantized at the input and sliced in integers (the
+// quantize moves above the slice: exact), the new key is requantized.
+// CHECK-LABEL: func.func @cache_cat
+// CHECK-SAME: (%[[PAST:.*]]: tensor<1x2x3x4xf32>,
+// CHECK: %[[Q:.*]] = kiln.quantize %[[PAST]] : (tensor<1x2x3x4xf32>) -> tensor<1x2x3x4x!quant.uniform<i16:f32, 2.000000e-03>>
+// CHECK: %[[S:.*]] = kiln.slice %[[Q]] dim = 1 {{.*}} -> tensor<1x1x3x4x!quant.uniform<i16:f32, 2.000000e-03>>
+// CHECK: kiln.cat %[[S]], %{{.*}} dim = 2 : {{.*}} -> tensor<1x1x4x4x!quant.uniform<i16:f32, 2.000000e-03>>
+func.func @cache_cat(%past: tensor<1x2x3x4xf32>, %k: tensor<1x1x1x4xf32>) -> tensor<1x1x4x4xf32> {
+  %c0 = arith.constant 0 : i64
+  %c1 = arith.constant 1 : i64
+  %p0 = kiln.slice %past dim = 1 [%c0 : %c1 : %c1] : (tensor<1x2x3x4xf32>) -> tensor<1x1x3x4xf32>
+  %kq = kiln.fake_quant %k scale(0.001) zero_point(0) range [-32768, 32767] : (tensor<1x1x1x4xf32>) -> tensor<1x1x1x4xf32>
+  %cat = kiln.cat %p0, %kq dim = 2 : (tensor<1x1x3x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x1x4x4xf32>
+  %cq = kiln.fake_quant %cat scale(0.002) zero_point(0) range [-32768, 32767] : (tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32>
+  return %cq : tensor<1x1x4x4xf32>
+}

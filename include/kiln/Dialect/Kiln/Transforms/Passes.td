@@ -65,8 +65,9 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
       multiply becomes an integer multiply by the constant 1 at scale c
       (multiplier exactly 1: requantization the hardware does for free).
       Exact.
-    - Negation of a symmetric quantized tensor keeps its type (a symmetric
-      grid is closed under negation). Exact.
+    - Negation keeps the scale: a symmetric quantized tensor keeps its type
+      (a symmetric grid is closed under negation), an asymmetric one
+      (zero point z) takes the zero point qmin + qmax - z. Exact.
     - A concatenation of differently quantized inputs whose result is
       fake-quantized requantizes each input into the result's type (per
       element the same rounding as quantizing the float concatenation).
@@ -75,7 +76,9 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
       s_a + s_b (no clipping; at most half a step of that scale of
       rounding), so it runs in integers; and a float function input that the
       model fake-quantizes is read quantized by all its users (a residual add
-      too), as an integer accelerator receives it. These two change numerics
+      too), as an integer accelerator receives it; a fake quant of data
+      movement of a float input (the mask sliced for a head) moves onto the
+      input (exact). These two change numerics
       by at most half a quantization step; everything else is exact. Also
       with `integer-only`, a per-row quantized embedding table whose output
       is fake-quantized per tensor is stored in that output's grid (exact:
@@ -121,6 +124,7 @@ def FoldFakeQuant : Pass<"kiln-fold-fake-quant", "::mlir::func::FuncOp"> {
     Statistic<"numAbsorbed", "num-absorbed", "Fake quants absorbed into the producer's result type">,
     Statistic<"numInputsQuantized", "num-inputs-quantized", "Fake-quantized float inputs every user reads quantized">,
     Statistic<"numScalesFolded", "num-scales-folded", "Constant multiplies after integer products folded into the product's output grid">,
+    Statistic<"numHoisted", "num-hoisted", "Fake quants moved from data movement onto the function input">,
     Statistic<"numNegations", "num-negations", "Negations of symmetric quantized tensors kept on the input's grid">,
     Statistic<"numGriddedTables", "num-gridded-tables", "Per-row embedding tables rewritten into their output's per-tensor grid">,
     Statistic<"numDerivedSums", "num-derived-sums", "Unquantized 16-bit sums given the scale s_a + s_b">,
