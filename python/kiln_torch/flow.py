@@ -7,14 +7,15 @@ from torch import Tensor, nn
 
 from .config import LlamaConfig
 from .model import (MASK_VALUE, QuantLlamaAttention, QuantLlamaDecoderLayer,
-                    QuantLlamaForCausalLM, causal_mask, npu_export_options, rope_cos_sin,
+                    QuantLlamaForCausalLM, QuantRMSNorm, causal_mask, npu_export_options, rope_cos_sin,
                     set_npu_export)
 from .quant import FakeQuant, iter_quantizers
 from .recipes import Recipe, get_recipe
 
 
 def prepare(model: nn.Module, recipe: Union[str, Recipe], per_head: bool = False,
-            quantize_mask: bool = True, npu_export: bool = False,
+            quantize_mask: bool = True, quantize_norm_internals: bool = True,
+            npu_export: bool = False,
             fold_scaling_into_k_proj: Optional[bool] = None,
             negate_sin_half: Optional[bool] = None) -> nn.Module:
     """Configures every quantizer for `recipe` and puts the enabled ones in observing mode.
@@ -26,6 +27,10 @@ def prepare(model: nn.Module, recipe: Union[str, Recipe], per_head: bool = False
 
     quantize_mask: the attention mask's quantizer (each attention's mask_quant, an
     activation quantizer per tensor) follows the recipe; False leaves it disabled.
+    quantize_norm_internals: the quantizers inside each RMSNorm (x^2, its mean, + eps,
+    rsqrt, x * rsqrt) follow the recipe, so the chain is integer where the target has
+    no RMSNorm kernel (TFLite); False leaves them disabled (Circle fuses the chain
+    into RMS_NORM either way).
     npu_export: TICO's npu_export conventions, both of fold_scaling_into_k_proj
     (head_dim^-0.5 multiplied into k_proj's weight, no multiply after q @ k^T) and
     negate_sin_half (RoPE takes sin with its first half negated, no negation);
@@ -38,9 +43,14 @@ def prepare(model: nn.Module, recipe: Union[str, Recipe], per_head: bool = False
     set_npu_export(model, fold, negate)
     mask_quantizers = {id(m.mask_quant) for m in model.modules()
                        if isinstance(m, QuantLlamaAttention)}
+    norm_internals = {id(q) for m in model.modules() if isinstance(m, QuantRMSNorm)
+                      for q in (m.square_quant, m.variance_quant, m.shifted_quant,
+                                m.rsqrt_quant, m.normed_quant)}
     for _, quantizer in iter_quantizers(model):
         spec = recipe.spec_for(quantizer.role)
         if id(quantizer) in mask_quantizers and not quantize_mask:
+            quantizer.configure(None)
+        elif id(quantizer) in norm_internals and not quantize_norm_internals:
             quantizer.configure(None)
         elif quantizer.role in ("weight", "embedding"):
             quantizer.configure(spec, per_channel=True, axis=0)

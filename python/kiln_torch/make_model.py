@@ -48,6 +48,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--mask-value", type=float, default=MASK_VALUE)
     parser.add_argument("--no-mask-quant", action="store_true",
                         help="leave the attention mask unquantized (for comparison)")
+    parser.add_argument("--no-norm-quant", action="store_true",
+                        help="leave the RMSNorm intermediates (x^2, mean, + eps, rsqrt, "
+                             "x * rsqrt) unquantized (for comparison)")
     parser.add_argument("--npu-export", action="store_true",
                         help="TICO's npu_export conventions: both --fold-scaling-into-k-proj "
                              "and --negate-sin-half")
@@ -118,6 +121,7 @@ def make_model(args: argparse.Namespace) -> Dict[str, Any]:
     # Seeds: weights from seed, calibration tokens from seed + 1, reference tokens from seed + 2.
     model = build_model(config, args.seed)
     prepare(model, args.recipe, per_head=args.per_head, quantize_mask=not args.no_mask_quant,
+            quantize_norm_internals=not args.no_norm_quant,
             fold_scaling_into_k_proj=args.fold_scaling_into_k_proj,
             negate_sin_half=args.negate_sin_half)
     batches = random_token_batches(config, args.calib_batches, 1,
@@ -154,6 +158,7 @@ def make_model(args: argparse.Namespace) -> Dict[str, Any]:
         "cache_len": cache_len,
         "mask_value": mask_value,
         "quantize_mask": not args.no_mask_quant and args.recipe != "float",
+        "quantize_norm_internals": not args.no_norm_quant and args.recipe != "float",
         "fold_scaling_into_k_proj": bool(args.fold_scaling_into_k_proj),
         "negate_sin_half": bool(args.negate_sin_half),
         "torchscript": os.path.relpath(os.path.abspath(args.output), os.path.abspath(args.reference)),

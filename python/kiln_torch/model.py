@@ -142,11 +142,20 @@ class QuantRMSNorm(nn.Module):
         self.input_quant = FakeQuant("activation")
         self.weight_quant = FakeQuant("norm_weight")
         self.output_quant = FakeQuant("activation")
+        # The intermediates, so that a target without an RMSNorm kernel (TFLite)
+        # runs the chain in integers; prepare(quantize_norm_internals=False)
+        # leaves them disabled.
+        self.square_quant = FakeQuant("activation")     # x^2
+        self.variance_quant = FakeQuant("activation")   # mean(x^2)
+        self.shifted_quant = FakeQuant("activation")    # mean(x^2) + eps
+        self.rsqrt_quant = FakeQuant("activation")      # rsqrt(mean(x^2) + eps)
+        self.normed_quant = FakeQuant("activation")     # x * rsqrt(...)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.input_quant(x)
-        variance = x.pow(2).mean(-1, keepdim=True)
-        x = x * torch.rsqrt(variance + self.eps)
+        variance = self.variance_quant(self.square_quant(x.pow(2)).mean(-1, keepdim=True))
+        inv = self.rsqrt_quant(torch.rsqrt(self.shifted_quant(variance + self.eps)))
+        x = self.normed_quant(x * inv)
         return self.output_quant(self.weight_quant(self.weight) * x)
 
 

@@ -254,7 +254,21 @@ struct LegalizeToCirclePass
         if (normalizeDim(mean.getDims()[0], rank) != rank - 1)
           continue;
         auto dense = dyn_cast<DenseElementsAttr>(epsConst.getValue());
-        if (!dense || !dense.isSplat() || !isa<FloatType>(dense.getElementType()))
+        if (!dense || !dense.isSplat())
+          continue;
+        // eps as a float, or as an integer on its quantized grid (a model
+        // that fake-quantizes mean(x^2) + eps).
+        std::optional<float> epsValue;
+        if (isa<FloatType>(dense.getElementType())) {
+          epsValue = dense.getSplatValue<APFloat>().convertToFloat();
+        } else if (auto q = dyn_cast_or_null<quant::UniformQuantizedType>(
+                       quantOf(epsConst.getResult()))) {
+          int64_t stored = dense.getSplatValue<APInt>().getSExtValue();
+          if (!q.isSigned())
+            stored = dense.getSplatValue<APInt>().getZExtValue();
+          epsValue = static_cast<float>((stored - q.getZeroPoint()) * q.getScale());
+        }
+        if (!epsValue)
           continue;
         Value squared = mean.getInput();
         Value base;
@@ -267,7 +281,7 @@ struct LegalizeToCirclePass
         }
         if (!base || stripDequantize(base) != stripDequantize(x))
           continue;
-        eps = dense.getSplatValue<APFloat>().convertToFloat();
+        eps = *epsValue;
         return x;
       }
     }
@@ -281,9 +295,11 @@ struct LegalizeToCirclePass
   bool needsFloat(Operation *op) const {
     if (auto neg = dyn_cast<NegOp>(op))
       return !isSymmetricNegation(neg);
-    // TFLite (LiteRT) has int16 RSQRT and DIV kernels; other storage
-    // widths compute in float.
-    if (isa<RsqrtOp, DivOp>(op))
+    // TFLite (LiteRT) has int16 RSQRT and DIV kernels and an int8 RSQRT;
+    // other storage types compute in float.
+    if (isa<RsqrtOp>(op))
+      return !allInt16(op) && !allInt8(op);
+    if (isa<DivOp>(op))
       return !allInt16(op);
     if (isa<CastOp, WhereOp>(op))
       return true;
@@ -305,6 +321,15 @@ struct LegalizeToCirclePass
       auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(v));
       return q && q.getStorageTypeIntegralWidth() == 16 && q.isSigned() &&
              q.getZeroPoint() == 0;
+    };
+    return llvm::all_of(op->getOperands(), ok) && ok(op->getResult(0));
+  }
+
+  /// Every operand and the result int8 per-tensor (any zero point).
+  static bool allInt8(Operation *op) {
+    auto ok = [](Value v) {
+      auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(v));
+      return q && q.getStorageTypeIntegralWidth() == 8 && q.isSigned();
     };
     return llvm::all_of(op->getOperands(), ok) && ok(op->getResult(0));
   }

@@ -155,20 +155,50 @@ func.func @int64_bias(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
 
 // -----
 
-// int16 rsqrt and div have integer kernels (LiteRT's int16 RSQRT, DIV); an
-// int8 rsqrt computes in float.
+// int16 rsqrt and div have integer kernels (LiteRT's int16 RSQRT, DIV), and
+// int8 rsqrt too; a uint8 rsqrt computes in float.
 // CHECK-LABEL: func.func @int16_rsqrt_div
 // CHECK: circle.rsqrt %{{.*}} : (tensor<1x4x!quant.uniform<i16:f32, 1.000000e-03>>) -> tensor<1x4x!quant.uniform<i16:f32, 2.000000e-03>>
 // CHECK: circle.div %{{.*}}, %{{.*}} : (tensor<1x4x!quant.uniform<i16:f32, 1.000000e-03>>, tensor<1x4x!quant.uniform<i16:f32, 2.000000e-03>>) -> tensor<1x4x!quant.uniform<i16:f32, 4.000000e-03>>
-// CHECK: %[[D:.*]] = circle.dequantize %{{.*}} : (tensor<1x4x!quant.uniform<i8:f32, 1.000000e-01>>) -> tensor<1x4xf32>
+// CHECK: circle.rsqrt %{{.*}} : (tensor<1x4x!quant.uniform<i8:f32, 1.000000e-01>>) -> tensor<1x4x!quant.uniform<i8:f32, 1.000000e-01>>
+// CHECK: %[[D:.*]] = circle.dequantize %{{.*}} : (tensor<1x4x!quant.uniform<u8:f32, 1.000000e-01>>) -> tensor<1x4xf32>
 // CHECK: circle.rsqrt %[[D]] : (tensor<1x4xf32>) -> tensor<1x4xf32>
-func.func @int16_rsqrt_div(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>) {
+func.func @int16_rsqrt_div(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
   %xq = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i16:f32, 0.001>>
   %r = kiln.rsqrt %xq : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>) -> tensor<1x4x!quant.uniform<i16:f32, 0.002>>
   %d = kiln.div %xq, %r : (tensor<1x4x!quant.uniform<i16:f32, 0.001>>, tensor<1x4x!quant.uniform<i16:f32, 0.002>>) -> tensor<1x4x!quant.uniform<i16:f32, 0.004>>
   %x8 = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<i8:f32, 0.1>>
   %r8 = kiln.rsqrt %x8 : (tensor<1x4x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x4x!quant.uniform<i8:f32, 0.1>>
+  %xu = kiln.quantize %x : (tensor<1x4xf32>) -> tensor<1x4x!quant.uniform<u8:f32, 0.1>>
+  %ru = kiln.rsqrt %xu : (tensor<1x4x!quant.uniform<u8:f32, 0.1>>) -> tensor<1x4x!quant.uniform<u8:f32, 0.1>>
   %a = kiln.dequantize %d : (tensor<1x4x!quant.uniform<i16:f32, 0.004>>) -> tensor<1x4xf32>
   %b = kiln.dequantize %r8 : (tensor<1x4x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x4xf32>
-  return %a, %b : tensor<1x4xf32>, tensor<1x4xf32>
+  %c = kiln.dequantize %ru : (tensor<1x4x!quant.uniform<u8:f32, 0.1>>) -> tensor<1x4xf32>
+  return %a, %b, %c : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+}
+
+// -----
+
+// A fully quantized RMSNorm chain (every intermediate fake-quantized, eps a
+// quantized constant: 10 x 1.0e-6) fuses into rms_norm for Circle, reading
+// the quantized input and weight; TFLite keeps the integer chain.
+// CHECK-LABEL: func.func @quantized_rms_norm
+// CIRCLE: circle.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32} : (tensor<1x2x4x!quant.uniform<i16:f32, 1.000000e-03>>, tensor<4x!quant.uniform<i16:f32, 1.000000e-04>>) -> tensor<1x2x4x!quant.uniform<i16:f32, 2.000000e-03>>
+// TFLITE: circle.mul %{{.*}}, %{{.*}} : {{.*}} -> tensor<1x2x4x!quant.uniform<i16:f32, 1.000000e-05>>
+// TFLITE: circle.mean
+// TFLITE: circle.add
+// TFLITE: circle.rsqrt %{{.*}} : (tensor<1x2x1x!quant.uniform<i16:f32, 1.000000e-05>>) -> tensor<1x2x1x!quant.uniform<i16:f32, 1.000000e-02>>
+func.func @quantized_rms_norm(%x: tensor<1x2x4xf32>) -> tensor<1x2x4xf32> {
+  %xq = kiln.quantize %x : (tensor<1x2x4xf32>) -> tensor<1x2x4x!quant.uniform<i16:f32, 0.001>>
+  %two = kiln.constant dense<2.0> : tensor<f32>
+  %sq = kiln.pow %xq, %two : (tensor<1x2x4x!quant.uniform<i16:f32, 0.001>>, tensor<f32>) -> tensor<1x2x4x!quant.uniform<i16:f32, 1.0e-5>>
+  %m = kiln.mean %sq [-1] {keep_dims = true} : (tensor<1x2x4x!quant.uniform<i16:f32, 1.0e-5>>) -> tensor<1x2x1x!quant.uniform<i16:f32, 1.0e-5>>
+  %eps = kiln.constant dense<10> : tensor<i16> as tensor<!quant.uniform<i16:f32, 1.0e-6>>
+  %s = kiln.add %m, %eps : (tensor<1x2x1x!quant.uniform<i16:f32, 1.0e-5>>, tensor<!quant.uniform<i16:f32, 1.0e-6>>) -> tensor<1x2x1x!quant.uniform<i16:f32, 1.0e-5>>
+  %r = kiln.rsqrt %s : (tensor<1x2x1x!quant.uniform<i16:f32, 1.0e-5>>) -> tensor<1x2x1x!quant.uniform<i16:f32, 0.01>>
+  %n = kiln.mul %xq, %r : (tensor<1x2x4x!quant.uniform<i16:f32, 0.001>>, tensor<1x2x1x!quant.uniform<i16:f32, 0.01>>) -> tensor<1x2x4x!quant.uniform<i16:f32, 0.002>>
+  %w = kiln.constant dense<[10000, 10000, 10000, 10000]> : tensor<4xi16> as tensor<4x!quant.uniform<i16:f32, 0.0001>>
+  %y = kiln.mul %w, %n : (tensor<4x!quant.uniform<i16:f32, 0.0001>>, tensor<1x2x4x!quant.uniform<i16:f32, 0.002>>) -> tensor<1x2x4x!quant.uniform<i16:f32, 0.002>>
+  %o = kiln.dequantize %y : (tensor<1x2x4x!quant.uniform<i16:f32, 0.002>>) -> tensor<1x2x4xf32>
+  return %o : tensor<1x2x4xf32>
 }
