@@ -67,24 +67,32 @@ void kiln::buildDecodePipeline(OpPassManager &pm,
   buildVariantPipeline(pm, Variant::Decode, options);
 }
 
-void kiln::buildLowerToCirclePipeline(OpPassManager &pm, StringRef flavor) {
-  OpPassManager &fn = pm.nest<func::FuncOp>();
-  fn.addPass(createFoldFakeQuant());
-  LegalizeToCircleOptions legalize;
-  legalize.flavor = flavor.str();
-  fn.addPass(createLegalizeToCircle(legalize));
-  if (flavor == "tflite")
-    fn.addPass(createExactMaskedSoftmax());
-  fn.addPass(createCSEPass());
+void kiln::buildQuantizePipeline(OpPassManager &pm,
+                                 const LowerToCirclePipelineOptions &options) {
+  FoldFakeQuantOptions fold;
+  fold.integerOnly = options.integerOnly;
+  pm.nest<func::FuncOp>().addPass(createFoldFakeQuant(fold));
 }
 
-namespace {
-struct LowerOptions : public PassPipelineOptions<LowerOptions> {
-  Option<std::string> flavor{*this, "flavor",
-                             llvm::cl::desc("circle or tflite"),
-                             llvm::cl::init("circle")};
-};
-} // namespace
+void kiln::buildLegalizePipeline(OpPassManager &pm,
+                                 const LowerToCirclePipelineOptions &options) {
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  LegalizeToCircleOptions legalize;
+  legalize.flavor = options.flavor;
+  fn.addPass(createLegalizeToCircle(legalize));
+  if (options.flavor == "tflite")
+    fn.addPass(createExactMaskedSoftmax());
+  fn.addPass(createCSEPass());
+  // After CSE: the check judges the ops that are written.
+  if (options.integerOnly)
+    fn.addPass(createCheckIntegerOnly());
+}
+
+void kiln::buildLowerToCirclePipeline(
+    OpPassManager &pm, const LowerToCirclePipelineOptions &options) {
+  buildQuantizePipeline(pm, options);
+  buildLegalizePipeline(pm, options);
+}
 
 void kiln::registerKilnPipelines() {
   PassPipelineRegistration<ExportPipelineOptions>(
@@ -98,10 +106,8 @@ void kiln::registerKilnPipelines() {
   PassPipelineRegistration<ExportPipelineOptions>(
       "kiln-decode", "Decode export contract with per-head attention",
       buildDecodePipeline);
-  PassPipelineRegistration<LowerOptions>(
+  PassPipelineRegistration<LowerToCirclePipelineOptions>(
       "kiln-lower-to-circle",
       "Fold fake quantization and lower kiln to circle ops",
-      [](OpPassManager &pm, const LowerOptions &o) {
-        buildLowerToCirclePipeline(pm, o.flavor);
-      });
+      buildLowerToCirclePipeline);
 }

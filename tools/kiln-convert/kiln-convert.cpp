@@ -1,37 +1,28 @@
 //===- kiln-convert.cpp - .pt to .circle/.tflite in one command -----------===//
 //
 // import -> export adapter + attention variant (per mode) -> fold fake quant
-// -> legalize to circle -> FlatBuffer. Every stage is a library call; this
-// file only parses options, times stages and prints the summary.
+// -> legalize to circle -> FlatBuffer, all in kiln::convertModel
+// (kiln/Pipelines/Convert.h); this file only parses options and prints the
+// summary.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Conversion/Passes.h"
-#include "kiln/Dialect/Kiln/Transforms/Passes.h"
-#include "kiln/Export/Circle/Writer.h"
-#include "kiln/Import/TorchScript/Importer.h"
 #include "kiln/InitAll.h"
-#include "kiln/Pipelines/Pipelines.h"
-#include "kiln/Dialect/Circle/IR/CircleOps.h"
+#include "kiln/Pipelines/Convert.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/TypeUtilities.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/Timer.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <chrono>
 #include <map>
 
 using namespace mlir;
@@ -89,11 +80,6 @@ static cl::opt<bool> quiet("quiet", cl::desc("No summary"), cl::init(false),
                            cl::cat(category));
 
 namespace {
-struct Stage {
-  std::string name;
-  double seconds;
-};
-
 std::string typeString(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -120,8 +106,8 @@ std::string name(func::FuncOp f, unsigned i, bool result) {
               : (result ? "output" : "input") + std::to_string(i);
 }
 
-void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output,
-                  const kiln::circle::WriterStats &stored) {
+void printSummary(ModuleOp module, ArrayRef<kiln::StageTime> stages,
+                  StringRef output, const kiln::circle::WriterStats &stored) {
   llvm::raw_ostream &os = llvm::outs();
   os << "kiln-convert: " << inputPath << " -> " << output << " (" << formatOpt
      << ")\n";
@@ -194,17 +180,9 @@ void printSummary(ModuleOp module, ArrayRef<Stage> stages, StringRef output,
      << " buffers for " << stored.constantTensors << " tensors; file "
      << stored.fileBytes << "B)";
   os << "\ntime:";
-  for (const Stage &s : stages)
+  for (const kiln::StageTime &s : stages)
     os << " " << s.name << "=" << llvm::format("%.3f", s.seconds) << "s";
   os << "\n";
-}
-
-bool hasArgNamed(func::FuncOp f, StringRef prefix) {
-  for (unsigned i = 0; i < f.getNumArguments(); ++i)
-    if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name"))
-      if (n.getValue().starts_with(prefix))
-        return true;
-  return false;
 }
 } // namespace
 
@@ -224,177 +202,52 @@ int main(int argc, char **argv) {
     llvm::errs() << "kiln-convert: error: " << msg << "\n";
     return 1;
   };
-  // Lengths: positive when given, and small enough that the mask and cache
-  // inputs (batch x seq x (cache + seq)) stay below 2^32 elements.
-  for (auto *opt : {&seqLen, &cacheLen, &batch})
-    if ((opt->getNumOccurrences() && opt->getValue() <= 0) || opt->getValue() < 0 ||
-        opt->getValue() > (int64_t(1) << 20))
-      return fail("--" + opt->ArgStr + " must be between 1 and 1048576, not " +
-                  Twine(opt->getValue()));
-  if (batch * std::max<int64_t>(seqLen, 1) * (cacheLen + std::max<int64_t>(seqLen, 1)) >
-      (int64_t(1) << 32))
-    return fail("--batch x --seq-len x (--cache-len + --seq-len) exceeds 2^32 elements");
-  if (!outputPath.empty() && outputPath != "-") {
-    llvm::SmallString<256> dir(outputPath.getValue());
-    llvm::sys::path::remove_filename(dir);
-    if (dir.empty())
-      dir = ".";
-    if (llvm::sys::fs::is_directory(outputPath.getValue()))
-      return fail("the output '" + outputPath + "' is a directory");
-    if (!llvm::sys::fs::is_directory(dir))
-      return fail("the output directory '" + dir + "' does not exist");
-    if (llvm::sys::fs::access(dir, llvm::sys::fs::AccessMode::Write))
-      return fail("the output directory '" + dir + "' is not writable");
-    if (llvm::sys::fs::exists(outputPath.getValue()) &&
-        llvm::sys::fs::access(outputPath.getValue(), llvm::sys::fs::AccessMode::Write))
-      return fail("the output '" + outputPath + "' is read-only");
-  }
-  if (formatOpt != "circle" && formatOpt != "tflite")
+  kiln::ConvertOptions options;
+  options.inputPath = inputPath;
+  options.outputPath = outputPath;
+  if (auto flavor = kiln::circle::parseFlavor(formatOpt))
+    options.flavor = *flavor;
+  else
     return fail("--format must be circle or tflite");
-  if (modeOpt != "prefill" && modeOpt != "decode" && modeOpt != "prefill+decode")
+  if (auto mode = kiln::parseConvertMode(modeOpt))
+    options.mode = *mode;
+  else
     return fail("--mode must be prefill, decode or prefill+decode");
-  if (variantOpt != "prefill" && variantOpt != "prefill_reference")
+  if (variantOpt == "prefill" || variantOpt == "prefill_reference")
+    options.prefillVariant = variantOpt == "prefill"
+                                 ? kiln::Variant::Prefill
+                                 : kiln::Variant::PrefillReference;
+  else
     return fail("--variant must be prefill or prefill_reference");
-  if (emitMlir.empty() && outputPath.empty())
-    return fail("no output: give -o FILE (or --emit-mlir=STAGE)");
-  if (!emitMlir.empty() && emitMlir != "import" && emitMlir != "adapted" &&
-      emitMlir != "quantized" && emitMlir != "circle")
-    return fail("--emit-mlir must be import, adapted, quantized or circle");
-
-  SmallVector<Stage> stages;
-  auto timed = [&](StringRef stage, auto &&fn) {
-    auto start = std::chrono::steady_clock::now();
-    auto result = fn();
-    stages.push_back({stage.str(), std::chrono::duration<double>(
-                                       std::chrono::steady_clock::now() - start)
-                                       .count()});
-    return result;
-  };
-
-  // 1. Import.
-  // A module exported for one mode may build its RoPE tables and mask from
-  // the token shape (a traced Hugging Face model): with that shape known at
-  // import, those computations fold to constants.
-  kiln::TorchScriptImportOptions importOptions;
-  if (modeOpt == "prefill" || modeOpt == "decode") {
-    int64_t s = modeOpt == "prefill" ? seqLen.getValue() : 1;
-    if (s > 0)
-      for (const char *name : {"input_ids", "ids"})
-        importOptions.inputShapes.push_back(std::string(name) + "=" +
-                                            std::to_string(batch.getValue()) + "x" +
-                                            std::to_string(s) + "xi64");
-    importOptions.ignoreUnusedShapes = true;
+  if (!emitMlir.empty()) {
+    auto stage = kiln::parseConvertStage(emitMlir);
+    if (!stage || *stage == kiln::ConvertStage::Written)
+      return fail("--emit-mlir must be import, adapted, quantized or circle");
+    options.stopAfter = *stage;
   }
-  OwningOpRef<ModuleOp> imported = timed("import", [&] {
-    return kiln::importTorchScript(inputPath, context, importOptions);
-  });
-  if (!imported)
+  // A length given is checked (0 too); one not given is unset.
+  if (seqLen.getNumOccurrences())
+    options.seqLen = seqLen;
+  if (cacheLen.getNumOccurrences())
+    options.cacheLen = cacheLen;
+  options.batch = batch;
+  options.returnKv = returnKv;
+  options.inputRoles.assign(inputRoles.begin(), inputRoles.end());
+  options.cacheOut = cacheOut;
+  options.integerOnly = integerOnly;
+  options.forceExternalBuffers = forceExternal;
+  options.recipe = recipe;
+  if (llvm::Error error = kiln::verifyConvertOptions(options))
+    return fail(llvm::toString(std::move(error)));
+
+  FailureOr<kiln::ConvertResult> result = kiln::convertModel(context, options);
+  if (failed(result))
     return 1;
-  if (emitMlir == "import") {
-    imported->print(llvm::outs());
+  if (!emitMlir.empty()) {
+    result->module->print(llvm::outs());
     return 0;
   }
-
-  // 2. Adapter + attention variant, one clone of the import per mode; the
-  // clones share every weight attribute, so the writer shares buffers.
-  SmallVector<std::pair<kiln::Variant, std::string>> modes;
-  if (modeOpt != "decode")
-    modes.push_back({variantOpt == "prefill" ? kiln::Variant::Prefill
-                                             : kiln::Variant::PrefillReference,
-                     "prefill"});
-  if (modeOpt != "prefill")
-    modes.push_back({kiln::Variant::Decode, "decode"});
-  OwningOpRef<ModuleOp> result = ModuleOp::create(UnknownLoc::get(&context));
-  for (auto &[variant, fname] : modes) {
-    OwningOpRef<ModuleOp> work;
-    std::string source = "forward";
-    auto forward = imported->lookupSymbol<func::FuncOp>("forward");
-    if (variant == kiln::Variant::Decode && forward &&
-        !hasArgNamed(forward, "past_key")) {
-      // A traced module keeps its decode step in a `decode` method.
-      kiln::TorchScriptImportOptions options;
-      options.methodName = "decode";
-      work = kiln::importTorchScript(inputPath, context, options);
-      if (!work)
-        return 1;
-      source = "decode";
-    } else {
-      work = imported->clone();
-    }
-    kiln::ExportPipelineOptions options;
-    options.batch = batch.getValue();
-    options.seqLen = seqLen.getValue();
-    options.cacheLen = cacheLen.getValue();
-    options.returnKv = returnKv.getValue();
-    options.function = source;
-    options.outputName = fname;
-    options.inputRoles = std::vector<std::string>(inputRoles.begin(), inputRoles.end());
-    options.cacheOut = cacheOut.getValue();
-    PassManager pm(&context);
-    kiln::buildVariantPipeline(pm, variant, options);
-    if (failed(timed(("adapt-" + fname), [&] { return pm.run(*work); })))
-      return 1;
-    auto f = work->lookupSymbol<func::FuncOp>(fname);
-    f->remove();
-    result->push_back(f);
-  }
-  result->getOperation()->setAttr("kiln.pipeline",
-                                   StringAttr::get(&context, "kiln-convert " + modeOpt));
-  result->getOperation()->setAttr("kiln.variant",
-                                  StringAttr::get(&context, variantOpt));
-  if (!recipe.empty())
-    result->getOperation()->setAttr("kiln.recipe", StringAttr::get(&context, recipe));
-  if (emitMlir == "adapted") {
-    result->print(llvm::outs());
-    return 0;
-  }
-
-  // 3. Quantize and lower.
-  {
-    PassManager pm(&context);
-    kiln::FoldFakeQuantOptions fold;
-    fold.integerOnly = integerOnly.getValue();
-    pm.nest<func::FuncOp>().addPass(kiln::createFoldFakeQuant(fold));
-    if (failed(timed("fold-fake-quant", [&] { return pm.run(*result); })))
-      return 1;
-  }
-  if (emitMlir == "quantized") {
-    result->print(llvm::outs());
-    return 0;
-  }
-  {
-    PassManager pm(&context);
-    kiln::LegalizeToCircleOptions legalize;
-    legalize.flavor = formatOpt.getValue();
-    pm.nest<func::FuncOp>().addPass(kiln::createLegalizeToCircle(legalize));
-    if (formatOpt == "tflite")
-      pm.nest<func::FuncOp>().addPass(kiln::createExactMaskedSoftmax());
-    if (failed(timed("legalize", [&] { return pm.run(*result); })))
-      return 1;
-  }
-  if (integerOnly) {
-    PassManager pm(&context);
-    pm.nest<func::FuncOp>().addPass(kiln::createCheckIntegerOnly());
-    if (failed(pm.run(*result)))
-      return 1;
-  }
-  if (emitMlir == "circle") {
-    result->print(llvm::outs());
-    return 0;
-  }
-
-  // 4. Write (through a temporary file: no partial output on failure).
-  kiln::circle::WriterOptions writer;
-  writer.flavor = formatOpt == "tflite" ? kiln::circle::Flavor::TFLite
-                                     : kiln::circle::Flavor::Circle;
-  writer.forceExternalBuffers = forceExternal;
-  kiln::circle::WriterStats stored;
-  writer.stats = &stored;
-  if (failed(timed("write", [&] {
-        return kiln::circle::writeCircleFile(*result, outputPath, writer);
-      })))
-    return 1;
   if (!quiet)
-    printSummary(*result, stages, outputPath, stored);
+    printSummary(*result->module, result->stages, outputPath, result->stored);
   return 0;
 }

@@ -1,7 +1,8 @@
 //===- Pipelines.h - Kiln's named pass pipelines ----------------*- C++ -*-===//
 //
-// The pipelines kiln-opt registers and kiln-convert runs: one builder per
-// variant, so tools and tests run exactly the same passes.
+// The pipelines kiln-opt registers and kiln-convert runs (through
+// kiln::convertModel, Convert.h): one builder per stage, so tools and tests
+// run exactly the same passes.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_PIPELINES_PIPELINES_H
@@ -59,9 +60,31 @@ void buildDecodePipeline(mlir::OpPassManager &pm,
 void buildVariantPipeline(mlir::OpPassManager &pm, Variant variant,
                           const ExportPipelineOptions &options);
 
-/// kiln-lower-to-circle: kiln-fold-fake-quant + kiln-legalize-to-circle.
+/// Options of kiln-lower-to-circle.
+struct LowerToCirclePipelineOptions
+    : public mlir::PassPipelineOptions<LowerToCirclePipelineOptions> {
+  Option<std::string> flavor{*this, "flavor",
+                             llvm::cl::desc("circle or tflite"),
+                             llvm::cl::init("circle")};
+  Option<bool> integerOnly{
+      *this, "integer-only",
+      llvm::cl::desc("Integer graphs: kiln-fold-fake-quant's integer-only, "
+                     "then any float compute left is an error "
+                     "(kiln-check-integer-only)"),
+      llvm::cl::init(false)};
+};
+
+/// kiln-lower-to-circle: buildQuantizePipeline then buildLegalizePipeline.
 void buildLowerToCirclePipeline(mlir::OpPassManager &pm,
-                                llvm::StringRef flavor);
+                                const LowerToCirclePipelineOptions &options);
+/// Its first half: kiln-fold-fake-quant (kiln-convert prints and times the
+/// quantized module between the halves).
+void buildQuantizePipeline(mlir::OpPassManager &pm,
+                           const LowerToCirclePipelineOptions &options);
+/// Its second half: kiln-legalize-to-circle, kiln-exact-masked-softmax
+/// (tflite), cse, and kiln-check-integer-only (integer-only).
+void buildLegalizePipeline(mlir::OpPassManager &pm,
+                           const LowerToCirclePipelineOptions &options);
 
 void registerKilnPipelines();
 } // namespace kiln
