@@ -480,9 +480,16 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
 
     // leaves = [hidden, (k, v)*, attn?]
     size_t numKv = (leaves.size() - 1) - (outputAttentions ? 1 : 0);
-    if (numKv % 2 || (!returnKv && numKv))
-      return ret.emitError("kiln-export-adapter: unexpected results: ")
-             << leaves.size() << " tensors";
+    if (!returnKv && numKv)
+      return emitError(ret.getLoc(), "kiln-export-adapter: the model returns ")
+             << leaves.size() << " tensors (hidden and " << numKv
+             << " K/V cache tensors) but return-kv is false; keep the cache "
+                "outputs (kiln-convert: drop --return-kv=false)";
+    if (numKv % 2)
+      return emitError(ret.getLoc(), "kiln-export-adapter: the model returns ")
+             << leaves.size()
+             << " tensors; expected the hidden state, K/V pairs and (with "
+                "output-attentions) the attention weights";
     OpBuilder b(ret);
     // Decode results: a unified model returns past ++ new (kept to this
     // step's entries by default); a single-mode traced module returns what
