@@ -116,9 +116,9 @@ struct Driver {
     auto start = std::chrono::steady_clock::now();
     auto value = fn();
     result.stages.push_back(
-        {stage.str(), std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count()});
+        {stage.str(),
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+             .count()});
     return value;
   }
 
@@ -201,13 +201,13 @@ LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
     f->remove();
     into.push_back(f);
   }
-  into->setAttr("kiln.pipeline",
-                StringAttr::get(&context, "kiln-convert " +
-                                              kiln::stringifyConvertMode(
-                                                  options.mode)));
-  into->setAttr("kiln.variant",
-                StringAttr::get(&context,
-                                kiln::getVariantName(options.prefillVariant)));
+  into->setAttr(
+      "kiln.pipeline",
+      StringAttr::get(&context, "kiln-convert " +
+                                    kiln::stringifyConvertMode(options.mode)));
+  into->setAttr(
+      "kiln.variant",
+      StringAttr::get(&context, kiln::getVariantName(options.prefillVariant)));
   if (!options.recipe.empty())
     into->setAttr("kiln.recipe", StringAttr::get(&context, options.recipe));
   return success();

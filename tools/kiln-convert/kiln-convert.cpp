@@ -31,43 +31,55 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("kiln-convert options");
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.pt>"),
                                       cl::Required, cl::cat(category));
-static cl::opt<std::string> outputPath("o", cl::desc("Output .circle/.tflite file"),
-                                       cl::value_desc("file"), cl::cat(category));
-static cl::opt<std::string> modeOpt("mode", cl::desc("prefill, decode or prefill+decode"),
-                                    cl::init("prefill"), cl::cat(category));
+static cl::opt<std::string> outputPath("o",
+                                       cl::desc("Output .circle/.tflite file"),
+                                       cl::value_desc("file"),
+                                       cl::cat(category));
+static cl::opt<std::string>
+    modeOpt("mode", cl::desc("prefill, decode or prefill+decode"),
+            cl::init("prefill"), cl::cat(category));
 static cl::opt<std::string> variantOpt(
-    "variant", cl::desc("Prefill attention: prefill (per head) or prefill_reference (batched)"),
+    "variant",
+    cl::desc(
+        "Prefill attention: prefill (per head) or prefill_reference (batched)"),
     cl::init("prefill"), cl::cat(category));
 static cl::opt<int64_t> seqLen("seq-len", cl::desc("Prefill sequence length"),
                                cl::init(0), cl::cat(category));
-static cl::opt<int64_t> cacheLen("cache-len", cl::desc("Decode: past positions"),
+static cl::opt<int64_t> cacheLen("cache-len",
+                                 cl::desc("Decode: past positions"),
                                  cl::init(0), cl::cat(category));
 static cl::opt<int64_t> batch("batch", cl::desc("Batch size"), cl::init(1),
                               cl::cat(category));
-static cl::opt<bool> returnKv("return-kv", cl::desc("Prefill returns keys and values"),
+static cl::opt<bool> returnKv("return-kv",
+                              cl::desc("Prefill returns keys and values"),
                               cl::init(true), cl::cat(category));
 static cl::opt<std::string> formatOpt("format", cl::desc("circle or tflite"),
-                                   cl::init("circle"), cl::cat(category));
-static cl::opt<std::string> recipe("recipe", cl::desc("Recorded in the metadata"),
+                                      cl::init("circle"), cl::cat(category));
+static cl::opt<std::string> recipe("recipe",
+                                   cl::desc("Recorded in the metadata"),
                                    cl::init(""), cl::cat(category));
 static cl::opt<std::string> emitMlir(
     "emit-mlir",
-    cl::desc("Print the MLIR after a stage (import, adapted, quantized, circle) "
-             "instead of writing a FlatBuffer"),
+    cl::desc(
+        "Print the MLIR after a stage (import, adapted, quantized, circle) "
+        "instead of writing a FlatBuffer"),
     cl::init(""), cl::cat(category));
-static cl::opt<bool> forceExternal("force-external-buffers",
-                                   cl::desc("Write buffers after the FlatBuffer"),
-                                   cl::init(false), cl::cat(category));
+static cl::opt<bool>
+    forceExternal("force-external-buffers",
+                  cl::desc("Write buffers after the FlatBuffer"),
+                  cl::init(false), cl::cat(category));
 static cl::list<std::string> inputRoles(
     "input-role",
-    cl::desc("Role of an argument with an unusual name: NAME=ROLE (hidden_states, "
-             "input_ids, attention_mask, cos, sin, past_key, past_value)"),
+    cl::desc(
+        "Role of an argument with an unusual name: NAME=ROLE (hidden_states, "
+        "input_ids, attention_mask, cos, sin, past_key, past_value)"),
     cl::value_desc("NAME=ROLE"), cl::cat(category));
 static cl::opt<std::string> cacheOut(
     "cache-out",
-    cl::desc("Decode keys/values: delta (this step's), full (the updated cache), "
-             "auto (delta for unified models, as the module returns them for "
-             "single-mode traced modules)"),
+    cl::desc(
+        "Decode keys/values: delta (this step's), full (the updated cache), "
+        "auto (delta for unified models, as the module returns them for "
+        "single-mode traced modules)"),
     cl::init("auto"), cl::cat(category));
 static cl::opt<bool> integerOnly(
     "integer-only",
@@ -189,7 +201,8 @@ void printSummary(ModuleOp module, ArrayRef<kiln::StageTime> stages,
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv, "Kiln: TorchScript (.pt) to Circle/TFLite\n");
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Kiln: TorchScript (.pt) to Circle/TFLite\n");
 
   DialectRegistry registry;
   kiln::registerAllDialects(registry);

@@ -28,9 +28,9 @@ struct ExportPipelineOptions
   Option<bool> returnKv{*this, "return-kv",
                         llvm::cl::desc("Return this call's keys and values"),
                         llvm::cl::init(true)};
-  Option<std::string> function{*this, "function",
-                               llvm::cl::desc("Imported function to specialise"),
-                               llvm::cl::init("forward")};
+  Option<std::string> function{
+      *this, "function", llvm::cl::desc("Imported function to specialise"),
+      llvm::cl::init("forward")};
   Option<std::string> outputName{
       *this, "output-name",
       llvm::cl::desc("Name of the result function (default: the mode)"),
