@@ -8,6 +8,7 @@
 #include "kiln/Import/TorchScript/ArchiveCheck.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <string>
 #include <utility>
@@ -22,20 +23,28 @@ void put(std::string &s, uint64_t v, unsigned n) {
     s += char((v >> (8 * i)) & 0xFF);
 }
 
-/// A stored (uncompressed) zip of `entries`; CRCs are not checked.
-std::string zip(const std::vector<std::pair<std::string, std::string>> &entries) {
+uint32_t crcOf(const std::string &data) {
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef *>(data.data()), static_cast<uInt>(data.size())));
+}
+
+/// A stored (uncompressed) zip of `entries`, with their CRC-32s; `badCrc`
+/// names an entry whose recorded CRC is wrong.
+std::string zip(const std::vector<std::pair<std::string, std::string>> &entries,
+                const std::string &badCrc = "") {
   std::string out, central;
   for (const auto &[name, data] : entries) {
     uint64_t local = out.size();
+    uint32_t crc = crcOf(data) ^ (name == badCrc ? 1u : 0u);
     put(out, 0x04034b50, 4);
     put(out, 20, 2); put(out, 0, 2); put(out, 0, 2); put(out, 0, 4);
-    put(out, 0, 4); put(out, data.size(), 4); put(out, data.size(), 4);
+    put(out, crc, 4); put(out, data.size(), 4); put(out, data.size(), 4);
     put(out, name.size(), 2); put(out, 0, 2);
     out += name;
     out += data;
     put(central, 0x02014b50, 4);
     put(central, 20, 2); put(central, 20, 2); put(central, 0, 2); put(central, 0, 2);
-    put(central, 0, 4); put(central, 0, 4); put(central, data.size(), 4);
+    put(central, 0, 4); put(central, crc, 4); put(central, data.size(), 4);
     put(central, data.size(), 4); put(central, name.size(), 2); put(central, 0, 2);
     put(central, 0, 2); put(central, 0, 2); put(central, 0, 2); put(central, 0, 4);
     put(central, local, 4);
@@ -157,6 +166,25 @@ TEST(ArchiveCheck, DamagedDebugPickleIsAWarning) {
   EXPECT_EQ(r.renameOffsets.size(), 2u);
   for (uint64_t at : r.renameOffsets)
     EXPECT_EQ(a[at], 'l'); // the last character of "...debug_pkl"
+}
+
+TEST(ArchiveCheck, RecordWithAWrongCrc) {
+  // A record whose bytes do not match the CRC-32 the directory records (a
+  // flipped bit in a weight): an error naming it; in a debug pickle: a
+  // warning, and the entry is dropped.
+  std::string a = zip({{"m/data.pkl", "\x80\x02)."}, {"m/data/0", std::string(16, 'w')}},
+                      "m/data/0");
+  ArchiveCheckResult r = check(a);
+  EXPECT_NE(r.error.find("entry 'm/data/0' (offset "), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(") is damaged: its CRC-32 is "), std::string::npos) << r.error;
+  std::string d = zip({{"m/data.pkl", "\x80\x02)."}, {"m/code/x.py.debug_pkl", "\x80\x02)."}},
+                      "m/code/x.py.debug_pkl");
+  r = check(d);
+  EXPECT_EQ(r.error, "");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("'m/code/x.py.debug_pkl' (its CRC-32 is "), std::string::npos)
+      << r.warnings[0];
+  EXPECT_EQ(r.renameOffsets.size(), 2u);
 }
 
 TEST(ArchiveCheck, ZipDamage) {

@@ -9,6 +9,7 @@
 #include "kiln/Import/TorchScript/ArchiveCheck.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -37,6 +38,7 @@ uint64_t rd(const uint8_t *p, unsigned n) {
 struct Entry {
   std::string name;
   uint64_t dataOffset = 0, compressedSize = 0, size = 0;
+  uint32_t crc = 0; // CRC-32 the central directory records
   uint16_t method = 0;
   uint64_t localNameEnd = 0, centralNameEnd = 0; // offsets of the last name byte
 };
@@ -114,6 +116,7 @@ std::string Zip::parse() {
     Entry entry;
     uint16_t flags = rd(c + 8, 2);
     entry.method = rd(c + 10, 2);
+    entry.crc = static_cast<uint32_t>(rd(c + 16, 4));
     entry.compressedSize = rd(c + 20, 4);
     entry.size = rd(c + 24, 4);
     uint64_t nameLen = rd(c + 28, 2), extraLen = rd(c + 30, 2), commentLen = rd(c + 32, 2);
@@ -671,6 +674,10 @@ std::string checkDebugStructure(const PVRef &top) {
   return "";
 }
 
+uint32_t crc32Of(ArrayRef<uint8_t> data) {
+  return static_cast<uint32_t>(::crc32_z(0, data.data(), data.size()));
+}
+
 bool inflateEntry(ArrayRef<uint8_t> file, const Entry &e, std::vector<uint8_t> &out) {
   out.assign(e.size, 0);
   z_stream zs;
@@ -711,7 +718,38 @@ ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> 
       return {};
     return storage;
   };
+  // Every record against the CRC-32 its directory entry records (LibTorch
+  // reads records without checking it: a flipped bit in a weight would
+  // convert to a wrong weight with exit code 0); deflated records after
+  // inflating.
+  llvm::DenseSet<const Entry *> droppedDebug;
   for (const Entry &e : zip.entries) {
+    std::vector<uint8_t> storage;
+    ArrayRef<uint8_t> data = contents(e, storage);
+    std::string problem;
+    if (e.method == 8 && e.size && data.empty()) {
+      problem = "its deflated data is damaged";
+    } else {
+      uint32_t crc = crc32Of(data);
+      if (crc == e.crc)
+        continue;
+      problem = "its CRC-32 is " + hex(crc) + ", the archive records " + hex(e.crc);
+    }
+    if (StringRef(e.name).ends_with(".debug_pkl")) {
+      result.warnings.push_back("dropping the damaged debug information '" + e.name + "' (" +
+                                problem + "): locations in it are lost");
+      result.renameOffsets.push_back(e.localNameEnd);
+      result.renameOffsets.push_back(e.centralNameEnd);
+      droppedDebug.insert(&e);
+      continue;
+    }
+    result.error = "entry '" + e.name + "' (offset " + std::to_string(e.dataOffset) +
+                   ") is damaged: " + problem;
+    return result;
+  }
+  for (const Entry &e : zip.entries) {
+    if (droppedDebug.contains(&e))
+      continue;
     StringRef name = e.name;
     if (!name.starts_with(prefix))
       continue;

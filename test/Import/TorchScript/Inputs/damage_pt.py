@@ -6,7 +6,10 @@ MODE: short-record (the largest tensor record one float short), empty-record,
 debug-index (a debug pickle whose first source names a string-table entry
 that does not exist), debug-truncated, pickle-length (a data.pkl string
 length of 0xFFFFFFF0), memo (a LONG_BINPUT index of 2^31), stack (a TUPLE3
-on an almost empty stack), central-directory (its offset moved past the end).
+on an almost empty stack), central-directory (its offset moved past the end),
+weight-bit, bit-in-debug (one bit of the largest tensor record / of a debug
+pickle flipped in place: the zip stays valid, the entry's CRC-32 does not
+match).
 """
 import io
 import struct
@@ -31,6 +34,18 @@ def main():
     mode, src, out = sys.argv[1:]
     items = entries(src)
     find = lambda pred: next(k for k, e in enumerate(items) if pred(e[0]))
+    if mode in ("weight-bit", "bit-in-debug"):
+        raw = bytearray(open(src, "rb").read())
+        with zipfile.ZipFile(src) as z:
+            infos = z.infolist()
+            if mode == "weight-bit":
+                info = max((i for i in infos if "/data/" in i.filename), key=lambda i: i.file_size)
+            else:
+                info = next(i for i in infos if i.filename.endswith(".debug_pkl"))
+        n, e = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+        raw[info.header_offset + 30 + n + e + info.compress_size // 2] ^= 0x10
+        open(out, "wb").write(raw)
+        return
     if mode in ("short-record", "empty-record"):
         k = max((k for k, e in enumerate(items) if "/data/" in e[0]), key=lambda k: len(items[k][1]))
         name, data, method = items[k]
