@@ -7,7 +7,7 @@
 Makes `mutants` mutants of the seed files with a fixed random seed (so a run is
 reproducible), feeds each to the tools of that path and classifies the outcome:
 
-  pt  : kiln-import M -o out.mlir, and (every 4th mutant) kiln-convert M -o out.tflite
+  pt  : kiln-import M -o out.mlir, and (every 4th mutant, --convert-every N) kiln-convert M -o out.tflite
   fb  : kiln-translate --circle-dump M, kiln-translate --circle-to-mlir M
 
 Outcome classes per (family, tool):
@@ -332,10 +332,10 @@ def make_mutant(rng, path_kind, seed, seed_index=0, json_mutator=None):
 # --------------------------------------------------------------------------
 # Running the tools
 # --------------------------------------------------------------------------
-def commands(path_kind, bindir, mutant, out, index, convert_args):
+def commands(path_kind, bindir, mutant, out, index, convert_args, convert_every=4):
     if path_kind == "pt":
         cmds = [("kiln-import", [os.path.join(bindir, "kiln-import"), mutant, "-o", out + ".mlir"], out + ".mlir")]
-        if index % 4 == 0:
+        if index % convert_every == 0:
             cmds.append(("kiln-convert", [os.path.join(bindir, "kiln-convert"), mutant, "-o", out + ".tflite"]
                          + convert_args, out + ".tflite"))
         return cmds
@@ -362,12 +362,13 @@ def classify(proc, stderr, outdir, out):
 
 
 def run_one(job):
-    index, family, mutant_path, path_kind, bindir, workdir, timeout, convert_args = job
+    index, family, mutant_path, path_kind, bindir, workdir, timeout, convert_args, convert_every = job
     results = []
     outdir = os.path.join(workdir, "out%d" % index)
     os.makedirs(outdir, exist_ok=True)
     out = os.path.join(outdir, "o")
-    for tool, cmd, produced in commands(path_kind, bindir, mutant_path, out, index, convert_args):
+    for tool, cmd, produced in commands(path_kind, bindir, mutant_path, out, index, convert_args,
+                                        convert_every):
         env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "detect_leaks=0"))
         try:
             proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -406,6 +407,10 @@ def main():
     ap.add_argument("--schema", help="fb: Kiln's kiln_circle.fbs, for the 'json' family (flatc)")
     ap.add_argument("--convert-args", default="--format tflite --mode prefill --seq-len 4",
                     help="kiln-convert options for .pt mutants")
+    ap.add_argument("--convert-every", type=int, default=4,
+                    help="pt: run kiln-convert on every Nth mutant (kiln-import runs on each)")
+    ap.add_argument("--progress", type=int, default=0,
+                    help="print the counts so far to stderr every N mutants (long campaigns)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -421,7 +426,7 @@ def main():
         with open(p, "wb") as f:
             f.write(data)
         jobs.append((i, family, p, args.path, args.bin, args.work, args.timeout,
-                     args.convert_args.split()))
+                     args.convert_args.split(), max(1, args.convert_every)))
 
     table = collections.defaultdict(collections.Counter)
     failures = 0
@@ -443,6 +448,10 @@ def main():
                                 % (family, outcome, rc, " ".join(cmd), stderr[-4000:]))
             if not failed and not args.keep:
                 os.remove(mutant)
+            if args.progress and (index + 1) % args.progress == 0:
+                runs = sum(sum(c.values()) for (fam, _), c in table.items() if fam == "ALL")
+                print("progress: %d mutants, %d runs, %d failing" % (index + 1, runs, failures),
+                      file=sys.stderr, flush=True)
 
     classes = ["accepted", "diagnosed"] + list(FAIL_CLASSES)
     print("%-22s %-15s %s" % ("family", "tool", " ".join("%9s" % c for c in classes)))
