@@ -90,8 +90,10 @@ struct LegalizeToCirclePass
     IRRewriter rw(&getContext());
     if (!isTflite())
       fuseRmsNorms(rw, func);
-    else
+    else {
       lowerPerRowTablesForTflite(rw, func); // PerRowTables.cpp
+      warnFloatRmsNorms(func);
+    }
     makeFloatIslands(rw, func);
 
     SmallVector<Operation *> ops;
@@ -232,6 +234,25 @@ struct LegalizeToCirclePass
       }
     }
     eraseDeadOps(func);
+  }
+
+  /// TFLite has no RMS_NORM kernel: an RMSNorm whose intermediates the
+  /// model left unquantized (TICO's rms_norm quantizes input and output
+  /// only) computes in float there. One warning per function, at the first.
+  void warnFloatRmsNorms(func::FuncOp func) {
+    SmallVector<Location> found;
+    func.walk([&](MulOp m) {
+      std::optional<float> eps;
+      if (matchNormalized(m, eps) && !quantOf(m.getResult()))
+        found.push_back(m.getLoc());
+    });
+    if (found.empty())
+      return;
+    emitWarning(found.front())
+        << found.size() << (found.size() == 1 ? " RMSNorm computes" : " RMSNorms compute")
+        << " in float for TFLite: it has no RMS_NORM kernel and the model does not "
+           "quantize the intermediates (x^2, its mean, rsqrt); export with --format "
+           "circle (RMS_NORM) or fake-quantize them (kiln_torch does)";
   }
 
   /// Matches x * rsqrt(mean(x*x or pow(x,2), last, keepdim) + eps) and
