@@ -368,14 +368,9 @@ struct FoldFakeQuantPass
     // Both factors already integer (a linear's bias is quantized later).
     if (!quantOf(producer->getOperand(0)) || !quantOf(producer->getOperand(1)))
       return;
-    QuantizeOp q0;
-    for (Operation *user : scaled.getUsers()) {
-      auto q = dyn_cast<QuantizeOp>(user);
-      if (!q || (q0 && q.getType() != q0.getType()))
-        return;
-      q0 = q;
-    }
-    auto target = dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()));
+    QuantizeOp q0 = soleQuantizeUser(scaled);
+    auto target = q0 ? dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()))
+                     : quant::UniformQuantizedType();
     if (!target)
       return;
     auto onProductGrid = quant::UniformQuantizedType::get(
@@ -580,14 +575,9 @@ struct FoldFakeQuantPass
     Value result = cat.getResult();
     if (quantOf(result) || result.use_empty())
       return;
-    QuantizeOp q0;
-    for (Operation *user : result.getUsers()) {
-      auto q = dyn_cast<QuantizeOp>(user);
-      if (!q || (q0 && q.getType() != q0.getType()))
-        return;
-      q0 = q;
-    }
-    auto target = dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()));
+    QuantizeOp q0 = soleQuantizeUser(result);
+    auto target = q0 ? dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()))
+                     : quant::UniformQuantizedType();
     if (!target)
       return;
     // Inputs are quantized, or float model inputs (a cache passed in):
@@ -609,6 +599,19 @@ struct FoldFakeQuantPass
       user->erase();
     }
     ++numRequantizedCats;
+  }
+
+  /// One of v's users when every user is a quantize to the same type, else
+  /// null.
+  static QuantizeOp soleQuantizeUser(Value v) {
+    QuantizeOp q0;
+    for (Operation *user : v.getUsers()) {
+      auto q = dyn_cast<QuantizeOp>(user);
+      if (!q || (q0 && q.getType() != q0.getType()))
+        return {};
+      q0 = q;
+    }
+    return q0;
   }
 
   /// A float function argument, possibly moved (sliced, reshaped, ...).
