@@ -46,17 +46,34 @@ def LegalizeToCircle : Pass<"kiln-legalize-to-circle", "::mlir::func::FuncOp"> {
     warning). uint4 tensors and per-axis quantized activations are refused
     with a diagnostic naming the tensor.
 
+    An RMSNorm that quantizes only its input and output (TICO's `rms_norm`),
+    both int16 per tensor, runs on TFLite's integer kernels: the sum of
+    squares is one BATCH_MATMUL per row (exact in the int64 accumulator)
+    written on several grids a factor `rms-norm-tier-ratio` apart, each
+    followed by ADD eps, RSQRT and MUL x; per row, SELECT_V2 takes the finest
+    grid whose sum did not saturate (SUB, CAST to bool); a last MUL applies
+    sqrt(N) times the weight into the output grid. Relative error of the
+    rsqrt below ratio / 131068 plus the kernels' roundings.
+
     Anything that cannot be lowered (an op left from an earlier stage, a
     dynamic shape) is an error at the op's location.
   }];
   let options = [
     Option<"flavor", "flavor", "std::string", /*default=*/"\"circle\"",
            "Target format: circle (Circle-only ops and types allowed) or tflite">,
+    Option<"integerRmsNorm", "integer-rms-norm", "bool", /*default=*/"true",
+           "tflite: lower an RMSNorm with int16 input and output but float "
+           "intermediates to integer kernels (else it computes in float)">,
+    Option<"rmsNormTierRatio", "rms-norm-tier-ratio", "double", /*default=*/"4.0",
+           "tflite integer RMSNorm: range factor between the grids of the mean of "
+           "squares (smaller is more precise and adds more tiers)">,
   ];
   let statistics = [
     Statistic<"numLowered", "num-lowered", "kiln ops lowered">,
     Statistic<"numFloatIslands", "num-float-islands", "Quantized ops computed in float for the target">,
     Statistic<"numRmsNorm", "num-rms-norm", "RMSNorm chains fused into rms_norm">,
+    Statistic<"numIntegerRmsNorm", "num-integer-rms-norm",
+              "Float-intermediate RMSNorms lowered to TFLite integer kernels">,
   ];
   let dependentDialects = ["::kiln::circle::CircleDialect",
                            "::mlir::quant::QuantizationDialect"];

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "PerRowTables.h"
+#include "RmsNorm.h"
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
@@ -85,6 +86,10 @@ struct LegalizeToCirclePass
       emitError(func.getLoc(), "unknown flavor '") << flavor << "' (circle or tflite)";
       return signalPassFailure();
     }
+    if (rmsNormTierRatio <= 1) {
+      emitError(func.getLoc(), "rms-norm-tier-ratio must be above 1, got ") << rmsNormTierRatio;
+      return signalPassFailure();
+    }
     if (failed(checkShapes(func)) || (isTflite() && failed(checkTfliteTypes(func))))
       return signalPassFailure();
     IRRewriter rw(&getContext());
@@ -92,6 +97,9 @@ struct LegalizeToCirclePass
       fuseRmsNorms(rw, func);
     else {
       lowerPerRowTablesForTflite(rw, func); // PerRowTables.cpp
+      if (integerRmsNorm)                   // IntegerRmsNorm.cpp
+        numIntegerRmsNorm += lowerRmsNormsToIntegerTflite(rw, func, rmsNormTierRatio);
+      eraseDeadOps(func);
       warnFloatRmsNorms(func);
     }
     makeFloatIslands(rw, func);
@@ -212,7 +220,7 @@ struct LegalizeToCirclePass
         if (!m1 || !stripDequantize(w).getDefiningOp<ConstantOp>())
           continue;
         std::optional<float> eps;
-        Value x = matchNormalized(m1, eps);
+        Value x = matchRmsNormalized(m1, eps);
         if (!x || shapeOf(stripDequantize(w)).size() != 1)
           continue;
         // Quantized output: fuse the quantize too and read quantized inputs.
@@ -237,13 +245,14 @@ struct LegalizeToCirclePass
   }
 
   /// TFLite has no RMS_NORM kernel: an RMSNorm whose intermediates the
-  /// model left unquantized (TICO's rms_norm quantizes input and output
-  /// only) computes in float there. One warning per function, at the first.
+  /// model left unquantized and that the integer lowering did not take (an
+  /// input or output not int16 per tensor, integer-rms-norm=false) computes
+  /// in float there. One warning per function, at the first.
   void warnFloatRmsNorms(func::FuncOp func) {
     SmallVector<Location> found;
     func.walk([&](MulOp m) {
       std::optional<float> eps;
-      if (matchNormalized(m, eps) && !quantOf(m.getResult()))
+      if (matchRmsNormalized(m, eps) && !quantOf(m.getResult()))
         found.push_back(m.getLoc());
     });
     if (found.empty())
@@ -251,62 +260,9 @@ struct LegalizeToCirclePass
     emitWarning(found.front())
         << found.size() << (found.size() == 1 ? " RMSNorm computes" : " RMSNorms compute")
         << " in float for TFLite: it has no RMS_NORM kernel and the model does not "
-           "quantize the intermediates (x^2, its mean, rsqrt); export with --format "
-           "circle (RMS_NORM) or fake-quantize them (kiln_torch does)";
-  }
-
-  /// Matches x * rsqrt(mean(x*x or pow(x,2), last, keepdim) + eps) and
-  /// returns x (float form) or null.
-  static Value matchNormalized(MulOp m1, std::optional<float> &eps) {
-    for (auto [x, r] : {std::pair(m1.getLhs(), m1.getRhs()),
-                        std::pair(m1.getRhs(), m1.getLhs())}) {
-      auto rsqrt = r.getDefiningOp<RsqrtOp>();
-      auto add = rsqrt ? rsqrt.getInput().getDefiningOp<AddOp>() : AddOp();
-      if (!add)
-        continue;
-      for (auto [m, e] : {std::pair(add.getLhs(), add.getRhs()),
-                          std::pair(add.getRhs(), add.getLhs())}) {
-        auto mean = m.getDefiningOp<MeanOp>();
-        auto epsConst = e.getDefiningOp<ConstantOp>();
-        if (!mean || !epsConst || !mean.getKeepDims() ||
-            mean.getDims().size() != 1)
-          continue;
-        int64_t rank = shapeOf(mean.getInput()).size();
-        if (normalizeDim(mean.getDims()[0], rank) != rank - 1)
-          continue;
-        auto dense = dyn_cast<DenseElementsAttr>(epsConst.getValue());
-        if (!dense || !dense.isSplat())
-          continue;
-        // eps as a float, or as an integer on its quantized grid (a model
-        // that fake-quantizes mean(x^2) + eps).
-        std::optional<float> epsValue;
-        if (isa<FloatType>(dense.getElementType())) {
-          epsValue = dense.getSplatValue<APFloat>().convertToFloat();
-        } else if (auto q = dyn_cast_or_null<quant::UniformQuantizedType>(
-                       quantOf(epsConst.getResult()))) {
-          int64_t stored = dense.getSplatValue<APInt>().getSExtValue();
-          if (!q.isSigned())
-            stored = dense.getSplatValue<APInt>().getZExtValue();
-          epsValue = static_cast<float>((stored - q.getZeroPoint()) * q.getScale());
-        }
-        if (!epsValue)
-          continue;
-        Value squared = mean.getInput();
-        Value base;
-        if (auto pow = squared.getDefiningOp<PowOp>()) {
-          if (isSplatConstant(pow.getRhs(), 2.0))
-            base = pow.getLhs();
-        } else if (auto sq = squared.getDefiningOp<MulOp>()) {
-          if (stripDequantize(sq.getLhs()) == stripDequantize(sq.getRhs()))
-            base = sq.getLhs();
-        }
-        if (!base || stripDequantize(base) != stripDequantize(x))
-          continue;
-        eps = *epsValue;
-        return x;
-      }
-    }
-    return {};
+           "quantize the intermediates (x^2, its mean, rsqrt) and its input or output "
+           "is not int16 per tensor; export with --format circle (RMS_NORM) or "
+           "fake-quantize them (kiln_torch does)";
   }
 
   //===--- float islands ---------------------------------------------------===//

@@ -50,42 +50,6 @@ using namespace mlir;
 namespace kc = kiln::circle;
 
 namespace {
-/// The integers stored in a constant of a quantized type (one per element,
-/// zero- or sign-extended from the storage width); nullopt if unreadable.
-std::optional<std::vector<int64_t>> readStoredIntegers(ElementsAttr attr,
-                                                       quant::QuantizedType q) {
-  unsigned width = q.getStorageTypeIntegralWidth();
-  if (width % 8 != 0 || width > 32)
-    return std::nullopt;
-  int64_t count = cast<ShapedType>(attr.getType()).getNumElements();
-  std::vector<int64_t> values;
-  values.reserve(count);
-  if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
-    for (const APInt &v : dense.getValues<APInt>())
-      values.push_back(q.isSigned() ? v.getSExtValue()
-                                    : static_cast<int64_t>(v.getZExtValue()));
-    return values;
-  }
-  auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
-  AsmResourceBlob *blob = resource ? resource.getRawHandle().getBlob() : nullptr;
-  if (!blob)
-    return std::nullopt;
-  ArrayRef<char> data = blob->getData();
-  unsigned bytes = width / 8;
-  if (static_cast<int64_t>(data.size()) != count * bytes)
-    return std::nullopt;
-  for (int64_t i = 0; i < count; ++i) {
-    uint64_t v = 0;
-    for (unsigned b = 0; b < bytes; ++b)
-      v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b])) << (8 * b);
-    int64_t value = static_cast<int64_t>(v);
-    if (q.isSigned() && (v >> (width - 1)) & 1)
-      value -= int64_t(1) << width;
-    values.push_back(value);
-  }
-  return values;
-}
-
 /// `values` as T in the form of `like`: a resource blob named after its
 /// blob with `suffix` (weights), or a dense attribute (small literals).
 template <typename T>
@@ -125,7 +89,7 @@ bool gridEmbedding(IRRewriter &rw, kiln::EmbeddingOp e) {
   auto p = result ? dyn_cast<quant::UniformQuantizedType>(result.getElementType()) : nullptr;
   if (!table || !p || p.getStorageTypeIntegralWidth() > 16)
     return false;
-  std::optional<std::vector<int64_t>> q = readStoredIntegers(table->attr, table->type);
+  std::optional<std::vector<int64_t>> q = kiln::readStoredIntegers(table->attr, table->type);
   if (!q)
     return false;
   ArrayRef<double> scales = table->type.getScales();
@@ -167,7 +131,7 @@ bool splitUnsignedLinear(IRRewriter &rw, kiln::LinearOp l) {
       !isa<quant::UniformQuantizedType>(outType.getElementType()) ||
       inType.getShape().back() != w->cols)
     return false;
-  std::optional<std::vector<int64_t>> q = readStoredIntegers(w->attr, w->type);
+  std::optional<std::vector<int64_t>> q = kiln::readStoredIntegers(w->attr, w->type);
   if (!q)
     return false;
   ArrayRef<int64_t> zps = w->type.getZeroPoints();

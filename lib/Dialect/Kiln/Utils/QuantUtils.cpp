@@ -2,6 +2,8 @@
 #include "kiln/Dialect/Kiln/Utils/QuantUtils.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <cmath>
 
@@ -99,4 +101,38 @@ IntegerType kiln::getStorageElementType(quant::QuantizedType q) {
   return IntegerType::get(q.getContext(), q.getStorageTypeIntegralWidth(),
                           q.isSigned() ? IntegerType::Signless
                                        : IntegerType::Unsigned);
+}
+
+std::optional<std::vector<int64_t>>
+kiln::readStoredIntegers(ElementsAttr attr, quant::QuantizedType q) {
+  unsigned width = q.getStorageTypeIntegralWidth();
+  if (width % 8 != 0 || width > 32)
+    return std::nullopt;
+  int64_t count = cast<ShapedType>(attr.getType()).getNumElements();
+  std::vector<int64_t> values;
+  values.reserve(count);
+  if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
+    for (const APInt &v : dense.getValues<APInt>())
+      values.push_back(q.isSigned() ? v.getSExtValue()
+                                    : static_cast<int64_t>(v.getZExtValue()));
+    return values;
+  }
+  auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
+  AsmResourceBlob *blob = resource ? resource.getRawHandle().getBlob() : nullptr;
+  if (!blob)
+    return std::nullopt;
+  ArrayRef<char> data = blob->getData();
+  unsigned bytes = width / 8;
+  if (static_cast<int64_t>(data.size()) != count * bytes)
+    return std::nullopt;
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t v = 0;
+    for (unsigned b = 0; b < bytes; ++b)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b])) << (8 * b);
+    int64_t value = static_cast<int64_t>(v);
+    if (q.isSigned() && (v >> (width - 1)) & 1)
+      value -= int64_t(1) << width;
+    values.push_back(value);
+  }
+  return values;
 }

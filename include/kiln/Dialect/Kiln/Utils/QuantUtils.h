@@ -9,11 +9,13 @@
 #define KILN_DIALECT_KILN_UTILS_QUANTUTILS_H
 
 #include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/IR/BuiltinAttributeInterfaces.h"
 #include "mlir/IR/BuiltinTypes.h"
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kiln {
 /// The integer type a (qmin, qmax) range stands for.
@@ -50,6 +52,12 @@ getPerAxisType(mlir::MLIRContext *ctx, llvm::ArrayRef<double> scales,
 
 /// The integer element type storing values of `q` (i8, ui8, i4, ui4, ...).
 mlir::IntegerType getStorageElementType(mlir::quant::QuantizedType q);
+
+/// The integers stored in a constant of a quantized type (dense integers or
+/// a resource blob; one per element, zero- or sign-extended from the storage
+/// width); nullopt if unreadable.
+std::optional<std::vector<int64_t>> readStoredIntegers(mlir::ElementsAttr attr,
+                                                       mlir::quant::QuantizedType q);
 } // namespace kiln
 
 #endif
