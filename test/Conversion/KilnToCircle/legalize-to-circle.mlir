@@ -70,15 +70,17 @@ func.func @float_ops(%x: tensor<1x16x64xf32>, %mask: tensor<1x1x16x16xf32>, %k: 
 
 // RMSNorm as kiln_torch writes it after kiln-fold-fake-quant (int16): the
 // circle flavor fuses the chain and its requantize into rms_norm on the
-// quantized input; TFLite keeps the ops (float between dequantize/quantize).
+// quantized input; TFLite runs it on integer kernels (rms-norm-tflite.mlir).
 // CHECK-LABEL: func.func @rms_norm
 // CIRCLE-DAG: %[[X:.*]] = circle.quantize %arg0
 // CIRCLE-DAG: %[[W:.*]] = circle.const dense<16384> : tensor<4xi16> as tensor<4x!quant.uniform<i16:f32, 6.1037018951994385E-5>>
 // CIRCLE: %[[N:.*]] = circle.rms_norm %[[X]], %[[W]] {epsilon = 9.99999974E-6 : f32} : ({{.*}}) -> tensor<1x2x4x!quant.uniform<i16:f32, 1.000000e-03>>
 // CIRCLE-NOT: circle.rsqrt
 // TFLITE-NOT: circle.rms_norm
+// TFLITE: circle.batch_matmul
 // TFLITE: circle.rsqrt
-// TFLITE: circle.quantize {{.*}} -> tensor<1x2x4x!quant.uniform<i16:f32, 1.000000e-03>>
+// TFLITE: circle.select_v2
+// TFLITE: circle.mul {{.*}} -> tensor<2x1x4x!quant.uniform<i16:f32, 1.000000e-03>>
 func.func @rms_norm(%arg0: tensor<1x2x4xf32>) -> tensor<1x2x4xf32> {
   %two = kiln.constant dense<2.0> : tensor<f32>
   %eps = kiln.constant dense<1.0e-5> : tensor<f32>
