@@ -47,6 +47,12 @@ static cl::list<std::string> inputShapes(
     "input-shape", cl::value_desc("name=1x16x64xf32"),
     cl::desc("Annotate an argument (or 'name.i' for element i of a tuple "
              "argument) with a tensor type; ? is a dynamic dimension"));
+static cl::opt<std::string>
+    loadMode("load", cl::init("map"), cl::value_desc("map|copy"),
+             cl::desc("map: use the file's tensor records in place (default); copy: "
+                      "LibTorch reads each record into memory"));
+static cl::opt<bool> reportLoad("report-load",
+                                cl::desc("Say on stderr which load was used"));
 static cl::opt<bool> emitBytecode("emit-bytecode",
                                   cl::desc("Write MLIR bytecode (weights are "
                                            "written without a hex copy)"));
@@ -167,6 +173,12 @@ int main(int argc, char **argv) {
   options.methodName = methodName;
   options.extraMethods.assign(extraMethods.begin(), extraMethods.end());
   options.inputShapes.assign(inputShapes.begin(), inputShapes.end());
+  if (loadMode != "map" && loadMode != "copy") {
+    llvm::errs() << "kiln-import: --load must be map or copy, not '" << loadMode << "'\n";
+    return 1;
+  }
+  options.mappedLoad = loadMode == "map";
+  options.reportLoad = reportLoad;
   mlir::OwningOpRef<mlir::ModuleOp> module =
       kiln::importTorchScript(inputFile, context, options);
   if (!module)

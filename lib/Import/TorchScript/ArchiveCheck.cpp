@@ -696,12 +696,16 @@ bool inflateEntry(ArrayRef<uint8_t> file, const Entry &e, std::vector<uint8_t> &
 
 } // namespace
 
-ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> bytes) {
+ArchiveCheckResult
+kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> bytes,
+                                           llvm::function_ref<void(uint64_t, uint64_t)> checked) {
   ArchiveCheckResult result;
   Zip zip(bytes);
   result.error = zip.parse();
   if (!result.error.empty())
     return result;
+  for (const Entry &e : zip.entries)
+    result.records.push_back({e.name, e.dataOffset, e.compressedSize, e.size, e.crc, e.method});
   // LibTorch names every record after the first entry's directory.
   StringRef first = zip.entries.front().name;
   size_t slash = first.find('/');
@@ -710,6 +714,7 @@ ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> 
     return result;
   }
   std::string prefix = first.take_front(slash + 1).str();
+  result.prefix = prefix;
 
   auto contents = [&](const Entry &e, std::vector<uint8_t> &storage) -> ArrayRef<uint8_t> {
     if (e.method == 0)
@@ -731,6 +736,8 @@ ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> 
       problem = "its deflated data is damaged";
     } else {
       uint32_t crc = crc32Of(data);
+      if (checked)
+        checked(e.dataOffset, e.compressedSize);
       if (crc == e.crc)
         continue;
       problem = "its CRC-32 is " + hex(crc) + ", the archive records " + hex(e.crc);
@@ -740,6 +747,7 @@ ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> 
                                 problem + "): locations in it are lost");
       result.renameOffsets.push_back(e.localNameEnd);
       result.renameOffsets.push_back(e.centralNameEnd);
+      result.records[&e - zip.entries.data()].dropped = true;
       droppedDebug.insert(&e);
       continue;
     }
@@ -781,6 +789,7 @@ ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> 
                               "' (" + problem + "): locations in it are lost");
     result.renameOffsets.push_back(e.localNameEnd);
     result.renameOffsets.push_back(e.centralNameEnd);
+    result.records[&e - zip.entries.data()].dropped = true;
   }
   return result;
 }

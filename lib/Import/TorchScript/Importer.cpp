@@ -1223,16 +1223,18 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
     try {
       registerExtraOperators();
       // LibTorch trusts the archive: check it first (zip structure, pickles,
-      // tensor records); damaged debug pickles are hidden from LibTorch.
-      auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                              /*RequiresNullTerminator=*/false);
+      // tensor records, CRCs) in a mapping of the file, dropping each
+      // record's pages once checked; damaged debug pickles are hidden from
+      // LibTorch.
+      std::string mapError;
+      std::shared_ptr<MappedFile> file = mapFile(path, mapError);
       if (!file) {
-        emitError(loc) << "cannot read '" << path << "': " << file.getError().message();
+        emitError(loc) << "cannot read '" << path << "': " << mapError;
         return nullptr;
       }
-      llvm::ArrayRef<uint8_t> bytes(
-          reinterpret_cast<const uint8_t *>((*file)->getBufferStart()), (*file)->getBufferSize());
-      ArchiveCheckResult check = checkTorchScriptArchive(bytes);
+      llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(file->data), file->size);
+      ArchiveCheckResult check = checkTorchScriptArchive(
+          bytes, [&](uint64_t offset, uint64_t size) { dropMappedPages(*file, offset, size); });
       if (!check.error.empty()) {
         emitError(loc) << "'" << path << "' is not a readable TorchScript file: " << check.error;
         return nullptr;
@@ -1243,15 +1245,28 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
       // LibTorch reads the file.
       std::new_handler previous = std::set_new_handler(nullptr);
       auto restore = llvm::make_scope_exit([&] { std::set_new_handler(previous); });
-      if (check.renameOffsets.empty()) {
+      // The weights stay in the mapping (MappedLoad.cpp); an archive that
+      // needs LibTorch's own reading of every record loads as a copy.
+      std::optional<jit::Module> mapped;
+      std::string why = "--load=copy";
+      if (options.mappedLoad)
+        mapped = loadMapped(file, check, why);
+      if (mapped) {
+        module = std::move(*mapped);
+        loadedMapped = true;
+      } else if (check.renameOffsets.empty()) {
         module = jit::load(path);
       } else {
-        std::string copy((*file)->getBufferStart(), (*file)->getBufferSize());
+        std::string copy(file->data, file->size);
         for (uint64_t at : check.renameOffsets)
           copy[at] = '~';
         std::istringstream in(std::move(copy));
         module = jit::load(in);
       }
+      if (options.reportLoad)
+        llvm::errs() << "kiln: loaded '" << path << "' "
+                     << (loadedMapped ? "with its weights mapped" : "as a copy (" + why + ")")
+                     << "\n";
     } catch (const std::exception &e) {
       // c10::Error, or jit::ErrorReport from compiling the serialized code.
       auto *c10e = dynamic_cast<const c10::Error *>(&e);

@@ -39,6 +39,30 @@
 
 namespace kiln::torchscript {
 
+struct ArchiveCheckResult;
+
+//===----------------------------------------------------------------------===//
+// Loading without copying the weights (MappedLoad.cpp)
+//===----------------------------------------------------------------------===//
+
+/// A private (copy-on-write) read-write mapping of a whole file.
+struct MappedFile {
+  char *data = nullptr;
+  size_t size = 0;
+  ~MappedFile();
+};
+/// Maps `path`; null with `error` set if it cannot.
+std::shared_ptr<MappedFile> mapFile(const std::string &path, std::string &error);
+/// Drops the whole pages of [offset, offset + size) from the process.
+void dropMappedPages(const MappedFile &file, uint64_t offset, uint64_t size);
+/// Loads the checked archive in `file` with its stored data/ records used in
+/// place (MappedLoad.cpp says how). nullopt with `why` set when the archive
+/// needs `torch::jit::load` of the whole file instead; LibTorch errors
+/// propagate as exceptions.
+std::optional<torch::jit::Module> loadMapped(const std::shared_ptr<MappedFile> &file,
+                                             const ArchiveCheckResult &check,
+                                             std::string &why);
+
 using TSNode = torch::jit::Node;
 using TSValue = torch::jit::Value;
 using TSBlock = torch::jit::Block;
@@ -350,6 +374,7 @@ public:
   std::string path;
   const TorchScriptImportOptions &options;
   torch::jit::Module module;
+  bool loadedMapped = false;
   std::map<std::tuple<const void *, int64_t, std::vector<int64_t>,
                       std::vector<int64_t>, int>,
            mlir::ElementsAttr>

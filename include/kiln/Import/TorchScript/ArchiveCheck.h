@@ -17,12 +17,23 @@
 #define KILN_IMPORT_TORCHSCRIPT_ARCHIVECHECK_H
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace kiln::torchscript {
+
+/// One zip entry as the central directory describes it.
+struct ArchiveRecord {
+  std::string name;
+  uint64_t dataOffset = 0, compressedSize = 0, size = 0;
+  uint32_t crc = 0;
+  uint16_t method = 0; // 0 stored, 8 deflated
+  /// A damaged debug pickle the caller should drop.
+  bool dropped = false;
+};
 
 struct ArchiveCheckResult {
   /// Empty when LibTorch may read the archive; otherwise one line naming the
@@ -34,9 +45,17 @@ struct ArchiveCheckResult {
   /// local headers and the central directory, of the debug pickles to drop:
   /// changing that character hides the entry from LibTorch.
   std::vector<uint64_t> renameOffsets;
+  /// Every entry, in central-directory order (filled when the zip structure
+  /// parses), and the archive's directory ("name/") every record is under.
+  std::vector<ArchiveRecord> records;
+  std::string prefix;
 };
 
-ArchiveCheckResult checkTorchScriptArchive(llvm::ArrayRef<uint8_t> bytes);
+/// `checked(offset, size)` is called after each record's bytes have been
+/// read for its CRC (a caller that mapped the file can drop those pages).
+ArchiveCheckResult
+checkTorchScriptArchive(llvm::ArrayRef<uint8_t> bytes,
+                        llvm::function_ref<void(uint64_t, uint64_t)> checked = nullptr);
 
 } // namespace kiln::torchscript
 

@@ -29,6 +29,12 @@ struct TorchScriptImportOptions {
   /// Hints that name no argument are ignored instead of being an error
   /// (tools that hint the usual names of inputs they may not have).
   bool ignoreUnusedShapes = false;
+  /// Use the file's tensor records in place, in a private mapping, instead
+  /// of LibTorch's copy of each (falls back to the copy when the archive
+  /// needs it: MappedLoad.cpp).
+  bool mappedLoad = true;
+  /// Say on stderr which of the two loads was used (and why a copy).
+  bool reportLoad = false;
 };
 
 /// Loads `path` with LibTorch and imports its method(s) into a new module in
