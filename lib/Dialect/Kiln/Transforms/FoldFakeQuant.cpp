@@ -10,6 +10,17 @@
 //  D. users outside the kiln tensor ops (func.return, scf.yield, tuples) read
 //     float through kiln.dequantize.
 //
+// Weights: A and C create each integer constant with its blob allocated but
+// not yet written; the end of the pass writes every blob of the function
+// with WeightQuantizer (vectorized), chunk by chunk across the thread pool.
+// A blob is made once per pass run: a function folding the same float data
+// with the same parameters (prefill and decode share their weights) takes
+// the same constant and helps write its chunks. The float data is read
+// once, in place (a resource blob over LibTorch's storage); the float
+// constant leaves the IR as soon as its integer constant replaces it.
+// KILN_FOLD_FAKE_QUANT_SCALAR=1 in the environment restores the previous
+// element-by-element path (bench/quantize compares the two).
+//
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
@@ -20,11 +31,19 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Threading.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <tuple>
 
 namespace kiln {
 #define GEN_PASS_DEF_FOLDFAKEQUANT
@@ -120,11 +139,108 @@ std::string blobNameFor(ElementsAttr attr) {
   return "kiln.q";
 }
 
+/// The float32 elements of a constant, in place: a resource blob or dense
+/// data (or one splat value).
+struct FloatSource {
+  const float *data = nullptr;
+  float splat = 0;
+};
+
+std::optional<FloatSource> getFloatSource(ElementsAttr attr) {
+  if (!attr.getElementType().isF32())
+    return std::nullopt;
+  int64_t n = attr.getNumElements();
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    ArrayRef<char> data = blob->getData();
+    if (static_cast<int64_t>(data.size()) < n * 4)
+      return std::nullopt;
+    return FloatSource{reinterpret_cast<const float *>(data.data())};
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (dense.isSplat())
+      return FloatSource{nullptr, dense.getSplatValue<float>()};
+    ArrayRef<char> raw = dense.getRawData();
+    if (static_cast<int64_t>(raw.size()) != n * 4)
+      return std::nullopt;
+    return FloatSource{reinterpret_cast<const float *>(raw.data())};
+  }
+  return std::nullopt;
+}
+
+/// One integer blob to write: its attribute exists (the IR uses it at
+/// once), its bytes are written chunk by chunk by whichever threads need
+/// it; complete when every chunk is done.
+struct WeightJob {
+  explicit WeightJob(WeightQuantizer q) : quantizer(std::move(q)) {}
+  WeightQuantizer quantizer;
+  const float *src = nullptr;
+  std::vector<float> splat; // the elements of a splat constant (rare)
+  char *dst = nullptr;
+  int64_t count = 0, numChunks = 0;
+  std::atomic<int64_t> next{0}, done{0};
+  ElementsAttr result;
+
+  bool complete() const {
+    return done.load(std::memory_order_acquire) == numChunks;
+  }
+  /// Writes chunks until none is left to claim.
+  void work() {
+    constexpr int64_t chunk = WeightQuantizer::kChunkElements;
+    for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < numChunks;) {
+      int64_t begin = k * chunk;
+      quantizer.run(src, dst, begin, std::min(count, begin + chunk));
+      done.fetch_add(1, std::memory_order_release);
+    }
+  }
+};
+
+/// The blobs of one pass run, shared by the copies of the pass that run
+/// on the module's functions (set up in initialize(), before the copies
+/// are made). Keyed by the float attribute and the quantization.
+struct SharedWeights {
+  using Key = std::tuple<const void *, const void *, const void *>;
+  std::mutex mutex;
+  llvm::DenseMap<Key, WeightJob *> byKey;
+  std::vector<std::unique_ptr<WeightJob>> jobs;
+};
+
 struct FoldFakeQuantPass
     : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
   using FoldFakeQuantBase::FoldFakeQuantBase;
+  FoldFakeQuantPass() = default;
+  FoldFakeQuantPass(const FoldFakeQuantPass &other)
+      : FoldFakeQuantBase(other), shared(other.shared), scalar(other.scalar) {}
+
+  /// Blobs shared by every function of this run.
+  std::shared_ptr<SharedWeights> shared;
+  /// The previous element-by-element path (KILN_FOLD_FAKE_QUANT_SCALAR).
+  bool scalar = false;
+  /// This function's blobs still to write.
+  SmallVector<WeightJob *> pending;
+  Statistic numWeightsShared{
+      this, "num-weights-shared",
+      "Integer weights another function had made already (one blob for both)"};
+
+  LogicalResult initialize(MLIRContext *) override {
+    shared = std::make_shared<SharedWeights>();
+    const char *env = std::getenv("KILN_FOLD_FAKE_QUANT_SCALAR");
+    scalar = env && *env && StringRef(env) != "0";
+    return success();
+  }
 
   void runOnOperation() override {
+    if (!shared)
+      shared = std::make_shared<SharedWeights>();
+    pending.clear();
+    if (failed(runSteps()))
+      return signalPassFailure();
+    writePendingWeights();
+  }
+
+  LogicalResult runSteps() {
     func::FuncOp func = getOperation();
     SmallVector<Operation *> ops;
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
@@ -135,7 +251,7 @@ struct FoldFakeQuantPass
       hoistFakeQuantsToInputs(func);
       consumeInputsQuantized(func);
       if (failed(requantizeEmbeddingTables(func)))
-        return signalPassFailure();
+        return failure();
     }
     ops.clear();
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { ops.push_back(op); });
@@ -143,10 +259,10 @@ struct FoldFakeQuantPass
     for (Operation *op : ops) {
       if (auto fq = dyn_cast<FakeQuantOp>(op)) {
         if (failed(foldFakeQuant(fq)))
-          return signalPassFailure();
+          return failure();
       } else if (auto fq = dyn_cast<FakeQuantPerAxisOp>(op)) {
         if (failed(foldFakeQuant(fq)))
-          return signalPassFailure();
+          return failure();
       } else if (isMovement(op)) {
         propagateThroughMovement(op);
       } else if (auto neg = dyn_cast<NegOp>(op)) {
@@ -191,7 +307,7 @@ struct FoldFakeQuantPass
     func.walk<WalkOrder::PreOrder>([&](Operation *op) { current.push_back(op); });
     for (Operation *op : current)
       if (failed(makeConsistent(op)))
-        return signalPassFailure();
+        return failure();
     // Float constants whose quantized copies replaced them.
     func.walk([](ConstantOp cst) {
       if (cst->use_empty())
@@ -205,6 +321,81 @@ struct FoldFakeQuantPass
         if (quantOf(use.get()))
           dequantizeOperand(use);
     });
+    return success();
+  }
+
+  /// Writes this function's pending blobs: every worker takes chunks of
+  /// the largest unfinished blob first; then waits for chunks another
+  /// function's threads are writing.
+  void writePendingWeights() {
+    if (pending.empty())
+      return;
+    llvm::stable_sort(pending, [](WeightJob *a, WeightJob *b) {
+      return a->count > b->count;
+    });
+    MLIRContext *ctx = &getContext();
+    size_t workers = ctx->isMultithreadingEnabled()
+                         ? ctx->getThreadPool().getMaxConcurrency()
+                         : 1;
+    mlir::parallelFor(ctx, 0, workers, [&](size_t) {
+      for (WeightJob *job : pending)
+        job->work();
+    });
+    for (WeightJob *job : pending)
+      while (!job->complete())
+        std::this_thread::yield();
+    pending.clear();
+  }
+
+  /// The integer constant holding `floatAttr` quantized by `quantizer`:
+  /// dense for small tensors (written now), else a resource blob named
+  /// `name` made once per pass run per `key` and written at the end of the
+  /// pass.
+  FailureOr<ElementsAttr> quantizedWeight(ElementsAttr floatAttr,
+                                          ShapedType shape, IntegerType storage,
+                                          WeightQuantizer quantizer,
+                                          SharedWeights::Key key,
+                                          StringRef name) {
+    std::optional<FloatSource> source = getFloatSource(floatAttr);
+    if (!source)
+      return failure();
+    int64_t n = shape.getNumElements();
+    auto type = RankedTensorType::get(shape.getShape(), storage);
+    if (n <= 64) {
+      SmallVector<APInt> ints;
+      for (int64_t i = 0; i < n; ++i) {
+        float x = source->data ? source->data[i] : source->splat;
+        ints.push_back(APInt(storage.getWidth(), quantizer.referenceValue(x, i),
+                             storage.isSignless()));
+      }
+      return ElementsAttr(DenseElementsAttr::get(type, ints));
+    }
+    std::lock_guard<std::mutex> lock(shared->mutex);
+    WeightJob *&slot = shared->byKey[key];
+    if (slot && slot->src == source->data && source->data) {
+      ++numWeightsShared;
+      if (!slot->complete())
+        pending.push_back(slot);
+      return slot->result;
+    }
+    auto job = std::make_unique<WeightJob>(std::move(quantizer));
+    if (source->data) {
+      job->src = source->data;
+    } else {
+      job->splat.assign(n, source->splat);
+      job->src = job->splat.data();
+    }
+    job->count = n;
+    job->numChunks = (n + WeightQuantizer::kChunkElements - 1) /
+                     WeightQuantizer::kChunkElements;
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
+        n * job->quantizer.bytesPerElement(), /*align=*/16);
+    job->dst = blob.getMutableData().data();
+    job->result = DenseResourceElementsAttr::get(type, name, std::move(blob));
+    slot = job.get();
+    pending.push_back(slot);
+    shared->jobs.push_back(std::move(job));
+    return slot->result;
   }
 
   //===--- A ---------------------------------------------------------------===//
@@ -263,6 +454,26 @@ struct FoldFakeQuantPass
     auto shaped = cast<ShapedType>(cst.getType());
     if (!shaped.hasStaticShape())
       return failure();
+    if (scalar)
+      return quantizeConstantScalar(b, cst, qtype);
+    FailureOr<ElementsAttr> attr = quantizedWeight(
+        cst.getValue(), shaped, getStorageElementType(qtype),
+        WeightQuantizer(getQuantGrid(qtype, shaped.getShape()),
+                        qtype.getStorageTypeIntegralWidth()),
+        {cst.getValue().getAsOpaquePointer(), qtype.getAsOpaquePointer(),
+         nullptr},
+        blobNameFor(cst.getValue()));
+    if (failed(attr))
+      return failure();
+    return b
+        .create<ConstantOp>(cst.getLoc(), withElementType(shaped, qtype), *attr)
+        .getResult();
+  }
+
+  /// The previous path, element by element through a vector of int64.
+  FailureOr<Value> quantizeConstantScalar(OpBuilder &b, ConstantOp cst,
+                                          quant::QuantizedType qtype) {
+    auto shaped = cast<ShapedType>(cst.getType());
     std::vector<int64_t> values(shaped.getNumElements());
     LogicalResult read = failure();
     if (auto perTensor = dyn_cast<quant::UniformQuantizedType>(qtype)) {
@@ -441,6 +652,13 @@ struct FoldFakeQuantPass
       int64_t cols = shaped.getDimSize(1), n = shaped.getNumElements();
       if (static_cast<int64_t>(scales.size()) != shaped.getDimSize(0))
         continue;
+      if (!scalar) {
+        FailureOr<bool> done = griddedTable(e, table, out, cst);
+        if (failed(done))
+          return failure();
+        if (*done)
+          continue;
+      }
       AsmResourceBlob blob = HeapAsmResourceBlob::allocate(n * sizeof(float), 16);
       MutableArrayRef<char> bytes = blob.getMutableData();
       float p = static_cast<float>(out.getScale().convertToDouble());
@@ -470,6 +688,54 @@ struct FoldFakeQuantPass
       ++numGriddedTables;
     }
     return success();
+  }
+
+  /// The integers of T = fq_P(fq_axis(W)) in P's grid, made in one pass
+  /// over W (no float copy of the table): the constant the fold of
+  /// fake_quant_P(T) gives. False when P matches no quantized type (the
+  /// float path then leaves the diagnostic to step A).
+  FailureOr<bool> griddedTable(EmbeddingOp e, FakeQuantPerAxisOp table,
+                               FakeQuantOp out, ConstantOp cst) {
+    std::string error;
+    quant::UniformQuantizedType pType = getPerTensorType(
+        &getContext(), out.getScale().convertToDouble(), out.getZeroPoint(),
+        out.getQmin(), out.getQmax(), error);
+    if (!pType)
+      return false;
+    auto shaped = cast<RankedTensorType>(cst.getType());
+    QuantGrid rows;
+    for (double scale : table.getScales())
+      rows.scales.push_back(static_cast<float>(scale));
+    rows.zeroPoints.assign(table.getZeroPoints().begin(),
+                           table.getZeroPoints().end());
+    rows.qmin = table.getQmin();
+    rows.qmax = table.getQmax();
+    rows.inner = shaped.getDimSize(1);
+    QuantGrid grid = getQuantGrid(pType, shaped.getShape());
+    std::string name = blobNameFor(cst.getValue());
+    if (StringRef(name).ends_with(".q"))
+      name = name.substr(0, name.size() - 2);
+    FailureOr<ElementsAttr> attr = quantizedWeight(
+        cst.getValue(), shaped, getStorageElementType(pType),
+        WeightQuantizer({rows, grid}, grid, pType.getStorageTypeIntegralWidth()),
+        {cst.getValue().getAsOpaquePointer(),
+         table->getAttrDictionary().getAsOpaquePointer(),
+         out->getAttrDictionary().getAsOpaquePointer()},
+        name + ".gridded.q");
+    if (failed(attr)) {
+      cst.emitError("kiln-fold-fake-quant: cannot read the embedding table");
+      return failure();
+    }
+    OpBuilder b(e);
+    Value gridded = b.create<ConstantOp>(
+        cst.getLoc(), withElementType(shaped, pType), *attr);
+    e->setOperand(0, gridded);
+    table->erase();
+    if (cst->use_empty())
+      cst->erase();
+    ++numGriddedTables;
+    ++numWeights;
+    return true;
   }
 
   /// fake_quant(move(arg)) -> move(fake_quant(arg)) for a float function
