@@ -434,6 +434,24 @@ def run_measured(cmd: List[str], log_path: str, preexec=None, poll_extra=None) -
     return res
 
 
+def wait_for_binary(path: str, timeout: float = 600.0) -> bool:
+    """Waits until path is executable and has not changed for 15 s (others may be
+    relinking it); False after timeout."""
+    deadline = time.time() + timeout
+    said = False
+    while time.time() < deadline:
+        try:
+            if os.access(path, os.X_OK) and time.time() - os.path.getmtime(path) > 15:
+                return True
+        except OSError:
+            pass
+        if not said:
+            log(f"waiting for {path} (being rebuilt?)")
+            said = True
+        time.sleep(5)
+    return False
+
+
 def stage_times(log_path: str) -> Dict[str, float]:
     try:
         with open(log_path, errors="replace") as f:
@@ -481,9 +499,20 @@ class Limiter:
         self.how: Optional[str] = None
         self.why = ""
         self.cgroup: Optional[str] = None
+        self.v2_mount: Optional[str] = None
         reasons = []
+        try:
+            with open("/proc/1/comm") as f:
+                init = f.read().strip()
+        except OSError:
+            init = "?"
         v2 = [m for m, fs, _ in _mounts() if fs == "cgroup2"]
-        own = None
+        if shutil.which("systemd-run") and os.path.isdir("/run/systemd/system"):
+            self.how = "systemd-run"
+            self.v2_mount = v2[0] if v2 else None
+            return
+        reasons.append(f"systemd is not running (PID 1 is {init}), so no systemd-run --scope")
+        own = "/"
         with open("/proc/self/cgroup") as f:
             for line in f:
                 hid, _, path = line.rstrip("\n").split(":", 2)
@@ -500,42 +529,54 @@ class Limiter:
                 reasons.append(f"cgroup2 at {mount} has no memory controller "
                                f"(controllers: {' '.join(controllers) or 'none'})")
                 continue
-            parent = os.path.join(mount, (own or "/").lstrip("/"))
-            try:
-                with open(os.path.join(parent, "cgroup.subtree_control")) as f:
-                    enabled = f.read().split()
-            except OSError as e:
-                reasons.append(f"{parent}: {e}")
-                continue
-            if "memory" not in enabled:
-                reasons.append(f"memory not enabled in {parent}/cgroup.subtree_control")
-                continue
-            if not os.access(parent, os.W_OK):
-                reasons.append(f"{parent} not writable")
-                continue
-            self.how, self.cgroup = "cgroup2", parent
-            return
+            # A child of this process's cgroup, else a sibling: the first whose
+            # subtree_control has memory and that we may write.
+            mine = os.path.join(mount, own.lstrip("/"))
+            for parent in (mine, os.path.dirname(mine.rstrip("/"))):
+                try:
+                    with open(os.path.join(parent, "cgroup.subtree_control")) as f:
+                        enabled = f.read().split()
+                except OSError as e:
+                    reasons.append(f"{parent}: {e}")
+                    continue
+                if "memory" not in enabled:
+                    reasons.append(f"memory not enabled in {parent}/cgroup.subtree_control")
+                elif not os.access(parent, os.W_OK):
+                    reasons.append(f"{parent} not writable")
+                else:
+                    self.how, self.cgroup = "cgroup2", parent
+                    return
         if not v2:
             reasons.append("no cgroup2 mount")
         if any(fs == "cgroup" and "memory" in opts.split(",") for _, fs, opts in _mounts()):
             reasons.append("the memory controller is on cgroup v1, whose hierarchy here "
                            "belongs to the session runner (not used)")
-        if shutil.which("systemd-run") and os.path.isdir("/run/systemd/system"):
-            self.how = "systemd-run"
-            return
-        try:
-            with open("/proc/1/comm") as f:
-                init = f.read().strip()
-        except OSError:
-            init = "?"
-        reasons.append(f"systemd is not running (PID 1 is {init}), so no systemd-run --scope")
         self.why = "; ".join(reasons)
 
     def run(self, cmd: List[str], limit: int, log_path: str) -> Result:
         if self.how == "systemd-run":
-            full = ["systemd-run", "--scope", "--quiet", "-p", f"MemoryMax={limit}",
-                    "-p", "MemorySwapMax=0", "--"] + cmd
-            return run_measured(full, log_path)
+            # The scope execs cmd in place: the pid measured is kiln-convert's.
+            unit = f"kiln-convert-scale-{os.getpid()}"
+            full = ["systemd-run", "--scope", "--quiet", f"--unit={unit}",
+                    "-p", f"MemoryMax={limit}", "-p", "MemorySwapMax=0", "--"] + cmd
+            found: List[str] = []
+
+            def current() -> int:
+                if not found and self.v2_mount:
+                    for dirpath, dirs, _ in os.walk(self.v2_mount):
+                        if os.path.basename(dirpath) == unit + ".scope":
+                            found.append(dirpath)
+                            break
+                try:
+                    with open(os.path.join(found[0], "memory.current")) as f:
+                        return int(f.read())
+                except (IndexError, OSError):
+                    return 0
+
+            res = run_measured(full, log_path, poll_extra=current)
+            res["cgroup_peak"] = res["extra_peak"]
+            res["oom_kill"] = 1 if res["rc"] == -9 else 0
+            return res
         group = os.path.join(self.cgroup, f"kiln-convert-scale-{os.getpid()}")
         os.mkdir(group)
         try:
@@ -597,7 +638,9 @@ def ensure_model(size: str, recipe: str, work: str, force: bool) -> Tuple[Option
     if os.path.exists(path) and os.path.exists(meta_path):
         with open(meta_path) as f:
             old = json.load(f)
-        if old.get("meta") == meta and old.get("bytes") == os.path.getsize(path):
+        old_meta = dict(old.get("meta", {}))
+        old_meta.setdefault("streamed", False)     # files made before --streamed existed
+        if old_meta == meta and old.get("bytes") == os.path.getsize(path):
             return path, dict(old, cached=True)
     expected = params * 4
     # model + floor copy + outputs; a streamed model is too big for the floor anyway
@@ -635,8 +678,12 @@ def main() -> int:
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     parser.add_argument("--limit-size", help="size converted under a memory limit "
                         "(default: 3b if in --sizes, else the last size)")
-    parser.add_argument("--limit", type=float, help="the limit in GB (default: half the .pt)")
+    parser.add_argument("--limit", type=float,
+                        help="the limit in GB (default: half the .pt, at least 0.5)")
     parser.add_argument("--no-limit", action="store_true", help="skip the memory-limit run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the floor and each conversion N times and keep the fastest "
+                             "(for a loaded machine)")
     parser.add_argument("--no-split", action="store_true", help="skip --split layers")
     parser.add_argument("--warm", action="store_true",
                         help="do not evict the .pt from the page cache before each measurement")
@@ -681,6 +728,7 @@ def main() -> int:
     limit_size = args.limit_size or ("3b" if "3b" in sizes else sizes[-1])
     limiter = None if args.no_limit else Limiter()
     start = time.time()
+    load_at_start = loadavg()
     log(f"kiln-convert {convert} (mtime {time.ctime(os.path.getmtime(convert))}); "
         f"split: {'available' if has_split else 'not available'}; load {loadavg()}; "
         f"MemAvailable {mem_available() / GIB:.1f} GiB; disk free {disk_free(work) / GB:.0f} GB")
@@ -713,11 +761,28 @@ def main() -> int:
             if os.path.exists(target):
                 os.unlink(target)
         cmd = [convert, pt, "-o", target] + CONVERT_ARGS + extra_args
-        if not args.warm:
-            evict(pt)
         log(f"{' '.join(cmd)}" + (f" (limit {limit / GB:.1f} GB, {limiter.how})" if limit else ""))
         log_path = os.path.join(logs, name + ".log")
-        res = limiter.run(cmd, limit, log_path) if limit else run_measured(cmd, log_path)
+        res = None
+        for attempt in range(1 if limit else args.repeat):
+            if not args.warm:
+                evict(pt)
+            if not wait_for_binary(convert):
+                one = Result(error=f"{convert} not executable for 10 min", wall_s=0.0, cpu_s=0.0,
+                             maxrss=0, peak_anon=0)
+            else:
+                try:
+                    one = (limiter.run(cmd, limit, log_path) if limit
+                           else run_measured(cmd, log_path))
+                except OSError as e:   # relinked between the check and the exec
+                    one = Result(error=f"cannot run {convert}: {e}", wall_s=0.0, cpu_s=0.0,
+                                 maxrss=0, peak_anon=0)
+            if args.repeat > 1 and not limit:
+                log(f"  run {attempt + 1}: wall {one['wall_s']:.1f} s")
+            if res is None or one.get("error") or one["wall_s"] < res["wall_s"]:
+                res = one
+            if one.get("error"):
+                break
         row.update(res)
         row["out"] = tree_size(target_dir if kind == "split" else target) if not res.get("error") else 0
         if res.get("error"):
@@ -753,12 +818,22 @@ def main() -> int:
                              "error": f"skipped: torch.jit.load needs ~{need / GIB:.1f} GiB, "
                                       f"MemAvailable {mem_available() / GIB:.1f} GiB"})
                 log(rows[-1]["error"])
+                convert_row(size, recipe, pt, pt_bytes, None, "whole", [])
                 continue
-            if not args.warm:
-                evict(pt)
             log(f"I/O floor of {pt} ({pt_bytes / GB:.2f} GB)")
-            res, data = run_helper(["--_floor", pt, os.path.join(work, "floor.bin")],
-                                   os.path.join(logs, f"{size}-{recipe}-floor.log"))
+            res, data = None, None
+            for attempt in range(args.repeat):
+                if not args.warm:
+                    evict(pt)
+                one, one_data = run_helper(["--_floor", pt, os.path.join(work, "floor.bin")],
+                                           os.path.join(logs, f"{size}-{recipe}-floor.log"))
+                if one_data is None:
+                    res, data = one, None
+                    break
+                if args.repeat > 1:
+                    log(f"  run {attempt + 1}: {one_data['wall_s']:.1f} s")
+                if data is None or one_data["wall_s"] < data["wall_s"]:
+                    res, data = one, one_data
             if data is None:
                 rows.append({"size": size, "recipe": recipe, "run": "floor", "pt": pt_bytes,
                              "error": res.get("error", "no result")})
@@ -780,7 +855,8 @@ def main() -> int:
                              "error": "split: not available"})
             if limiter is not None and size == limit_size and not limit_done:
                 limit_done = True
-                limit = int(args.limit * GB) if args.limit else pt_bytes // 2
+                # Default: half the .pt, at least 0.5 GB (LibTorch alone is ~0.25 GB).
+                limit = int(args.limit * GB) if args.limit else max(pt_bytes // 2, int(0.5 * GB))
                 if limiter.how is None:
                     limit_note = f"cgroup limit: not supported here ({limiter.why})"
                     rows.append({"size": size, "recipe": recipe,
@@ -791,16 +867,22 @@ def main() -> int:
                     limit_row["limit"] = limit
 
     # ---------------------------------------------------------------- report
+    head = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h"], capture_output=True,
+                          text=True).stdout.strip() or "?"
     print()
+    print(f"{convert} built {time.strftime('%Y-%m-%d %H:%M', time.gmtime(os.path.getmtime(convert)))}"
+          f" UTC (repo HEAD {head}; the binary may hold uncommitted work)")
     print(f"kiln-convert MODEL.pt -o OUT {' '.join(CONVERT_ARGS)}   "
-          f"({'warm' if args.warm else 'cold'} page cache; load at end {loadavg()}; "
+          f"({'warm' if args.warm else 'cold'} page cache; "
+          f"{f'fastest of {args.repeat}; ' if args.repeat > 1 else ''}load {load_at_start} at start, "
+          f"{loadavg()} at end; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     header = ("model", "recipe", "run", ".pt GB", "wall s", "/floor", "cpu s", "/floor",
               "peakRSS GB", "/.pt", "anon GB", "out GB")
     fmt = "{:<6} {:<6} {:<12} {:>7} {:>8} {:>7} {:>8} {:>7} {:>10} {:>6} {:>8} {:>7}"
     print(fmt.format(*header))
     for r in rows:
-        if r.get("error") and "wall_s" not in r:
+        if r.get("error") and not r.get("wall_s"):
             print(fmt.format(r["size"], r["recipe"], r["run"], *[""] * 9).rstrip() + "  " + r["error"])
             continue
         floor = r.get("floor")
