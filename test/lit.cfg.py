@@ -1,6 +1,7 @@
 # lit configuration for Kiln: tools from the build tree, FileCheck and not
 # from LLVM 19 only (another FileCheck is installed on the machine).
 import os
+import shutil
 import lit.formats
 
 config.name = "Kiln"
@@ -20,6 +21,10 @@ for tool in ["FileCheck", "not", "count"]:
         ("\\b" + tool + "\\b", os.path.join(config.llvm_tools_dir, tool)))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%kiln_src", config.kiln_src_root))
+config.substitutions.append(("%kiln_obj", config.kiln_obj_root))
+# test/install: `cmake --install` of this build and a consumer project.
+if shutil.which("cmake") and shutil.which("ninja"):
+    config.available_features.add("install")
 
 # --- Circle/TFLite export (test/Export/Circle, test/e2e/litert) -------------
 import shutil
