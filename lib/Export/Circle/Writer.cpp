@@ -1,9 +1,11 @@
 //===- Writer.cpp - circle dialect -> Circle / TFLite FlatBuffer ----------===//
 //
 // Two stages: `build` walks the module and describes the model in plain
-// structures (every diagnostic is emitted there); `finish` serializes them
-// with the generated FlatBuffer API, places out-of-line data, and verifies
-// the result. Only then is anything written to the output.
+// structures (every diagnostic is emitted there); `finish` serializes the
+// tables with the generated FlatBuffer API, leaving room for the constant
+// data without copying it, places out-of-line data, and verifies the result.
+// Only then is anything written: `emit` streams the tables and, into the
+// room left for them, every buffer's bytes from the attributes.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Export/Circle/Writer.h"
@@ -26,6 +28,9 @@
 #include "llvm/Support/Signals.h"
 #include "llvm/Support/xxhash.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -85,16 +90,129 @@ struct SubgraphDesc {
   std::vector<OperatorDesc> operators;
 };
 
-/// A buffer's bytes: a view of attribute storage, or bytes made here.
+/// Constant data is read and written in pieces of this size (a multiple of
+/// every element size).
+constexpr uint64_t kChunkBytes = uint64_t(1) << 20;
+
+/// A buffer's bytes, produced piece by piece when written: a view of
+/// attribute or blob storage, 4-bit values held one per byte (packed two per
+/// byte piece by piece), a splat (its element repeated), or small bytes made
+/// here.
 struct BufferDesc {
+  enum class Source { Bytes, PackInt4, Splat };
+  Source source = Source::Bytes;
+  /// Bytes: the stored bytes (unless owned); PackInt4: one value a byte.
   llvm::ArrayRef<uint8_t> view;
+  /// Bytes: the stored bytes when isOwned; Splat: one element.
   std::vector<uint8_t> owned;
   bool isOwned = false;
+  /// Bytes the file stores.
+  uint64_t size = 0;
   /// What the bytes hold, for WriterStats ("int4", "f32", ...).
   std::string kind;
-  llvm::ArrayRef<uint8_t> data() const {
-    return isOwned ? llvm::ArrayRef<uint8_t>(owned) : view;
+  /// A name for progress reports: the constant's location name, or if it
+  /// has none, that of the first operator reading it (a weight's layer).
+  std::string tensorName;
+
+  static BufferDesc ofView(llvm::ArrayRef<uint8_t> bytes) {
+    BufferDesc d;
+    d.view = bytes;
+    d.size = bytes.size();
+    return d;
   }
+  static BufferDesc ofOwned(std::vector<uint8_t> bytes) {
+    BufferDesc d;
+    d.owned = std::move(bytes);
+    d.isOwned = true;
+    d.size = d.owned.size();
+    return d;
+  }
+  static BufferDesc ofInt4Values(llvm::ArrayRef<uint8_t> values) {
+    BufferDesc d;
+    d.source = Source::PackInt4;
+    d.view = values;
+    d.size = getPackedInt4Size(values.size());
+    return d;
+  }
+  static BufferDesc ofSplat(llvm::ArrayRef<uint8_t> element, uint64_t count) {
+    BufferDesc d;
+    d.source = Source::Splat;
+    d.owned.assign(element.begin(), element.end());
+    d.size = element.size() * count;
+    return d;
+  }
+
+  uint64_t numChunks() const { return (size + kChunkBytes - 1) / kChunkBytes; }
+  /// Stored bytes [i * kChunkBytes, min(size, (i + 1) * kChunkBytes)), a
+  /// view of the attribute or made in `scratch`.
+  llvm::ArrayRef<uint8_t> chunk(uint64_t i, std::vector<uint8_t> &scratch) const {
+    uint64_t begin = i * kChunkBytes;
+    uint64_t length = std::min(kChunkBytes, size - begin);
+    switch (source) {
+    case Source::Bytes:
+      return (isOwned ? llvm::ArrayRef<uint8_t>(owned) : view).slice(begin, length);
+    case Source::PackInt4: {
+      // kChunkBytes is even: each piece packs whole bytes.
+      uint64_t first = 2 * begin;
+      llvm::ArrayRef<uint8_t> values =
+          view.slice(first, std::min<uint64_t>(2 * length, view.size() - first));
+      scratch.resize(length);
+      size_t pairs = values.size() / 2;
+      const uint8_t *in = values.data();
+      uint8_t *out = scratch.data();
+      for (size_t j = 0; j < pairs; ++j)
+        out[j] = static_cast<uint8_t>((in[2 * j] & 0x0F) | (in[2 * j + 1] << 4));
+      if (values.size() % 2)
+        out[pairs] = in[values.size() - 1] & 0x0F;
+      return scratch;
+    }
+    case Source::Splat: {
+      // kChunkBytes is a multiple of the element size: each piece starts
+      // with a whole element.
+      scratch.resize(length);
+      size_t element = owned.size();
+      for (uint64_t at = 0; at < length; at += element)
+        std::memcpy(scratch.data() + at, owned.data(), std::min<uint64_t>(element, length - at));
+      return scratch;
+    }
+    }
+    return {};
+  }
+  /// A hash of the stored bytes (the same for the same bytes, whatever the
+  /// source).
+  uint64_t hash() const {
+    std::vector<uint8_t> scratch;
+    uint64_t h = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(
+        reinterpret_cast<const uint8_t *>(&size), sizeof(size)));
+    for (uint64_t i = 0, e = numChunks(); i < e; ++i)
+      h = (h ^ llvm::xxh3_64bits(chunk(i, scratch))) * 0x9E3779B97F4A7C15ull;
+    return h;
+  }
+  /// Whether both store the same bytes.
+  bool sameBytes(const BufferDesc &other) const {
+    if (size != other.size)
+      return false;
+    std::vector<uint8_t> a, b;
+    for (uint64_t i = 0, e = numChunks(); i < e; ++i)
+      if (chunk(i, a) != other.chunk(i, b))
+        return false;
+    return true;
+  }
+};
+
+/// Memory for the FlatBuffer builder from anonymous mappings whose pages the
+/// kernel provides only when touched: the room reserved for inline constant
+/// data, never written, takes address space but no memory.
+class LazyPagesAllocator : public fbs::Allocator {
+public:
+  uint8_t *allocate(size_t size) override {
+    void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+      llvm::report_fatal_error("out of address space for the FlatBuffer tables");
+    return static_cast<uint8_t *>(p);
+  }
+  void deallocate(uint8_t *p, size_t size) override { ::munmap(p, size); }
 };
 
 /// Name of a location: the NameLoc's name, looking through fused and
@@ -131,12 +249,18 @@ public:
 
   /// Describes the model; emits diagnostics on failure.
   LogicalResult build();
-  /// Serializes the description into memory.
+  /// Serializes the tables into memory, with room for the constant data.
   LogicalResult finish();
-  /// Streams the finished file.
-  void emit(llvm::raw_ostream &os) const;
+  /// Streams the finished file: the tables, and each buffer's bytes from its
+  /// attribute. Stops early (and returns false) once `failed` says the
+  /// output has failed.
+  bool emit(llvm::raw_ostream &os, llvm::function_ref<bool()> failed = nullptr) const;
 
 private:
+  /// Builds the tables into `fbb`: buffers out of line (placeholder offsets)
+  /// or inline (uninitialized vectors; inlineEnds gets each one's end).
+  void serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
+                 std::vector<fbs::uoffset_t> &inlineEnds);
   LogicalResult addFunction(func::FuncOp func);
   FailureOr<TensorDesc> describeTensor(Type type, std::string name, Location loc);
   FailureOr<uint32_t> getOrCreateBuffer(ConstOp op, const TensorDesc &tensor);
@@ -163,10 +287,11 @@ private:
   std::vector<std::pair<std::string, std::string>> metadata;
 
   // finish() results.
+  LazyPagesAllocator allocator;
   fbs::DetachedBuffer flatbuffer;
   bool external = false;
-  /// File offset of each buffer's data when external (0 for inline).
-  std::vector<uint64_t> externalOffsets;
+  /// File offset of each buffer's data (0 for none), inline or out of line.
+  std::vector<uint64_t> dataOffsets;
   uint64_t fileSize = 0;
 };
 
@@ -305,6 +430,9 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
         return op.emitOpError("uses a value defined outside its function body");
       desc.inputs.push_back(it->second);
       inSigs.push_back(sg.tensors[it->second].signature());
+      if (uint32_t buffer = sg.tensors[it->second].buffer)
+        if (buffers[buffer].tensorName.empty())
+          buffers[buffer].tensorName = getLocName(op.getLoc());
     }
     // An absent optional input is written as -1 (as TFLite's converter does).
     if (auto fc = dyn_cast<FullyConnectedOp>(op); fc && !fc.getBias()) {
@@ -487,15 +615,17 @@ FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,
   if (failed(data))
     return failure();
   // Different attributes with the same bytes (e.g. the same weight folded
-  // separately in prefill and decode) share one buffer as well.
-  uint64_t hash = llvm::xxh3_64bits(data->data());
+  // separately in prefill and decode, or a tied embedding table lowered
+  // twice) share one buffer as well.
+  uint64_t hash = data->hash();
   for (uint32_t candidate : buffersByHash[hash])
-    if (buffers[candidate].data() == data->data()) {
+    if (buffers[candidate].sameBytes(*data)) {
       bufferIndex[key] = candidate;
       return candidate;
     }
   uint32_t index = buffers.size();
   data->kind = getStorageKind(tensor);
+  data->tensorName = getLocName(op.getLoc());
   buffers.push_back(std::move(*data));
   bufferIndex[key] = index;
   buffersByHash[hash].push_back(index);
@@ -517,7 +647,6 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
   uint64_t count = type.getNumElements();
   uint64_t elementBytes = width <= 8 ? 1 : width / 8;
 
-  BufferDesc desc;
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
     AsmResourceBlob *blob = resource.getRawHandle().getBlob();
     if (!blob)
@@ -526,20 +655,18 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
              << "' has no data";
     llvm::ArrayRef<char> raw = blob->getData();
     llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
-    if (width == 4 && bytes.size() == count) {
-      desc.owned = packInt4(bytes);
-      desc.isOwned = true;
-    } else if (width == 4 && bytes.size() == getPackedInt4Size(count)) {
-      desc.view = bytes; // already packed
-    } else if (width != 4 && bytes.size() == count * elementBytes) {
-      desc.view = bytes;
-    } else {
+    if (width == 4 && bytes.size() == count)
+      return BufferDesc::ofInt4Values(bytes); // packed while written
+    if (width == 4 && bytes.size() == getPackedInt4Size(count))
+      return BufferDesc::ofView(bytes); // already packed
+    if (width != 4 && bytes.size() == count * elementBytes)
+      return BufferDesc::ofView(bytes);
+    {
       return emitError(loc, "constant '")
              << tensorName << "': resource '" << resource.getRawHandle().getKey()
              << "' holds " << bytes.size() << " bytes, but " << type << " needs "
              << count * elementBytes;
     }
-    return desc;
   }
 
   auto dense = dyn_cast<DenseElementsAttr>(value);
@@ -547,28 +674,29 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
     return emitError(loc, "constant '")
            << tensorName << "' has an attribute of an unsupported kind: a dense "
                             "or dense_resource attribute is needed";
-  desc.isOwned = true;
   if (width == 1) {
-    desc.owned.reserve(count);
+    if (dense.isSplat()) {
+      uint8_t b = dense.getSplatValue<bool>() ? 1 : 0;
+      return BufferDesc::ofSplat(llvm::ArrayRef<uint8_t>(b), count);
+    }
+    std::vector<uint8_t> bytes;
+    bytes.reserve(count);
     for (bool b : dense.getValues<bool>())
-      desc.owned.push_back(b ? 1 : 0);
-  } else if (width == 4) {
+      bytes.push_back(b ? 1 : 0);
+    return BufferDesc::ofOwned(std::move(bytes));
+  }
+  if (width == 4) {
     std::vector<uint8_t> values;
     values.reserve(count);
     for (const APInt &v : dense.getValues<APInt>())
       values.push_back(static_cast<uint8_t>(v.getZExtValue() & 0x0F));
-    desc.owned = packInt4(values);
-  } else if (dense.isSplat()) {
-    llvm::ArrayRef<char> raw = dense.getRawData();
-    desc.owned.resize(count * elementBytes);
-    for (uint64_t i = 0; i < count; ++i)
-      std::memcpy(desc.owned.data() + i * elementBytes, raw.data(), elementBytes);
-  } else {
-    llvm::ArrayRef<char> raw = dense.getRawData();
-    desc.view = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
-    desc.isOwned = false;
+    return BufferDesc::ofOwned(packInt4(values));
   }
-  return desc;
+  llvm::ArrayRef<char> raw = dense.getRawData();
+  llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
+  if (dense.isSplat())
+    return BufferDesc::ofSplat(bytes.take_front(elementBytes), count);
+  return BufferDesc::ofView(bytes);
 }
 
 uint32_t ModelWriter::getOpcodeIndex(int32_t code, int32_t version) {
@@ -795,27 +923,33 @@ LogicalResult ModelWriter::collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
 // Serializing
 //===----------------------------------------------------------------------===//
 
-LogicalResult ModelWriter::finish() {
-  uint64_t dataBytes = 0;
-  for (const BufferDesc &b : buffers)
-    dataBytes += alignBufferOffset(b.data().size());
-  external = options.forceExternalBuffers || dataBytes > options.externalBufferThreshold;
-
-  fbs::FlatBufferBuilder fbb(external ? (1u << 20) : dataBytes + (1u << 20));
-
+void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
+                            std::vector<fbs::uoffset_t> &inlineEnds) {
+  inlineEnds.assign(buffers.size(), 0);
+  // Inline data first, the last buffer first: the builder works back to
+  // front, so the data ends the file in buffer order. Each vector is room
+  // for the bytes, filled by emit() (the builder does not write it).
+  if (inlineData)
+    for (size_t i = buffers.size() - 1; i >= 1; --i) {
+      uint64_t size = buffers[i].size;
+      if (size == 0)
+        continue;
+      fbb.ForceVectorAlignment(size, sizeof(uint8_t), kBufferAlignment);
+      uint8_t *room;
+      inlineEnds[i] = fbb.CreateUninitializedVector(size, sizeof(uint8_t), &room);
+    }
   // Buffers: the sentinel, constants, then metadata strings (always inline).
   std::vector<fbs::Offset<fb::Buffer>> bufferOffsets;
   bufferOffsets.push_back(fb::CreateBuffer(fbb));
   for (size_t i = 1; i < buffers.size(); ++i) {
-    llvm::ArrayRef<uint8_t> data = buffers[i].data();
-    if (external && !data.empty()) {
-      // Placeholder offset 1 ("not set" to readers), patched below.
-      bufferOffsets.push_back(fb::CreateBuffer(fbb, 0, 1, data.size()));
-      continue;
-    }
-    fbb.ForceVectorAlignment(data.size(), sizeof(uint8_t), kBufferAlignment);
-    auto vec = fbb.CreateVector(data.data(), data.size());
-    bufferOffsets.push_back(fb::CreateBuffer(fbb, vec));
+    uint64_t size = buffers[i].size;
+    if (size == 0)
+      bufferOffsets.push_back(fb::CreateBuffer(fbb));
+    else if (inlineData)
+      bufferOffsets.push_back(
+          fb::CreateBuffer(fbb, fbs::Offset<fbs::Vector<uint8_t>>(inlineEnds[i])));
+    else // Placeholder offset 1 ("not set" to readers), patched by finish().
+      bufferOffsets.push_back(fb::CreateBuffer(fbb, 0, 1, size));
   }
   std::vector<fbs::Offset<fb::Metadata>> metadataOffsets;
   for (const auto &[name, value] : metadata) {
@@ -887,25 +1021,61 @@ LogicalResult ModelWriter::finish() {
       fbb.CreateVector(metadataOffsets), fbb.CreateVector(signatureOffsets));
   std::string identifier = getFileIdentifier(options.flavor).str();
   fbb.Finish(model, identifier.c_str());
-  flatbuffer = fbb.Release();
+}
+
+LogicalResult ModelWriter::finish() {
+  uint64_t dataBytes = 0;
+  for (const BufferDesc &b : buffers)
+    dataBytes += alignBufferOffset(b.size);
+  std::string identifier = getFileIdentifier(options.flavor).str();
+  std::vector<fbs::uoffset_t> inlineEnds;
+
+  // The tables alone, with out-of-line buffers: small whatever the model.
+  {
+    fbs::FlatBufferBuilder fbb(1u << 20);
+    serialize(fbb, /*inlineData=*/false, inlineEnds);
+    flatbuffer = fbb.Release();
+  }
+  // Inline data (small models, the usual layout) unless forced out or too
+  // big for a FlatBuffer: the same tables with room for every buffer. The
+  // builder's memory is reserved for all of it up front (tables + data +
+  // per-buffer length and padding), so it never grows and copies; the room
+  // for the data is never touched and takes no memory.
+  uint64_t inlineBound = flatbuffer.size() + dataBytes +
+                         buffers.size() * (kBufferAlignment + 8) + (1u << 20);
+  external = options.forceExternalBuffers ||
+             dataBytes > options.externalBufferThreshold ||
+             inlineBound >= FLATBUFFERS_MAX_BUFFER_SIZE;
+  if (!external) {
+    fbs::FlatBufferBuilder fbb(inlineBound, &allocator, /*own_allocator=*/false);
+    serialize(fbb, /*inlineData=*/true, inlineEnds);
+    flatbuffer = fbb.Release();
+  }
 
   fileSize = flatbuffer.size();
-  externalOffsets.assign(buffers.size(), 0);
+  dataOffsets.assign(buffers.size(), 0);
   if (external) {
     fb::Model *mutableModel = fb::GetMutableModel(flatbuffer.data());
     auto *fbBuffers = mutableModel->mutable_buffers();
     for (size_t i = 1; i < buffers.size(); ++i) {
-      uint64_t size = buffers[i].data().size();
+      uint64_t size = buffers[i].size;
       if (size == 0)
         continue;
-      uint64_t offset = alignBufferOffset(fileSize);
+      uint64_t offset = alignExternalBufferOffset(fileSize);
       if (!fbBuffers->GetMutableObject(i)->mutate_offset(offset))
         return emitError(module.getLoc(), "internal error: cannot place buffer ") << i;
-      externalOffsets[i] = offset;
+      dataOffsets[i] = offset;
       fileSize = offset + size;
     }
+  } else {
+    // A vector created when the builder held `end` bytes starts `end` bytes
+    // before the end of the finished buffer; its data follows the length.
+    for (size_t i = 1; i < buffers.size(); ++i)
+      if (inlineEnds[i])
+        dataOffsets[i] = flatbuffer.size() - inlineEnds[i] + sizeof(fbs::uoffset_t);
   }
 
+  // Verifying reads the tables and vector lengths, not the data.
   fbs::Verifier verifier(flatbuffer.data(), flatbuffer.size(), /*max_depth=*/64,
                          /*max_tables=*/100000000);
   if (!verifier.VerifyBuffer<fb::Model>(identifier.c_str()))
@@ -918,7 +1088,7 @@ LogicalResult ModelWriter::finish() {
 void ModelWriter::fillStats(WriterStats &stats) const {
   stats = WriterStats();
   for (size_t i = 1; i < buffers.size(); ++i) {
-    stats.constantBytes[buffers[i].kind] += buffers[i].data().size();
+    stats.constantBytes[buffers[i].kind] += buffers[i].size;
     ++stats.constantBuffers;
   }
   for (const SubgraphDesc &sg : subgraphs)
@@ -929,20 +1099,54 @@ void ModelWriter::fillStats(WriterStats &stats) const {
   stats.fileBytes = fileSize;
 }
 
-void ModelWriter::emit(llvm::raw_ostream &os) const {
-  os.write(reinterpret_cast<const char *>(flatbuffer.data()), flatbuffer.size());
-  if (!external)
-    return;
-  uint64_t position = flatbuffer.size();
-  static const char zeros[kBufferAlignment] = {};
-  for (size_t i = 1; i < buffers.size(); ++i) {
-    if (externalOffsets[i] == 0)
-      continue;
-    os.write(zeros, externalOffsets[i] - position);
-    llvm::ArrayRef<uint8_t> data = buffers[i].data();
-    os.write(reinterpret_cast<const char *>(data.data()), data.size());
-    position = externalOffsets[i] + data.size();
+bool ModelWriter::emit(llvm::raw_ostream &os, llvm::function_ref<bool()> failed) const {
+  const char *tables = reinterpret_cast<const char *>(flatbuffer.data());
+  WriteProgress progress;
+  progress.external = external;
+  std::vector<uint32_t> order;
+  for (size_t i = 1; i < buffers.size(); ++i)
+    if (dataOffsets[i]) {
+      order.push_back(i);
+      ++progress.buffers;
+      progress.bytes += buffers[i].size;
+    }
+  llvm::sort(order, [&](uint32_t a, uint32_t b) { return dataOffsets[a] < dataOffsets[b]; });
+  if (options.progress)
+    options.progress(progress);
+
+  static const char zeros[kExternalBufferAlignment] = {};
+  std::vector<uint8_t> scratch;
+  // `position` bytes of the file are written; inline data lies inside the
+  // tables (their bytes there are room, skipped), out-of-line data after.
+  uint64_t position = 0;
+  for (uint32_t i : order) {
+    uint64_t offset = dataOffsets[i];
+    if (!external) {
+      os.write(tables + position, offset - position);
+    } else {
+      if (position < flatbuffer.size()) {
+        os.write(tables + position, flatbuffer.size() - position);
+        position = flatbuffer.size();
+      }
+      os.write(zeros, offset - position);
+    }
+    const BufferDesc &buffer = buffers[i];
+    for (uint64_t c = 0, e = buffer.numChunks(); c < e; ++c) {
+      llvm::ArrayRef<uint8_t> piece = buffer.chunk(c, scratch);
+      os.write(reinterpret_cast<const char *>(piece.data()), piece.size());
+      if (failed && failed())
+        return false;
+    }
+    position = offset + buffer.size;
+    ++progress.buffersWritten;
+    progress.bytesWritten += buffer.size;
+    progress.tensorName = buffer.tensorName;
+    if (options.progress)
+      options.progress(progress);
   }
+  if (position < flatbuffer.size())
+    os.write(tables + position, flatbuffer.size() - position);
+  return !(failed && failed());
 }
 
 //===----------------------------------------------------------------------===//
@@ -964,7 +1168,7 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
   if (failed(writer.build()) || failed(writer.finish()))
     return failure();
   if (path == "-") {
-    writer.emit(llvm::outs());
+    writer.emit(llvm::outs(), [] { return llvm::outs().has_error(); });
     llvm::outs().flush();
     if (llvm::outs().has_error()) {
       llvm::outs().clear_error();
@@ -981,7 +1185,7 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
     llvm::raw_fd_ostream os(path, ec);
     if (ec)
       return emitError(module.getLoc(), "cannot write '") << path << "': " << ec.message();
-    writer.emit(os);
+    writer.emit(os, [&] { return os.has_error(); });
     os.close();
     if (os.has_error()) {
       std::string message = os.error().message();
@@ -1001,7 +1205,7 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
   std::string failure;
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    writer.emit(os);
+    writer.emit(os, [&] { return os.has_error(); });
     os.close();
     if (os.has_error()) {
       failure = os.error().message();

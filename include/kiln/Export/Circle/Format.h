@@ -40,10 +40,21 @@ std::optional<Flavor> getFlavorFromIdentifier(llvm::StringRef identifier);
 /// for TFLite (the schema version TFLite runtimes check).
 uint32_t getModelVersion(Flavor flavor);
 
-/// Alignment of every buffer's data, inline or out of line, in the file.
+/// Alignment of every buffer's data, inline or out of line, in the file
+/// (the schema's `force_align: 16` on Buffer.data; TFLite's converter and
+/// ONE align out-of-line data the same way).
 constexpr uint64_t kBufferAlignment = 16;
 inline uint64_t alignBufferOffset(uint64_t offset) {
   return (offset + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+}
+
+/// Alignment of out-of-line buffer data (Buffer.offset): a multiple of
+/// kBufferAlignment and of a cache line, so that a runtime that maps the file
+/// uses the weights in place with 64-byte aligned loads.
+constexpr uint64_t kExternalBufferAlignment = 64;
+inline uint64_t alignExternalBufferOffset(uint64_t offset) {
+  return (offset + kExternalBufferAlignment - 1) / kExternalBufferAlignment *
+         kExternalBufferAlignment;
 }
 
 /// Total size above which the writer moves constant data out of the

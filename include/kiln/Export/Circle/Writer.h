@@ -36,8 +36,16 @@
 //     then the entries of a `kiln.metadata` dictionary of strings;
 //   - when the constant data would take the FlatBuffer past 2 GiB (or when
 //     forced), every constant buffer is written after the FlatBuffer and
-//     referenced by Buffer.offset (from the start of the file) and
-//     Buffer.size.
+//     referenced by Buffer.offset (from the start of the file, 64-byte
+//     aligned) and Buffer.size.
+//
+// Constant data is never copied into the FlatBuffer: the tables are built
+// with room left for each buffer (inline: an uninitialized vector in memory
+// that is reserved but never touched; out of line: nothing), and writing
+// streams every buffer's bytes from its attribute or resource blob to the
+// output in 1 MiB pieces (4-bit values held one per byte are packed piece
+// by piece, splats expanded piece by piece). Peak memory is the tables plus
+// one piece, whatever the model's size.
 //
 // The TFLite flavor refuses Circle-only operators (RMS_NORM, ROPE) and types
 // (UINT4) with a diagnostic naming the operator or tensor. Output is
@@ -87,6 +95,18 @@ struct WriterStats {
   }
 };
 
+/// Where writing is: reported before the first buffer and after each one.
+struct WriteProgress {
+  uint64_t buffersWritten = 0, buffers = 0;
+  uint64_t bytesWritten = 0, bytes = 0;
+  /// A name for the buffer just written (empty before the first): its
+  /// constant's location name, else that of the first operator that reads
+  /// it (`model.layers.3.mlp.up_proj`); may be empty.
+  llvm::StringRef tensorName;
+  /// Whether buffers are out of line.
+  bool external = false;
+};
+
 struct WriterOptions {
   Flavor flavor = Flavor::Circle;
   /// Filled with what was stored, when set.
@@ -95,16 +115,22 @@ struct WriterOptions {
   bool forceExternalBuffers = false;
   /// Total constant bytes above which buffers go out of line automatically.
   uint64_t externalBufferThreshold = kDefaultExternalBufferThreshold;
+  /// Called while the buffers are written (on the writing thread).
+  std::function<void(const WriteProgress &)> progress;
 };
 
 /// Serializes `module` into `os`. Nothing is written to `os` unless the whole
 /// model was built; errors are reported as diagnostics on the module's ops.
+/// Constant data must stay alive and unchanged until this returns (it is
+/// read while writing).
 mlir::LogicalResult writeCircle(mlir::ModuleOp module, llvm::raw_ostream &os,
                                 const WriterOptions &options = {});
 
 /// Serializes `module` into `path` through a temporary file in the same
 /// directory, renamed over `path` only when everything was written: an error
-/// leaves no partial file (and leaves an existing `path` untouched).
+/// (a full disk, a file size limit, a signal) leaves no partial file and
+/// leaves an existing `path` untouched. Writing stops at the first failed
+/// write.
 mlir::LogicalResult writeCircleFile(mlir::ModuleOp module, llvm::StringRef path,
                                     const WriterOptions &options = {});
 
