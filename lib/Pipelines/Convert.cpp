@@ -5,14 +5,20 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 using namespace mlir;
 
@@ -106,6 +112,23 @@ llvm::Error kiln::verifyConvertOptions(const ConvertOptions &options) {
 }
 
 namespace {
+bool succeededValue(LogicalResult result) { return succeeded(result); }
+template <typename T> bool succeededValue(const OwningOpRef<T> &op) {
+  return bool(op);
+}
+
+/// Tells the progress which pass starts (the pass manager's own adaptors,
+/// which have no argument, are skipped).
+struct PassProgress : public PassInstrumentation {
+  explicit PassProgress(kiln::ConvertProgress &progress) : progress(progress) {}
+  void runBeforePass(Pass *pass, Operation *) override {
+    StringRef argument = pass->getArgument();
+    if (!argument.empty())
+      progress.beginPass(argument);
+  }
+  kiln::ConvertProgress &progress;
+};
+
 /// Runs the stages in order, recording the wall time of each.
 struct Driver {
   MLIRContext &context;
@@ -113,13 +136,21 @@ struct Driver {
   kiln::ConvertResult result;
 
   template <typename Fn> auto timed(StringRef stage, Fn &&fn) {
+    if (options.progress)
+      options.progress->beginStage(stage);
     auto start = std::chrono::steady_clock::now();
     auto value = fn();
-    result.stages.push_back(
-        {stage.str(),
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-             .count()});
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    result.stages.push_back({stage.str(), seconds});
+    if (options.progress)
+      options.progress->endStage(stage, seconds, succeededValue(value));
     return value;
+  }
+  void instrument(PassManager &pm) {
+    if (options.progress)
+      pm.addInstrumentation(std::make_unique<PassProgress>(*options.progress));
   }
 
   OwningOpRef<ModuleOp> import();
@@ -194,6 +225,7 @@ LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
     contract.inputRoles = options.inputRoles;
     contract.cacheOut = options.cacheOut;
     PassManager pm(&context);
+    instrument(pm);
     kiln::buildVariantPipeline(pm, variant, contract);
     if (failed(timed(("adapt-" + name).str(), [&] { return pm.run(*work); })))
       return failure();
@@ -221,6 +253,7 @@ Driver::run(StringRef stage, ModuleOp module,
   lower.flavor = kiln::circle::stringifyFlavor(options.flavor).str();
   lower.integerOnly = options.integerOnly;
   PassManager pm(&context);
+  instrument(pm);
   build(pm, lower);
   return timed(stage, [&] { return pm.run(module); });
 }
@@ -230,6 +263,10 @@ LogicalResult Driver::write(ModuleOp module) {
   writer.flavor = options.flavor;
   writer.forceExternalBuffers = options.forceExternalBuffers;
   writer.stats = &result.stored;
+  if (options.progress)
+    writer.progress = [this](const kiln::circle::WriteProgress &progress) {
+      options.progress->wrote(progress);
+    };
   return timed("write", [&] {
     return kiln::circle::writeCircleFile(module, options.outputPath, writer);
   });
@@ -240,6 +277,22 @@ kiln::convertModel(MLIRContext &context, const ConvertOptions &options) {
   if (llvm::Error error = verifyConvertOptions(options)) {
     emitError(UnknownLoc::get(&context)) << llvm::toString(std::move(error));
     return failure();
+  }
+  if (options.progress) {
+    std::vector<std::string> stages{"import"};
+    if (options.stopAfter != ConvertStage::Import) {
+      if (options.mode != ConvertMode::Decode)
+        stages.push_back("adapt-prefill");
+      if (options.mode != ConvertMode::Prefill)
+        stages.push_back("adapt-decode");
+    }
+    for (auto [stage, name] :
+         {std::pair{ConvertStage::Adapted, "fold-fake-quant"},
+          std::pair{ConvertStage::Quantized, "legalize"},
+          std::pair{ConvertStage::Circle, "write"}})
+      if (options.stopAfter > stage)
+        stages.push_back(name);
+    options.progress->plan(stages);
   }
   Driver driver{context, options, {}};
   ConvertResult &result = driver.result;
@@ -271,4 +324,267 @@ kiln::convertModel(MLIRContext &context, const ConvertOptions &options) {
   if (failed(driver.write(module)))
     return failure();
   return std::move(result);
+}
+
+//===----------------------------------------------------------------------===//
+// Progress
+//===----------------------------------------------------------------------===//
+
+kiln::ConvertProgress::~ConvertProgress() = default;
+
+namespace {
+/// The decoder layer a tensor belongs to: the number after "layers." (or
+/// "layers_", "layer_"), as in model.layers.3.self_attn.q_proj.
+std::optional<unsigned> layerOf(StringRef name) {
+  for (StringRef marker : {"layers.", "layers_", "layer_"}) {
+    size_t at = name.find(marker);
+    if (at == StringRef::npos)
+      continue;
+    StringRef rest = name.drop_front(at + marker.size());
+    StringRef digits = rest.take_while([](char c) { return c >= '0' && c <= '9'; });
+    unsigned layer;
+    if (!digits.empty() && !digits.getAsInteger(10, layer))
+      return layer;
+  }
+  return std::nullopt;
+}
+
+/// `bytes` in the unit `total` reads best in (kB below 1 MB, else MB).
+std::string showBytes(uint64_t bytes, uint64_t total) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (total < 1000000)
+    os << llvm::format("%.1f kB", bytes / 1e3);
+  else
+    os << llvm::format("%.1f MB", bytes / 1e6);
+  return text;
+}
+} // namespace
+
+struct kiln::TextProgress::Impl {
+  using Clock = std::chrono::steady_clock;
+  Impl(llvm::raw_ostream &os, Options options) : os(os), options(options) {}
+
+  llvm::raw_ostream &os;
+  Options options;
+  Clock::time_point start = Clock::now();
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::thread ticker;
+  bool stopping = false;
+  /// Past the delay: things are shown.
+  bool showing = false;
+  /// A bar is drawn on the current line.
+  bool drawn = false;
+  std::vector<std::string> stages;
+  std::string stage, pass;
+  size_t stageNumber = 0;
+  Clock::time_point stageStart = start, lastDraw = start;
+  std::optional<circle::WriteProgress> write;
+  std::string writeTensor;
+  std::optional<unsigned> lastLayer;
+
+  double since(Clock::time_point t) const {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+  std::string stamp() const {
+    std::string text;
+    llvm::raw_string_ostream s(text);
+    s << llvm::format("[%7.1fs] ", since(start));
+    return text;
+  }
+  std::string stageLabel() const {
+    std::string text = stage;
+    if (stageNumber && !stages.empty())
+      text = std::to_string(stageNumber) + "/" + std::to_string(stages.size()) + " " + text;
+    return text;
+  }
+  /// Buffers and bytes written, and the layer: "12/40 buffers, 3.1 MB of
+  /// 9.4 MB, layer 2" (compact: "12/40 buffers 3.1/9.4 MB layer 2").
+  std::string writeText(bool compact = false) const {
+    std::string done = showBytes(write->bytesWritten, write->bytes);
+    std::string total = showBytes(write->bytes, write->bytes);
+    std::string text = std::to_string(write->buffersWritten) + "/" +
+                       std::to_string(write->buffers) + " buffers";
+    if (compact)
+      text += " " + done.substr(0, done.rfind(' ')) + "/" + total;
+    else
+      text += ", " + done + " of " + total;
+    if (std::optional<unsigned> layer = layerOf(writeTensor))
+      text += (compact ? " layer " : ", layer ") + std::to_string(*layer);
+    return text;
+  }
+
+  // Everything below runs with `mutex` held.
+  void erase() {
+    if (drawn) {
+      os << "\r\x1b[K";
+      os.flush();
+      drawn = false;
+    }
+  }
+  void line(const std::string &text) {
+    if (!showing)
+      return;
+    erase();
+    os << stamp() << text << "\n";
+    os.flush();
+    if (options.bar)
+      draw();
+  }
+  /// Draws the bar; `soon` (an update) skips drawing if the last was less
+  /// than 50 ms ago.
+  void draw(bool soon = false) {
+    if (!showing || !options.bar || stage.empty() || stopping)
+      return;
+    if (soon && drawn && since(lastDraw) < 0.05)
+      return;
+    lastDraw = Clock::now();
+    double fraction = 0;
+    std::string text;
+    if (write && write->bytes) {
+      fraction = double(write->bytesWritten) / write->bytes;
+      text = "write: " + writeText(/*compact=*/true);
+    } else {
+      if (!stages.empty())
+        fraction = double(stageNumber ? stageNumber - 1 : 0) / stages.size();
+      text = stage;
+      if (!pass.empty())
+        text += ": " + pass;
+    }
+    const unsigned width = 20;
+    unsigned filled = std::min<unsigned>(width, unsigned(fraction * width + 0.5));
+    std::string bar(filled, '=');
+    bar.resize(width, ' ');
+    std::string counter = stageNumber && !stages.empty()
+                              ? std::to_string(stageNumber) + "/" + std::to_string(stages.size()) + " "
+                              : "";
+    std::string shown = "[" + bar + "] " + counter + text;
+    std::string time;
+    llvm::raw_string_ostream t(time);
+    t << llvm::format("  %.0fs", since(start));
+    if (shown.size() + time.size() > 79)
+      shown = shown.substr(0, 79 - time.size() - 3) + "...";
+    os << "\r\x1b[K" << shown << time;
+    os.flush();
+    drawn = true;
+  }
+  /// Starts showing once the delay has passed.
+  void check() {
+    if (showing || since(start) < options.delaySeconds)
+      return;
+    showing = true;
+    if (!stage.empty() && !options.bar) {
+      std::string text;
+      llvm::raw_string_ostream s(text);
+      s << stageLabel() << llvm::format(" (running for %.1fs)", since(stageStart));
+      line(text);
+    }
+    draw();
+  }
+  void tick() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      Clock::time_point next =
+          showing ? Clock::now() + std::chrono::milliseconds(200)
+                  : start + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(options.delaySeconds));
+      if (showing && !options.bar)
+        wake.wait(lock, [&] { return stopping; });
+      else
+        wake.wait_until(lock, next, [&] { return stopping; });
+      if (stopping)
+        break;
+      check();
+      draw();
+    }
+  }
+};
+
+kiln::TextProgress::TextProgress(llvm::raw_ostream &os, Options options)
+    : impl(std::make_unique<Impl>(os, options)) {
+  impl->ticker = std::thread([this] { impl->tick(); });
+}
+
+kiln::TextProgress::~TextProgress() {
+  {
+    std::lock_guard<std::mutex> lock(impl->mutex);
+    impl->stopping = true;
+    impl->erase();
+  }
+  impl->wake.notify_all();
+  impl->ticker.join();
+}
+
+void kiln::TextProgress::plan(llvm::ArrayRef<std::string> stages) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  impl->stages.assign(stages.begin(), stages.end());
+}
+
+void kiln::TextProgress::beginStage(llvm::StringRef stage) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  impl->stage.clear();
+  impl->check();
+  impl->stage = stage.str();
+  impl->pass.clear();
+  impl->write.reset();
+  impl->writeTensor.clear();
+  impl->lastLayer.reset();
+  impl->stageStart = Impl::Clock::now();
+  auto it = llvm::find(impl->stages, impl->stage);
+  impl->stageNumber = it == impl->stages.end() ? 0 : it - impl->stages.begin() + 1;
+  if (!impl->options.bar)
+    impl->line(impl->stageLabel());
+  impl->draw();
+}
+
+void kiln::TextProgress::beginPass(llvm::StringRef pass) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  if (impl->pass == pass)
+    return;
+  impl->pass = pass.str();
+  impl->check();
+  impl->draw(/*soon=*/true);
+}
+
+void kiln::TextProgress::wrote(const circle::WriteProgress &progress) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  impl->write = progress;
+  impl->writeTensor = progress.tensorName.str();
+  impl->check();
+  if (!impl->options.bar) {
+    // Plain lines: one when a new decoder layer is reached (buffers come
+    // in the order the model first uses them; later signatures' own
+    // constants revisit earlier layers), and one for the last buffer.
+    std::optional<unsigned> layer = layerOf(impl->writeTensor);
+    bool last = progress.buffersWritten == progress.buffers && progress.buffers;
+    bool newLayer = layer && (!impl->lastLayer || *layer > *impl->lastLayer);
+    if (newLayer || last)
+      impl->line("write: " + impl->writeText());
+    if (newLayer)
+      impl->lastLayer = layer;
+    return;
+  }
+  // Every update may redraw (at most 20 a second), the first and last do.
+  impl->draw(/*soon=*/progress.buffersWritten != 0 &&
+             progress.buffersWritten != progress.buffers);
+}
+
+void kiln::TextProgress::endStage(llvm::StringRef stage, double seconds,
+                                  bool succeeded) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  impl->check();
+  std::string text;
+  llvm::raw_string_ostream s(text);
+  s << stage << (succeeded ? " done in " : " failed after ")
+    << llvm::format("%.2fs", seconds);
+  impl->stage.clear();
+  impl->pass.clear();
+  impl->write.reset();
+  impl->line(text);
+}
+
+void kiln::TextProgress::clear() {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  impl->erase();
 }

@@ -20,6 +20,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -88,8 +89,20 @@ static cl::opt<bool> integerOnly(
              "float compute left between the model's inputs and outputs "
              "(each float op is an error at its model line)"),
     cl::init(false), cl::cat(category));
-static cl::opt<bool> quiet("quiet", cl::desc("No summary"), cl::init(false),
-                           cl::cat(category));
+static cl::opt<bool> quiet("quiet", cl::desc("No summary and no progress"),
+                           cl::init(false), cl::cat(category));
+// Progress on stderr for conversions that run longer than --progress-after
+// seconds: a bar on a terminal, plain lines otherwise. Hidden: tests set a
+// low delay and the display.
+static cl::opt<double> progressAfter(
+    "progress-after",
+    cl::desc("Show progress once the conversion has run this many seconds"),
+    cl::init(2.0), cl::Hidden, cl::cat(category));
+static cl::opt<std::string>
+    progressOpt("progress",
+                cl::desc("Progress display: auto (a bar when stderr is a "
+                         "terminal, else lines), bar, lines or none"),
+                cl::init("auto"), cl::Hidden, cl::cat(category));
 
 namespace {
 std::string typeString(Type t) {
@@ -253,7 +266,28 @@ int main(int argc, char **argv) {
   if (llvm::Error error = kiln::verifyConvertOptions(options))
     return fail(llvm::toString(std::move(error)));
 
+  // Progress on stderr, except with --quiet.
+  std::unique_ptr<kiln::TextProgress> progress;
+  if (!quiet && progressOpt != "none") {
+    if (progressOpt != "auto" && progressOpt != "bar" && progressOpt != "lines")
+      return fail("--progress must be auto, bar, lines or none");
+    kiln::TextProgress::Options display;
+    display.bar = progressOpt == "bar" ||
+                  (progressOpt == "auto" &&
+                   llvm::sys::Process::StandardErrIsDisplayed());
+    display.delaySeconds = progressAfter;
+    progress = std::make_unique<kiln::TextProgress>(llvm::errs(), display);
+    options.progress = progress.get();
+  }
+  // A diagnostic first erases the bar, then goes to the source manager.
+  ScopedDiagnosticHandler clearBar(&context, [&](Diagnostic &) {
+    if (progress)
+      progress->clear();
+    return failure();
+  });
+
   FailureOr<kiln::ConvertResult> result = kiln::convertModel(context, options);
+  progress.reset();
   if (failed(result))
     return 1;
   if (!emitMlir.empty()) {

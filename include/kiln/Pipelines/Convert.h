@@ -18,11 +18,66 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace kiln {
+/// Receives a conversion's progress (ConvertOptions::progress). Calls come
+/// from the converting thread, except beginPass, which the pass manager may
+/// call from its worker threads (one call per pass and function).
+class ConvertProgress {
+public:
+  virtual ~ConvertProgress();
+  /// Before anything runs: the stages the conversion will go through, in
+  /// order (import, adapt-<signature>..., fold-fake-quant, legalize, write,
+  /// up to ConvertOptions::stopAfter).
+  virtual void plan(llvm::ArrayRef<std::string> stages) {}
+  /// A stage starts.
+  virtual void beginStage(llvm::StringRef stage) {}
+  /// A pass of the current stage starts (its command-line argument, e.g.
+  /// kiln-fold-fake-quant).
+  virtual void beginPass(llvm::StringRef pass) {}
+  /// Writing: buffers and bytes written so far (before the first buffer and
+  /// after each).
+  virtual void wrote(const circle::WriteProgress &progress) {}
+  /// The stage ended after `seconds` (failed when !succeeded).
+  virtual void endStage(llvm::StringRef stage, double seconds, bool succeeded) {}
+};
+
+/// kiln-convert's progress display on a text stream (stderr): nothing for
+/// the first `delaySeconds` of a conversion, then either one bar redrawn in
+/// place (a terminal: stage n of N, the pass running, elapsed time; while
+/// writing, buffers, bytes and the layer) or, for logs, plain lines: each
+/// stage as it starts and ends, and while writing one line per decoder layer
+/// (`layers.<i>.` in the tensor names) and one at the end.
+class TextProgress : public ConvertProgress {
+public:
+  struct Options {
+    /// A bar redrawn in place (for a terminal) instead of lines.
+    bool bar = false;
+    /// Nothing is shown before the conversion has run this long.
+    double delaySeconds = 2.0;
+  };
+  TextProgress(llvm::raw_ostream &os, Options options);
+  ~TextProgress() override;
+  void plan(llvm::ArrayRef<std::string> stages) override;
+  void beginStage(llvm::StringRef stage) override;
+  void beginPass(llvm::StringRef pass) override;
+  void wrote(const circle::WriteProgress &progress) override;
+  void endStage(llvm::StringRef stage, double seconds, bool succeeded) override;
+  /// Erases the bar, if one is drawn, before other output goes to the same
+  /// stream (diagnostics); it is drawn again at the next update. The
+  /// destructor erases it for good.
+  void clear();
+
+  struct Impl;
+
+private:
+  std::unique_ptr<Impl> impl;
+};
+
 /// The signatures a conversion exports (prefill+decode: both in one module,
 /// sharing every weight).
 enum class ConvertMode { Prefill, Decode, PrefillDecode };
@@ -65,6 +120,8 @@ struct ConvertOptions {
   /// Recorded as the `kiln.recipe` metadata when not empty.
   std::string recipe;
   ConvertStage stopAfter = ConvertStage::Written;
+  /// Told about each stage, pass and written buffer, when set (not owned).
+  ConvertProgress *progress = nullptr;
 };
 
 /// Wall time of one stage: import, adapt-<signature>, fold-fake-quant,
