@@ -771,12 +771,14 @@ def main() -> int:
                 one = Result(error=f"{convert} not executable for 10 min", wall_s=0.0, cpu_s=0.0,
                              maxrss=0, peak_anon=0)
             else:
+                built = os.path.getmtime(convert)
                 try:
                     one = (limiter.run(cmd, limit, log_path) if limit
                            else run_measured(cmd, log_path))
                 except OSError as e:   # relinked between the check and the exec
                     one = Result(error=f"cannot run {convert}: {e}", wall_s=0.0, cpu_s=0.0,
                                  maxrss=0, peak_anon=0)
+                one["built"] = built
             if args.repeat > 1 and not limit:
                 log(f"  run {attempt + 1}: wall {one['wall_s']:.1f} s")
             if res is None or one.get("error") or one["wall_s"] < res["wall_s"]:
@@ -784,6 +786,8 @@ def main() -> int:
             if one.get("error"):
                 break
         row.update(res)
+        if res.get("built"):
+            row["note"] = "kiln-convert built " + time.strftime("%H:%M:%S", time.gmtime(res["built"]))
         row["out"] = tree_size(target_dir if kind == "split" else target) if not res.get("error") else 0
         if res.get("error"):
             row["error"] = f"{res['error']}: {last_lines(log_path)}"
@@ -870,8 +874,12 @@ def main() -> int:
     head = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h"], capture_output=True,
                           text=True).stdout.strip() or "?"
     print()
-    print(f"{convert} built {time.strftime('%Y-%m-%d %H:%M', time.gmtime(os.path.getmtime(convert)))}"
-          f" UTC (repo HEAD {head}; the binary may hold uncommitted work)")
+    builds = sorted({r["built"] for r in rows if r.get("built")})
+    print(f"{convert}: "
+          + (", ".join(time.strftime("built %Y-%m-%d %H:%M:%S UTC", time.gmtime(b)) for b in builds)
+             or "not run")
+          + (" (REBUILT during the run: see each row)" if len(builds) > 1 else "")
+          + f"; repo HEAD {head} at the end (the binary may hold uncommitted work)")
     print(f"kiln-convert MODEL.pt -o OUT {' '.join(CONVERT_ARGS)}   "
           f"({'warm' if args.warm else 'cold'} page cache; "
           f"{f'fastest of {args.repeat}; ' if args.repeat > 1 else ''}load {load_at_start} at start, "
