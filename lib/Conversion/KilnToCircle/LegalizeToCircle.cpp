@@ -10,6 +10,7 @@
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
+#include "kiln/Dialect/Kiln/Utils/DeadCode.h"
 #include "kiln/Dialect/Kiln/Utils/QuantUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -99,7 +100,7 @@ struct LegalizeToCirclePass
       lowerPerRowTablesForTflite(rw, func); // PerRowTables.cpp
       if (integerRmsNorm)                   // IntegerRmsNorm.cpp
         numIntegerRmsNorm += lowerRmsNormsToIntegerTflite(rw, func, rmsNormTierRatio);
-      eraseDeadOps(func);
+      eraseDeadCode(func);
       warnFloatRmsNorms(func);
     }
     makeFloatIslands(rw, func);
@@ -123,7 +124,7 @@ struct LegalizeToCirclePass
     }
     if (failedAny)
       return signalPassFailure();
-    eraseDeadOps(func);
+    eraseDeadCode(func);
     // Nothing but circle, func and leftover scalar constants may remain.
     func.walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (isa<func::FuncOp, func::ReturnOp>(op) ||
@@ -137,22 +138,6 @@ struct LegalizeToCirclePass
     });
     if (failedAny)
       signalPassFailure();
-  }
-
-  static void eraseDeadOps(func::FuncOp func) {
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      SmallVector<Operation *> dead;
-      func.walk([&](Operation *op) {
-        if (op != func && op->use_empty() && isPure(op) &&
-            op->getNumResults() > 0)
-          dead.push_back(op);
-      });
-      for (Operation *op : dead)
-        op->erase();
-      changed = !dead.empty();
-    }
   }
 
   //===--- checks ----------------------------------------------------------===//
@@ -241,7 +226,7 @@ struct LegalizeToCirclePass
         break;
       }
     }
-    eraseDeadOps(func);
+    eraseDeadCode(func);
   }
 
   /// TFLite has no RMS_NORM kernel: an RMSNorm whose intermediates the

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ImporterImpl.h"
+#include "kiln/Dialect/Kiln/Utils/DeadCode.h"
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
@@ -1198,17 +1199,6 @@ void ModuleImporter::scanUnsupported(TSBlock *block,
   }
 }
 
-/// Removes ops whose results nobody uses (unused attribute reads, shape
-/// computations of untaken paths...).
-static void eraseDeadOps(ModuleOp module) {
-  module.walk<WalkOrder::PostOrder, ReverseIterator>([](Operation *op) {
-    if (isa<func::FuncOp, ModuleOp>(op))
-      return;
-    if (isOpTriviallyDead(op))
-      op->erase();
-  });
-}
-
 OwningOpRef<ModuleOp> ModuleImporter::run() {
   Location loc = FileLineColLoc::get(&context, path, 0, 0);
   if (!llvm::sys::fs::exists(path)) {
@@ -1367,7 +1357,8 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
         return nullptr;
       }
     }
-    eraseDeadOps(*result);
+    // Unused attribute reads, shape computations of untaken paths...
+    eraseDeadCode(*result);
     if (failed(verify(*result)))
       return nullptr;
     return result;

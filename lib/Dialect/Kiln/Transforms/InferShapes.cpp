@@ -1,6 +1,7 @@
 //===- InferShapes.cpp - kiln-infer-shapes --------------------------------===//
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Dialect/Kiln/Utils/DeadCode.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -41,11 +42,23 @@ bool isMoreRefined(Type refined, Type current) {
 struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
   using InferShapesBase::InferShapesBase;
 
+  /// Every dialect's canonicalization patterns, collected once per pass
+  /// instance (not once per round and function).
+  FrozenRewritePatternSet patterns;
+
+  LogicalResult initialize(MLIRContext *ctx) override {
+    RewritePatternSet set(ctx);
+    for (RegisteredOperationName name : ctx->getRegisteredOperations())
+      name.getCanonicalizationPatterns(set, ctx);
+    patterns = FrozenRewritePatternSet(std::move(set));
+    return success();
+  }
+
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    MLIRContext *ctx = &getContext();
     // Folding (sizes to constants) and refinement feed each other: iterate.
-    for (int round = 0; round < 32; ++round) {
+    bool converged = false;
+    for (int round = 0; round < maxRounds; ++round) {
       bool changed = bypassRefiningCasts(func);
       func.walk([&](ShapeInferenceOpInterface op) {
         Type inferred = op.inferResultType();
@@ -58,23 +71,24 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
         ++numRefined;
         changed = true;
       });
-      RewritePatternSet patterns(ctx);
-      for (RegisteredOperationName name : ctx->getRegisteredOperations())
-        name.getCanonicalizationPatterns(patterns, ctx);
       bool folded = false;
-      if (failed(applyPatternsAndFoldGreedily(func, std::move(patterns),
-                                              GreedyRewriteConfig(), &folded)))
+      if (failed(applyPatternsAndFoldGreedily(func, patterns, GreedyRewriteConfig(), &folded)))
         return signalPassFailure();
-      if (!changed && !folded)
+      ++numRounds;
+      if (!changed && !folded) {
+        converged = true;
         break;
+      }
     }
+    if (!converged)
+      emitWarning(func.getLoc())
+          << "kiln-infer-shapes did not reach a fixed point in " << static_cast<int>(maxRounds)
+          << " rounds of refinement and folding; shapes may be left dynamic "
+             "(raise max-rounds)";
     if (updateSignature)
       refineSignature(func);
     // Casts the signature update made redundant.
-    func.walk([](tensor::CastOp cast) {
-      if (cast->use_empty())
-        cast->erase();
-    });
+    eraseDeadCode(func);
   }
 
   /// Kiln ops read the more precise source of a tensor.cast directly (the

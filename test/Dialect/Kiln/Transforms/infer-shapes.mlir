@@ -1,5 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-infer-shapes | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-infer-shapes=update-signature=false | FileCheck %s --check-prefix=KEEPSIG
+// RUN: kiln-opt %s --split-input-file --kiln-infer-shapes=max-rounds=1 2>&1 >/dev/null | FileCheck %s --check-prefix=ROUNDS
+// ROUNDS: warning: kiln-infer-shapes did not reach a fixed point in 1 rounds of refinement and folding; shapes may be left dynamic (raise max-rounds)
 
 // The head split of attention: sizes read from the input fold to constants,
 // the view becomes static, and so does everything after it.

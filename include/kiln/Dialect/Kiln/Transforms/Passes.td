@@ -29,14 +29,19 @@ def InferShapes : Pass<"kiln-infer-shapes", "::mlir::func::FuncOp"> {
     }
     ```
     Function result types are updated to match what is returned when
-    `update-signature` is set (the default).
+    `update-signature` is set (the default). The canonicalization patterns
+    are collected once per pass instance; a function that has not reached a
+    fixed point after `max-rounds` rounds gets a warning.
   }];
   let options = [
     Option<"updateSignature", "update-signature", "bool", /*default=*/"true",
            "Rewrite the function's result types to the refined types">,
+    Option<"maxRounds", "max-rounds", "int", /*default=*/"32",
+           "Rounds of refinement and folding before giving up (with a warning)">,
   ];
   let statistics = [
     Statistic<"numRefined", "num-refined", "Number of result types refined">,
+    Statistic<"numRounds", "num-rounds", "Rounds of refinement and folding run">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
