@@ -219,10 +219,14 @@ std::shared_ptr<MappedFile> kiln::torchscript::mapFile(const std::string &path,
     return nullptr;
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
-    error = st.st_size == 0 ? "the file is empty" : std::strerror(errno);
+  if (::fstat(fd, &st) != 0) {
+    error = std::strerror(errno);
     ::close(fd);
     return nullptr;
+  }
+  if (st.st_size == 0) { // nothing to map: the archive check says what it is
+    ::close(fd);
+    return std::make_shared<MappedFile>();
   }
   void *p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE, fd, 0);
