@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
+#include "kiln/Dialect/Kiln/Utils/MappedMemory.h"
 #include "kiln/Dialect/Kiln/Utils/QuantUtils.h"
 
 #include "mlir/Dialect/Quant/QuantTypes.h"
@@ -191,7 +192,13 @@ struct WeightJob {
     constexpr int64_t chunk = WeightQuantizer::kChunkElements;
     for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < numChunks;) {
       int64_t begin = k * chunk;
-      quantizer.run(src, dst, begin, std::min(count, begin + chunk));
+      int64_t end = std::min(count, begin + chunk);
+      quantizer.run(src, dst, begin, end);
+      // Float weights the importer left in the .pt file's mapping are not
+      // needed in memory any more (MappedMemory.h; others are untouched).
+      if (src && splat.empty())
+        kiln::doneReading(ArrayRef<char>(reinterpret_cast<const char *>(src + begin),
+                                         static_cast<size_t>(end - begin) * sizeof(float)));
       done.fetch_add(1, std::memory_order_release);
     }
   }
