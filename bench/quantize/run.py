@@ -38,7 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 def make_model(args) -> str:
     os.makedirs(args.work, exist_ok=True)
-    name = f"{args.preset}-{args.layers or 'all'}l-{args.recipe}.pt"
+    layers = f"-{args.layers}l" if args.layers else ""
+    name = f"{args.preset}{layers}-{args.recipe}.pt"
     path = os.path.join(args.work, name)
     if os.path.exists(path):
         return path
