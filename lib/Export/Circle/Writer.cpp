@@ -168,11 +168,15 @@ struct BufferDesc {
     }
     case Source::Splat: {
       // kChunkBytes is a multiple of the element size: each piece starts
-      // with a whole element.
+      // with a whole element. Filled by doubling the copied prefix.
       scratch.resize(length);
-      size_t element = owned.size();
-      for (uint64_t at = 0; at < length; at += element)
-        std::memcpy(scratch.data() + at, owned.data(), std::min<uint64_t>(element, length - at));
+      uint64_t filled = std::min<uint64_t>(owned.size(), length);
+      std::memcpy(scratch.data(), owned.data(), filled);
+      while (filled < length) {
+        uint64_t n = std::min(filled, length - filled);
+        std::memcpy(scratch.data() + filled, scratch.data(), n);
+        filled += n;
+      }
       return scratch;
     }
     }
@@ -205,14 +209,52 @@ struct BufferDesc {
 /// data, never written, takes address space but no memory.
 class LazyPagesAllocator : public fbs::Allocator {
 public:
+  ~LazyPagesAllocator() override {
+    if (reserved)
+      ::munmap(reserved, reservedSize);
+  }
+  /// Maps `size` bytes for the next allocate() of at most that size; false
+  /// if the system refuses (strict overcommit, an address-space limit).
+  bool reserve(size_t size) {
+    void *p = map(size);
+    if (!p)
+      return false;
+    reserved = static_cast<uint8_t *>(p);
+    reservedSize = size;
+    return true;
+  }
   uint8_t *allocate(size_t size) override {
-    void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-      llvm::report_fatal_error("out of address space for the FlatBuffer tables");
+    if (reserved && size <= reservedSize) {
+      uint8_t *p = reserved;
+      reserved = nullptr;
+      sizes[p] = reservedSize;
+      return p;
+    }
+    void *p = map(size);
+    if (!p)
+      llvm::report_fatal_error("out of memory for the FlatBuffer tables");
+    sizes[p] = size;
     return static_cast<uint8_t *>(p);
   }
-  void deallocate(uint8_t *p, size_t size) override { ::munmap(p, size); }
+  void deallocate(uint8_t *p, size_t) override {
+    auto it = sizes.find(p);
+    if (it == sizes.end())
+      return;
+    ::munmap(p, it->second);
+    sizes.erase(it);
+  }
+
+private:
+  static void *map(size_t size) {
+    void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  uint8_t *reserved = nullptr;
+  size_t reservedSize = 0;
+  /// Mapped length of each allocation (deallocate is told the builder's
+  /// size, which may be less than a reservation).
+  llvm::DenseMap<void *, size_t> sizes;
 };
 
 /// Name of a location: the NameLoc's name, looking through fused and
@@ -1043,9 +1085,12 @@ LogicalResult ModelWriter::finish() {
   // for the data is never touched and takes no memory.
   uint64_t inlineBound = flatbuffer.size() + dataBytes +
                          buffers.size() * (kBufferAlignment + 8) + (1u << 20);
+  // Out of line too if the system will not map the room (strict
+  // overcommit, an address-space limit).
   external = options.forceExternalBuffers ||
              dataBytes > options.externalBufferThreshold ||
-             inlineBound >= FLATBUFFERS_MAX_BUFFER_SIZE;
+             inlineBound >= FLATBUFFERS_MAX_BUFFER_SIZE ||
+             !allocator.reserve(inlineBound + 4096);
   if (!external) {
     fbs::FlatBufferBuilder fbb(inlineBound, &allocator, /*own_allocator=*/false);
     serialize(fbb, /*inlineData=*/true, inlineEnds);
