@@ -89,7 +89,31 @@ llvm::Error kiln::verifyConvertOptions(const ConvertOptions &options) {
     return fail("--batch x --seq-len x (--cache-len + --seq-len) exceeds 2^32 "
                 "elements");
   StringRef output = options.outputPath;
-  if (!output.empty() && output != "-") {
+  if (options.split != SplitMode::None) {
+    if (options.stopAfter != ConvertStage::Written)
+      return fail("--split cannot be combined with --emit-mlir");
+    if (output.empty() || output == "-")
+      return fail("--split " + stringifySplitMode(options.split) +
+                  " writes a directory: give -o DIR");
+    if (llvm::sys::fs::exists(output)) {
+      if (!llvm::sys::fs::is_directory(output))
+        return fail("--split writes a directory; the output '" + output +
+                    "' exists and is not a directory");
+      if (llvm::sys::fs::access(output, llvm::sys::fs::AccessMode::Write))
+        return fail("the output directory '" + output + "' is not writable");
+    } else {
+      llvm::SmallString<256> dir(output);
+      llvm::sys::path::remove_filename(dir);
+      if (dir.empty())
+        dir = ".";
+      if (!llvm::sys::fs::is_directory(dir))
+        return fail("the output directory's parent '" + dir +
+                    "' does not exist");
+      if (llvm::sys::fs::access(dir, llvm::sys::fs::AccessMode::Write))
+        return fail("the output directory's parent '" + dir +
+                    "' is not writable");
+    }
+  } else if (!output.empty() && output != "-") {
     llvm::SmallString<256> dir(output);
     llvm::sys::path::remove_filename(dir);
     if (dir.empty())
@@ -159,6 +183,7 @@ struct Driver {
                     void (*build)(OpPassManager &,
                                   const kiln::LowerToCirclePipelineOptions &));
   LogicalResult write(ModuleOp module);
+  LogicalResult writeSplit(ModuleOp module);
 };
 
 bool hasArgNamed(func::FuncOp f, StringRef prefix) {
@@ -272,6 +297,47 @@ LogicalResult Driver::write(ModuleOp module) {
   });
 }
 
+// --split layers: partition the lowered module, then write each segment
+// and the manifest.
+LogicalResult Driver::writeSplit(ModuleOp module) {
+  FailureOr<std::vector<kiln::SplitSegment>> segments =
+      timed("split", [&]() -> FailureOr<std::vector<kiln::SplitSegment>> {
+        return kiln::splitLayers(module);
+      });
+  if (failed(segments))
+    return failure();
+  kiln::circle::WriterOptions writer;
+  writer.flavor = options.flavor;
+  writer.forceExternalBuffers = options.forceExternalBuffers;
+  if (options.progress)
+    writer.progress = [this](const kiln::circle::WriteProgress &progress) {
+      options.progress->wrote(progress);
+    };
+  std::vector<std::pair<std::string, std::string>> info = {
+      {"source", options.inputPath},
+      {"mode", kiln::stringifyConvertMode(options.mode).str()},
+      {"variant", kiln::getVariantName(options.prefillVariant).str()}};
+  if (!options.recipe.empty())
+    info.push_back({"recipe", options.recipe});
+  if (failed(timed("write", [&] {
+        return kiln::writeSplitLayers(context, *segments, options.outputPath,
+                                      writer, info);
+      })))
+    return failure();
+  for (kiln::SplitSegment &segment : *segments) {
+    const kiln::circle::WriterStats &s = segment.stored;
+    for (auto &[kind, bytes] : s.constantBytes)
+      result.stored.constantBytes[kind] += bytes;
+    result.stored.constantBuffers += s.constantBuffers;
+    result.stored.constantTensors += s.constantTensors;
+    result.stored.metadataBytes += s.metadataBytes;
+    result.stored.fileBytes += s.fileBytes;
+    segment.module = nullptr;
+  }
+  result.segments = std::move(*segments);
+  return success();
+}
+
 FailureOr<kiln::ConvertResult>
 kiln::convertModel(MLIRContext &context, const ConvertOptions &options) {
   if (llvm::Error error = verifyConvertOptions(options)) {
@@ -289,9 +355,13 @@ kiln::convertModel(MLIRContext &context, const ConvertOptions &options) {
     for (auto [stage, name] :
          {std::pair{ConvertStage::Adapted, "fold-fake-quant"},
           std::pair{ConvertStage::Quantized, "legalize"},
-          std::pair{ConvertStage::Circle, "write"}})
+          std::pair{ConvertStage::Circle, "write"}}) {
+      if (options.stopAfter > stage && options.split != SplitMode::None &&
+          stage == ConvertStage::Circle)
+        stages.push_back("split");
       if (options.stopAfter > stage)
         stages.push_back(name);
+    }
     options.progress->plan(stages);
   }
   Driver driver{context, options, {}};
@@ -321,7 +391,8 @@ kiln::convertModel(MLIRContext &context, const ConvertOptions &options) {
   if (options.stopAfter == ConvertStage::Circle)
     return std::move(result);
 
-  if (failed(driver.write(module)))
+  if (failed(options.split == SplitMode::None ? driver.write(module)
+                                              : driver.writeSplit(module)))
     return failure();
   return std::move(result);
 }

@@ -33,7 +33,8 @@ static cl::OptionCategory category("kiln-convert options");
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.pt>"),
                                       cl::Required, cl::cat(category));
 static cl::opt<std::string> outputPath("o",
-                                       cl::desc("Output .circle/.tflite file"),
+                                       cl::desc("Output .circle/.tflite file "
+                                                "(with --split: a directory)"),
                                        cl::value_desc("file"),
                                        cl::cat(category));
 static cl::opt<std::string>
@@ -89,6 +90,12 @@ static cl::opt<bool> integerOnly(
              "float compute left between the model's inputs and outputs "
              "(each float op is an error at its model line)"),
     cl::init(false), cl::cat(category));
+static cl::opt<std::string> splitOpt(
+    "split",
+    cl::desc("layers: write per-layer artifacts (embedding, "
+             "decoder_layer_<i>, lm_head, each with every signature) and a "
+             "manifest.json into the -o directory"),
+    cl::value_desc("layers"), cl::init(""), cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No summary and no progress"),
                            cl::init(false), cl::cat(category));
 // Progress on stderr for conversions that run longer than --progress-after
@@ -263,6 +270,12 @@ int main(int argc, char **argv) {
   options.integerOnly = integerOnly;
   options.forceExternalBuffers = forceExternal;
   options.recipe = recipe;
+  if (splitOpt.getNumOccurrences()) {
+    auto split = kiln::parseSplitMode(splitOpt);
+    if (!split)
+      return fail("--split must be layers (or none), not '" + splitOpt + "'");
+    options.split = *split;
+  }
   if (llvm::Error error = kiln::verifyConvertOptions(options))
     return fail(llvm::toString(std::move(error)));
 
@@ -294,7 +307,16 @@ int main(int argc, char **argv) {
     result->module->print(llvm::outs());
     return 0;
   }
-  if (!quiet)
+  if (!quiet) {
     printSummary(*result->module, result->stages, outputPath, result->stored);
+    if (!result->segments.empty()) {
+      llvm::outs() << "split: " << result->segments.size() << " files in "
+                   << outputPath << " (manifest.json):";
+      for (const kiln::SplitSegment &segment : result->segments)
+        llvm::outs() << " " << segment.file << "=" << segment.stored.fileBytes
+                     << "B";
+      llvm::outs() << "\n";
+    }
+  }
   return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "kiln/Export/Circle/Writer.h"
 #include "kiln/Pipelines/Pipelines.h"
+#include "kiln/Pipelines/SplitLayers.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -97,8 +98,14 @@ struct ConvertOptions {
   /// The TorchScript file.
   std::string inputPath;
   /// The file written (through a temporary file: no partial output on
-  /// failure); "-" is stdout. Only needed when stopAfter is Written.
+  /// failure); "-" is stdout. Only needed when stopAfter is Written. With
+  /// split, the directory the segments and manifest.json are written to
+  /// (created when missing).
   std::string outputPath;
+  /// Layers: the lowered module is partitioned into embedding,
+  /// decoder_layer_<i> and lm_head artifacts (kiln/Pipelines/SplitLayers.h)
+  /// written into outputPath.
+  SplitMode split = SplitMode::None;
   ConvertMode mode = ConvertMode::Prefill;
   /// Attention of the prefill signature: Prefill (per head) or
   /// PrefillReference (batched).
@@ -135,14 +142,20 @@ struct ConvertResult {
   /// The module after ConvertOptions::stopAfter (the circle module written).
   mlir::OwningOpRef<mlir::ModuleOp> module;
   llvm::SmallVector<StageTime> stages;
-  /// What the file stores (filled when written).
+  /// What the file stores (filled when written; with split, summed over
+  /// the segments).
   circle::WriterStats stored;
+  /// With split: the segments written, in chain order (their modules
+  /// released once written).
+  std::vector<SplitSegment> segments;
 };
 
 /// The checks options must pass before anything runs, with kiln-convert's
 /// messages (naming its flags): lengths between 1 and 2^20 and inputs below
 /// 2^32 elements; an output whose directory exists and is writable, that
-/// is not a directory or read-only; an output when writing.
+/// is not a directory or read-only (with split: a directory, or a path
+/// whose parent is a writable directory; not stdout, not with
+/// --emit-mlir); an output when writing.
 llvm::Error verifyConvertOptions(const ConvertOptions &options);
 
 /// Converts options.inputPath up to options.stopAfter. Every failure is a
