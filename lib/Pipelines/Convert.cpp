@@ -320,8 +320,12 @@ LogicalResult Driver::writeSplit(ModuleOp module) {
   if (!options.recipe.empty())
     info.push_back({"recipe", options.recipe});
   if (failed(timed("write", [&] {
-        return kiln::writeSplitLayers(context, *segments, options.outputPath,
-                                      writer, info);
+        return kiln::writeSplitLayers(
+            context, *segments, options.outputPath, writer, info,
+            [&](StringRef name, size_t index, size_t count) {
+              if (options.progress)
+                options.progress->beginSegment(name, index, count);
+            });
       })))
     return failure();
   for (kiln::SplitSegment &segment : *segments) {
@@ -453,6 +457,8 @@ struct kiln::TextProgress::Impl {
   Clock::time_point stageStart = start, lastDraw = start;
   std::optional<circle::WriteProgress> write;
   std::string writeTensor;
+  /// With split: the segment being written ("decoder_layer_3 4/6").
+  std::string segment;
   std::optional<unsigned> lastLayer;
 
   double since(Clock::time_point t) const {
@@ -481,7 +487,9 @@ struct kiln::TextProgress::Impl {
       text += " " + done.substr(0, done.rfind(' ')) + "/" + total;
     else
       text += ", " + done + " of " + total;
-    if (std::optional<unsigned> layer = layerOf(writeTensor))
+    if (!segment.empty())
+      text += (compact ? " " : ", ") + segment;
+    else if (std::optional<unsigned> layer = layerOf(writeTensor))
       text += (compact ? " layer " : ", layer ") + std::to_string(*layer);
     return text;
   }
@@ -599,6 +607,7 @@ void kiln::TextProgress::beginStage(llvm::StringRef stage) {
   impl->stage = stage.str();
   impl->pass.clear();
   impl->write.reset();
+  impl->segment.clear();
   impl->writeTensor.clear();
   impl->lastLayer.reset();
   impl->stageStart = Impl::Clock::now();
@@ -623,6 +632,8 @@ void kiln::TextProgress::wrote(const circle::WriteProgress &progress) {
   impl->write = progress;
   impl->writeTensor = progress.tensorName.str();
   impl->check();
+  if (!impl->options.bar && !impl->segment.empty())
+    return; // one line per segment (beginSegment)
   if (!impl->options.bar) {
     // Plain lines: one when a new decoder layer is reached (buffers come
     // in the order the model first uses them; later signatures' own
@@ -641,6 +652,18 @@ void kiln::TextProgress::wrote(const circle::WriteProgress &progress) {
              progress.buffersWritten != progress.buffers);
 }
 
+void kiln::TextProgress::beginSegment(llvm::StringRef name, size_t index,
+                                      size_t count) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  impl->segment =
+      name.str() + " " + std::to_string(index + 1) + "/" + std::to_string(count);
+  impl->check();
+  if (!impl->options.bar)
+    impl->line("write: " + impl->segment);
+  else
+    impl->draw();
+}
+
 void kiln::TextProgress::endStage(llvm::StringRef stage, double seconds,
                                   bool succeeded) {
   std::lock_guard<std::mutex> lock(impl->mutex);
@@ -652,6 +675,7 @@ void kiln::TextProgress::endStage(llvm::StringRef stage, double seconds,
   impl->stage.clear();
   impl->pass.clear();
   impl->write.reset();
+  impl->segment.clear();
   impl->line(text);
 }
 

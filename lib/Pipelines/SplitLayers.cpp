@@ -459,7 +459,8 @@ kiln::splitLayers(ModuleOp module) {
 LogicalResult kiln::writeSplitLayers(
     MLIRContext &context, std::vector<SplitSegment> &segments, StringRef dir,
     const circle::WriterOptions &writer,
-    ArrayRef<std::pair<std::string, std::string>> manifestInfo) {
+    ArrayRef<std::pair<std::string, std::string>> manifestInfo,
+    const std::function<void(StringRef, size_t, size_t)> &beginSegment) {
   Location loc = UnknownLoc::get(&context);
   namespace fs = llvm::sys::fs;
   bool created = false;
@@ -506,7 +507,9 @@ LogicalResult kiln::writeSplitLayers(
   };
   StringRef extension =
       writer.flavor == circle::Flavor::TFLite ? ".tflite" : ".circle";
-  for (SplitSegment &segment : segments) {
+  for (auto [index, segment] : llvm::enumerate(segments)) {
+    if (beginSegment)
+      beginSegment(segment.name, index, segments.size());
     segment.file = segment.name + extension.str();
     llvm::SmallString<256> path(staging);
     llvm::sys::path::append(path, segment.file);

@@ -43,6 +43,9 @@ public:
   /// Writing: buffers and bytes written so far (before the first buffer and
   /// after each).
   virtual void wrote(const circle::WriteProgress &progress) {}
+  /// With split: segment `index` of `count` starts being written (the
+  /// buffers reported next are its own).
+  virtual void beginSegment(llvm::StringRef name, size_t index, size_t count) {}
   /// The stage ended after `seconds` (failed when !succeeded).
   virtual void endStage(llvm::StringRef stage, double seconds, bool succeeded) {}
 };
@@ -52,7 +55,8 @@ public:
 /// place (a terminal: stage n of N, the pass running, elapsed time; while
 /// writing, buffers, bytes and the layer) or, for logs, plain lines: each
 /// stage as it starts and ends, and while writing one line per decoder layer
-/// (`layers.<i>.` in the tensor names) and one at the end.
+/// (`layers.<i>.` in the tensor names) and one at the end (with split: one
+/// line per segment instead, and the segment in the bar).
 class TextProgress : public ConvertProgress {
 public:
   struct Options {
@@ -67,6 +71,7 @@ public:
   void beginStage(llvm::StringRef stage) override;
   void beginPass(llvm::StringRef pass) override;
   void wrote(const circle::WriteProgress &progress) override;
+  void beginSegment(llvm::StringRef name, size_t index, size_t count) override;
   void endStage(llvm::StringRef stage, double seconds, bool succeeded) override;
   /// Erases the bar, if one is drawn, before other output goes to the same
   /// stream (diagnostics); it is drawn again at the next update. The

@@ -29,6 +29,7 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,12 +84,15 @@ mlir::FailureOr<std::vector<SplitSegment>> splitLayers(mlir::ModuleOp module);
 /// they chain), `manifestInfo` adding top-level string entries. `dir` is
 /// created when missing (its parent must exist). Everything is written to a
 /// temporary directory inside `dir` first and renamed into place when all
-/// succeeded (the manifest last): a failure leaves no new file. `progress`,
-/// when set, is called before each segment is written.
+/// succeeded (the manifest last): a failure leaves no new file.
+/// `beginSegment`, when set, is called before each segment is written (its
+/// name, index and the number of segments).
 mlir::LogicalResult writeSplitLayers(
     mlir::MLIRContext &context, std::vector<SplitSegment> &segments,
     llvm::StringRef dir, const circle::WriterOptions &writer,
-    llvm::ArrayRef<std::pair<std::string, std::string>> manifestInfo = {});
+    llvm::ArrayRef<std::pair<std::string, std::string>> manifestInfo = {},
+    const std::function<void(llvm::StringRef, size_t, size_t)> &beginSegment =
+        {});
 } // namespace kiln
 
 #endif // KILN_PIPELINES_SPLITLAYERS_H
