@@ -2,9 +2,9 @@
 #ifndef KILN_DIALECT_KILN_IR_KILNOPS_TD
 #define KILN_DIALECT_KILN_IR_KILNOPS_TD
 
-include "kiln/Dialect/Kiln/IR/KilnDialect.td"
-include "kiln/Dialect/Kiln/IR/KilnTypes.td"
-include "kiln/Dialect/Kiln/IR/KilnInterfaces.td"
+include "kiln/KilnDialect.td"
+include "kiln/KilnTypes.td"
+include "kiln/KilnInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/IR/CommonTypeConstraints.td"

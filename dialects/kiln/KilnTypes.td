@@ -2,7 +2,7 @@
 #ifndef KILN_DIALECT_KILN_IR_KILNTYPES_TD
 #define KILN_DIALECT_KILN_IR_KILNTYPES_TD
 
-include "kiln/Dialect/Kiln/IR/KilnDialect.td"
+include "kiln/KilnDialect.td"
 
 def Kiln_NoneType : Kiln_Type<"None", "none"> {
   let summary = "TorchScript None";

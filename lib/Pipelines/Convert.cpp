@@ -416,7 +416,8 @@ std::optional<unsigned> layerOf(StringRef name) {
     if (at == StringRef::npos)
       continue;
     StringRef rest = name.drop_front(at + marker.size());
-    StringRef digits = rest.take_while([](char c) { return c >= '0' && c <= '9'; });
+    StringRef digits =
+        rest.take_while([](char c) { return c >= '0' && c <= '9'; });
     unsigned layer;
     if (!digits.empty() && !digits.getAsInteger(10, layer))
       return layer;
@@ -473,7 +474,8 @@ struct kiln::TextProgress::Impl {
   std::string stageLabel() const {
     std::string text = stage;
     if (stageNumber && !stages.empty())
-      text = std::to_string(stageNumber) + "/" + std::to_string(stages.size()) + " " + text;
+      text = std::to_string(stageNumber) + "/" + std::to_string(stages.size()) +
+             " " + text;
     return text;
   }
   /// Buffers and bytes written, and the layer: "12/40 buffers, 3.1 MB of
@@ -532,11 +534,13 @@ struct kiln::TextProgress::Impl {
         text += ": " + pass;
     }
     const unsigned width = 20;
-    unsigned filled = std::min<unsigned>(width, unsigned(fraction * width + 0.5));
+    unsigned filled =
+        std::min<unsigned>(width, unsigned(fraction * width + 0.5));
     std::string bar(filled, '=');
     bar.resize(width, ' ');
     std::string counter = stageNumber && !stages.empty()
-                              ? std::to_string(stageNumber) + "/" + std::to_string(stages.size()) + " "
+                              ? std::to_string(stageNumber) + "/" +
+                                    std::to_string(stages.size()) + " "
                               : "";
     std::string shown = "[" + bar + "] " + counter + text;
     std::string time;
@@ -556,7 +560,8 @@ struct kiln::TextProgress::Impl {
     if (!stage.empty() && !options.bar) {
       std::string text;
       llvm::raw_string_ostream s(text);
-      s << stageLabel() << llvm::format(" (running for %.1fs)", since(stageStart));
+      s << stageLabel()
+        << llvm::format(" (running for %.1fs)", since(stageStart));
       line(text);
     }
     draw();
@@ -565,9 +570,11 @@ struct kiln::TextProgress::Impl {
     std::unique_lock<std::mutex> lock(mutex);
     while (!stopping) {
       Clock::time_point next =
-          showing ? Clock::now() + std::chrono::milliseconds(200)
-                  : start + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(options.delaySeconds));
+          showing
+              ? Clock::now() + std::chrono::milliseconds(200)
+              : start +
+                    std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(options.delaySeconds));
       if (showing && !options.bar)
         wake.wait(lock, [&] { return stopping; });
       else
@@ -612,7 +619,8 @@ void kiln::TextProgress::beginStage(llvm::StringRef stage) {
   impl->lastLayer.reset();
   impl->stageStart = Impl::Clock::now();
   auto it = llvm::find(impl->stages, impl->stage);
-  impl->stageNumber = it == impl->stages.end() ? 0 : it - impl->stages.begin() + 1;
+  impl->stageNumber =
+      it == impl->stages.end() ? 0 : it - impl->stages.begin() + 1;
   if (!impl->options.bar)
     impl->line(impl->stageLabel());
   impl->draw();
@@ -655,8 +663,8 @@ void kiln::TextProgress::wrote(const circle::WriteProgress &progress) {
 void kiln::TextProgress::beginSegment(llvm::StringRef name, size_t index,
                                       size_t count) {
   std::lock_guard<std::mutex> lock(impl->mutex);
-  impl->segment =
-      name.str() + " " + std::to_string(index + 1) + "/" + std::to_string(count);
+  impl->segment = name.str() + " " + std::to_string(index + 1) + "/" +
+                  std::to_string(count);
   impl->check();
   if (!impl->options.bar)
     impl->line("write: " + impl->segment);

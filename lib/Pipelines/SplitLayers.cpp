@@ -127,15 +127,15 @@ struct Partition {
 };
 } // namespace
 
-FailureOr<std::vector<kiln::SplitSegment>>
-kiln::splitLayers(ModuleOp module) {
+FailureOr<std::vector<kiln::SplitSegment>> kiln::splitLayers(ModuleOp module) {
   MLIRContext *ctx = module.getContext();
   SmallVector<func::FuncOp> funcs;
   for (auto f : module.getOps<func::FuncOp>())
     if (f.isPublic() && !f.isExternal())
       funcs.push_back(f);
   if (funcs.empty())
-    return emitError(module.getLoc()) << "--split layers: no signature to split";
+    return emitError(module.getLoc())
+           << "--split layers: no signature to split";
 
   // The layers, over every signature.
   std::set<int64_t> layerSet;
@@ -193,8 +193,7 @@ kiln::splitLayers(ModuleOp module) {
         return !def || isConstant(def) || p.floating.contains(def);
       });
       if (inputOnly && (place.layer || !place.module) &&
-          op.getNumRegions() == 0 &&
-          isMemoryEffectFree(&op)) {
+          op.getNumRegions() == 0 && isMemoryEffectFree(&op)) {
         p.floating.insert(&op);
         continue;
       }
@@ -389,7 +388,8 @@ kiln::splitLayers(ModuleOp module) {
         argTypes.push_back(v.getType());
         argAttrs.push_back(nameAttr(name));
         argLocs.push_back(NameLoc::get(StringAttr::get(ctx, name)));
-        sig.inputs.push_back({name, typeString(v.getType()),
+        sig.inputs.push_back({name,
+                              typeString(v.getType()),
                               segmentName(p.home.lookup(v.getDefiningOp())),
                               {}});
       }
@@ -408,7 +408,8 @@ kiln::splitLayers(ModuleOp module) {
         results.push_back(v);
         resultTypes.push_back(v.getType());
         resultAttrs.push_back(nameAttr(name));
-        sig.outputs.push_back({name, typeString(v.getType()), "", consumers[k]});
+        sig.outputs.push_back(
+            {name, typeString(v.getType()), "", consumers[k]});
       }
       for (unsigned i : modelOut) {
         Value v = ret.getOperand(i);
@@ -423,7 +424,8 @@ kiln::splitLayers(ModuleOp module) {
       OpBuilder builder(ctx);
       builder.setInsertionPointToEnd(seg.getBody());
       auto g = builder.create<func::FuncOp>(
-          f.getLoc(), f.getName(), builder.getFunctionType(argTypes, resultTypes));
+          f.getLoc(), f.getName(),
+          builder.getFunctionType(argTypes, resultTypes));
       for (NamedAttribute attr : f->getAttrs()) {
         StringRef n = attr.getName().getValue();
         if (n != SymbolTable::getSymbolAttrName() && n != "function_type" &&
@@ -489,8 +491,8 @@ LogicalResult kiln::writeSplitLayers(
     if (ec) {
       if (created)
         fs::remove(dir);
-      return emitError(loc) << "cannot create a temporary directory in '"
-                            << dir << "': " << ec.message();
+      return emitError(loc) << "cannot create a temporary directory in '" << dir
+                            << "': " << ec.message();
     }
   }
   std::vector<std::string> files;

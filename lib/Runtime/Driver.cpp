@@ -1,10 +1,10 @@
 //===- Driver.cpp - The kiln-run command line -----------------------------===//
 //
-//   kiln-run model.mlir --function prefill --input hidden=h.bin ... --output-dir out/
-//   kiln-run model.mlir --function forward --inputs-from ref/ --step prefill
-//   kiln-run --compare a.mlir b.mlir [--inputs-from ref/ | --random-inputs]
-//   kiln-run --compare model.mlir@prefill model.mlir@prefill_reference ...
-//   kiln-run ... --bench 20
+//   kiln-run model.mlir --function prefill --input hidden=h.bin ...
+//   --output-dir out/ kiln-run model.mlir --function forward --inputs-from ref/
+//   --step prefill kiln-run --compare a.mlir b.mlir [--inputs-from ref/ |
+//   --random-inputs] kiln-run --compare model.mlir@prefill
+//   model.mlir@prefill_reference ... kiln-run ... --bench 20
 //
 //===----------------------------------------------------------------------===//
 #include "Inputs.h"
@@ -19,8 +19,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -84,13 +84,16 @@ private:
   std::string defaultFunction(ModuleOp module);
   InputSet makeInputs(const ReferenceStep *step);
   /// Runs (and benchmarks) one function; throws EvalError / Reported.
-  RunResult run(Variant &v, const std::string &function, const InputSet &inputs);
+  RunResult run(Variant &v, const std::string &function,
+                const InputSet &inputs);
   /// Prints one metrics table; `enforce`: outputs beyond --max-abs-error /
   /// --max-peir make the run fail.
-  void printMetrics(llvm::StringRef title, const std::vector<OutputLeaf> &actual,
-                    const std::vector<std::pair<std::string, at::Tensor>> &expected,
-                    bool enforce = true);
-  void writeOutputs(const std::string &step, const std::vector<OutputLeaf> &outputs,
+  void
+  printMetrics(llvm::StringRef title, const std::vector<OutputLeaf> &actual,
+               const std::vector<std::pair<std::string, at::Tensor>> &expected,
+               bool enforce = true);
+  void writeOutputs(const std::string &step,
+                    const std::vector<OutputLeaf> &outputs,
                     const std::string &source);
   const ReferenceStep *stepFor(const std::string &function);
   /// --dump-intermediates: every tensor result of every op, in execution
@@ -136,8 +139,8 @@ std::string Runner::defaultFunction(ModuleOp module) {
   std::string list;
   for (auto &c : candidates)
     list += (list.empty() ? "" : ", ") + c;
-  fail("choose a function with --function (public functions: " + (list.empty() ? "none" : list) +
-       ")");
+  fail("choose a function with --function (public functions: " +
+       (list.empty() ? "none" : list) + ")");
 }
 
 const ReferenceStep *Runner::stepFor(const std::string &function) {
@@ -150,8 +153,8 @@ const ReferenceStep *Runner::stepFor(const std::string &function) {
   std::string steps;
   for (auto &s : reference->stepNames)
     steps += (steps.empty() ? "" : ", ") + s;
-  fail("reference '" + reference->dir + "' has no step '" + step + "' (steps: " + steps +
-       "); choose one with --step");
+  fail("reference '" + reference->dir + "' has no step '" + step +
+       "' (steps: " + steps + "); choose one with --step");
 }
 
 InputSet Runner::makeInputs(const ReferenceStep *step) {
@@ -166,7 +169,8 @@ InputSet Runner::makeInputs(const ReferenceStep *step) {
     for (const TensorEntry &e : step->inputs) {
       InputSource src;
       src.label = "reference input '" + e.name + "'";
-      src.value = RValue::tensor(readTensorFile(e.file, e.shape, e.dtype, src.label));
+      src.value =
+          RValue::tensor(readTensorFile(e.file, e.shape, e.dtype, src.label));
       set.positional.push_back(std::move(src));
     }
   std::map<int64_t, InputSource> indexed;
@@ -178,13 +182,17 @@ InputSet Runner::makeInputs(const ReferenceStep *step) {
     InputSource src;
     src.label = "input '" + name.str() + "'";
     auto [file, type] = rest.rsplit(':');
-    if (!type.empty() && (type.contains('x') || type.starts_with("f") || type.starts_with("i"))) {
+    if (!type.empty() && (type.contains('x') || type.starts_with("f") ||
+                          type.starts_with("i"))) {
       Type t = parseType(("tensor<" + type + ">").str(), &ctx);
       auto r = dyn_cast_or_null<RankedTensorType>(t);
-      std::optional<at::ScalarType> dtype = r ? scalarTypeOf(r.getElementType()) : std::nullopt;
+      std::optional<at::ScalarType> dtype =
+          r ? scalarTypeOf(r.getElementType()) : std::nullopt;
       if (!r || !r.hasStaticShape() || !dtype)
-        fail(src.label + ": cannot parse type '" + type + "' (expected e.g. 1x16x64xf32)");
-      src.value = RValue::tensor(readTensorFile(file.str(), r.getShape(), *dtype, src.label));
+        fail(src.label + ": cannot parse type '" + type +
+             "' (expected e.g. 1x16x64xf32)");
+      src.value = RValue::tensor(
+          readTensorFile(file.str(), r.getShape(), *dtype, src.label));
     } else {
       file = rest;
     }
@@ -219,7 +227,8 @@ InputSet Runner::makeInputs(const ReferenceStep *step) {
   return set;
 }
 
-RunResult Runner::run(Variant &v, const std::string &function, const InputSet &inputs) {
+RunResult Runner::run(Variant &v, const std::string &function,
+                      const InputSet &inputs) {
   Function *fn = v.compiler->getFunction(function, v.module->getLoc());
   if (!fn)
     throw Reported();
@@ -229,7 +238,8 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
     std::vector<RValue> raw = bindInputs(func, inputs);
     for (size_t i = 0; i < raw.size(); ++i)
       args.push_back(bindArgument(raw[i], func.getArgumentTypes()[i],
-                                  "argument '" + argumentName(func, i) + "' of @" + function));
+                                  "argument '" + argumentName(func, i) +
+                                      "' of @" + function));
   } catch (const EvalError &e) {
     emitError(func.getLoc()) << e.what();
     throw Reported();
@@ -253,7 +263,8 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
       auto start = std::chrono::steady_clock::now();
       callFunction(*fn, args);
       auto end = std::chrono::steady_clock::now();
-      times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+      times.push_back(
+          std::chrono::duration<double, std::milli>(end - start).count());
     }
     double sum = 0;
     for (double t : times)
@@ -263,25 +274,29 @@ RunResult Runner::run(Variant &v, const std::string &function, const InputSet &i
     result.msMedian = times[times.size() / 2];
     result.msMin = times.front();
   }
-  result.outputs = flattenOutputs(results, func.getResultTypes(), resultNames(func));
+  result.outputs =
+      flattenOutputs(results, func.getResultTypes(), resultNames(func));
   return result;
 }
 
-void Runner::printMetrics(llvm::StringRef title, const std::vector<OutputLeaf> &actual,
-                          const std::vector<std::pair<std::string, at::Tensor>> &expected,
-                          bool enforce) {
+void Runner::printMetrics(
+    llvm::StringRef title, const std::vector<OutputLeaf> &actual,
+    const std::vector<std::pair<std::string, at::Tensor>> &expected,
+    bool enforce) {
   llvm::outs() << title << "\n";
   if (actual.size() != expected.size())
-    fail("the function returns " + llvm::Twine(actual.size()) + " tensors but " +
-         llvm::Twine(expected.size()) + " are expected");
-  const char *cols[] = {"output", "shape", "max_abs", "mean_abs", "peir", "cosine"};
-  llvm::outs() << llvm::format("  %-16s %-18s %-11s %-11s %-11s %s\n", cols[0], cols[1],
-                               cols[2], cols[3], cols[4], cols[5]);
+    fail("the function returns " + llvm::Twine(actual.size()) +
+         " tensors but " + llvm::Twine(expected.size()) + " are expected");
+  const char *cols[] = {"output",   "shape", "max_abs",
+                        "mean_abs", "peir",  "cosine"};
+  llvm::outs() << llvm::format("  %-16s %-18s %-11s %-11s %-11s %s\n", cols[0],
+                               cols[1], cols[2], cols[3], cols[4], cols[5]);
   for (size_t i = 0; i < actual.size(); ++i) {
     TensorMetrics m = compareTensors(actual[i].tensor, expected[i].second);
     std::string shape = shapeToString(actual[i].tensor.sizes().vec());
-    llvm::outs() << llvm::format("  %-16s %-18s %.3e  %.3e  %.3e  %.8f", expected[i].first.c_str(),
-                                 shape.c_str(), m.maxAbs, m.meanAbs, m.peir, m.cosine);
+    llvm::outs() << llvm::format("  %-16s %-18s %.3e  %.3e  %.3e  %.8f",
+                                 expected[i].first.c_str(), shape.c_str(),
+                                 m.maxAbs, m.meanAbs, m.peir, m.cosine);
     if (!m.note.empty())
       llvm::outs() << "  (" << m.note << ")";
     bool bad = enforce && ((opts.maxAbs >= 0 && !(m.maxAbs <= opts.maxAbs)) ||
@@ -294,7 +309,8 @@ void Runner::printMetrics(llvm::StringRef title, const std::vector<OutputLeaf> &
   }
 }
 
-void Runner::writeOutputs(const std::string &step, const std::vector<OutputLeaf> &outputs,
+void Runner::writeOutputs(const std::string &step,
+                          const std::vector<OutputLeaf> &outputs,
                           const std::string &source) {
   if (std::error_code ec = llvm::sys::fs::create_directories(opts.outputDir))
     fail("cannot create '" + opts.outputDir + "': " + ec.message());
@@ -307,7 +323,8 @@ void Runner::writeOutputs(const std::string &step, const std::vector<OutputLeaf>
       if (auto *o = json->getAsObject())
         root = std::move(*o);
   if (!root.getObject("model"))
-    root["model"] = llvm::json::Object{{"producer", "kiln-run"}, {"source", source}};
+    root["model"] =
+        llvm::json::Object{{"producer", "kiln-run"}, {"source", source}};
   llvm::json::Array entries;
   for (const OutputLeaf &o : outputs) {
     std::string file = step + "." + o.name + ".bin";
@@ -317,10 +334,11 @@ void Runner::writeOutputs(const std::string &step, const std::vector<OutputLeaf>
     llvm::json::Array shape;
     for (int64_t d : o.tensor.sizes())
       shape.push_back(d);
-    entries.push_back(llvm::json::Object{{"name", o.name},
-                                         {"file", file},
-                                         {"shape", std::move(shape)},
-                                         {"dtype", dtypeFileName(o.tensor.scalar_type())}});
+    entries.push_back(
+        llvm::json::Object{{"name", o.name},
+                           {"file", file},
+                           {"shape", std::move(shape)},
+                           {"dtype", dtypeFileName(o.tensor.scalar_type())}});
   }
   root[step] = llvm::json::Object{{"outputs", std::move(entries)}};
   std::error_code ec;
@@ -340,7 +358,8 @@ void Runner::installDump(const std::string &function) {
       const RValue &v = frame.slots[slot];
       if (v.kind != RValue::Kind::Tensor)
         continue;
-      std::string file = llvm::formatv("{0}.{1:d5}.bin", function, dumpEntries.size()).str();
+      std::string file =
+          llvm::formatv("{0}.{1:d5}.bin", function, dumpEntries.size()).str();
       llvm::SmallString<256> path(dir);
       llvm::sys::path::append(path, file);
       writeTensorFile(path.str().str(), v.t);
@@ -350,12 +369,13 @@ void Runner::installDump(const std::string &function) {
       llvm::json::Array shape;
       for (int64_t d : v.t.sizes())
         shape.push_back(d);
-      dumpEntries.push_back(llvm::json::Object{{"op", step.op->getName().getStringRef()},
-                                               {"result", static_cast<int64_t>(i)},
-                                               {"loc", loc},
-                                               {"file", file},
-                                               {"shape", std::move(shape)},
-                                               {"dtype", dtypeFileName(v.t.scalar_type())}});
+      dumpEntries.push_back(
+          llvm::json::Object{{"op", step.op->getName().getStringRef()},
+                             {"result", static_cast<int64_t>(i)},
+                             {"loc", loc},
+                             {"file", file},
+                             {"shape", std::move(shape)},
+                             {"dtype", dtypeFileName(v.t.scalar_type())}});
     }
   });
 }
@@ -367,7 +387,8 @@ void Runner::finishDump(const std::string &function) {
   llvm::raw_fd_ostream os(path, ec);
   if (ec)
     fail("cannot write '" + path.str() + "': " + ec.message());
-  os << llvm::formatv("{0:1}", llvm::json::Value(std::move(dumpEntries))) << "\n";
+  os << llvm::formatv("{0:1}", llvm::json::Value(std::move(dumpEntries)))
+     << "\n";
   dumpEntries = llvm::json::Array();
 }
 
@@ -385,8 +406,9 @@ int Runner::main(std::vector<std::string> positional) {
     reference = readReferenceFolder(opts.inputsFrom);
 
   if (opts.compare != (positional.size() == 2))
-    fail(opts.compare ? "--compare needs two models: A.mlir[@FUNC] B.mlir[@FUNC]"
-                      : "expected one model file (two with --compare)");
+    fail(opts.compare
+             ? "--compare needs two models: A.mlir[@FUNC] B.mlir[@FUNC]"
+             : "expected one model file (two with --compare)");
   std::vector<Variant> variants(positional.size());
   for (size_t i = 0; i < positional.size(); ++i) {
     std::tie(variants[i].file, variants[i].function) = splitSpec(positional[i]);
@@ -410,8 +432,10 @@ int Runner::main(std::vector<std::string> positional) {
       fb = defaultFunction(*variants[1].module);
     const ReferenceStep *step = stepFor(fa);
     InputSet inputs = makeInputs(step);
-    if (!step && inputs.positional.empty() && inputs.named.empty() && !inputs.randomSeed)
-      fail("--compare needs inputs: --inputs-from DIR, --input NAME=FILE or --random-inputs");
+    if (!step && inputs.positional.empty() && inputs.named.empty() &&
+        !inputs.randomSeed)
+      fail("--compare needs inputs: --inputs-from DIR, --input NAME=FILE or "
+           "--random-inputs");
     RunResult a = run(variants[0], fa, inputs);
     RunResult b = run(variants[1], fb, inputs);
     std::vector<std::pair<std::string, at::Tensor>> expected;
@@ -420,23 +444,28 @@ int Runner::main(std::vector<std::string> positional) {
     if (step && step->outputs.size() == a.outputs.size())
       for (size_t i = 0; i < expected.size(); ++i)
         expected[i].first = step->outputs[i].name;
-    std::string nameA = variants[0].file + "@" + fa, nameB = variants[1].file + "@" + fb;
+    std::string nameA = variants[0].file + "@" + fa,
+                nameB = variants[1].file + "@" + fb;
     printMetrics("B " + nameB + " vs A " + nameA, b.outputs, expected);
     if (step && !step->outputs.empty()) {
       std::vector<std::pair<std::string, at::Tensor>> ref;
       for (const TensorEntry &e : step->outputs)
-        ref.push_back({e.name, readTensorFile(e.file, e.shape, e.dtype,
-                                              "reference output '" + e.name + "'")});
+        ref.push_back(
+            {e.name, readTensorFile(e.file, e.shape, e.dtype,
+                                    "reference output '" + e.name + "'")});
       // Informative: the tolerance applies to B against A.
-      printMetrics("A " + nameA + " vs reference " + opts.inputsFrom, a.outputs, ref, false);
-      printMetrics("B " + nameB + " vs reference " + opts.inputsFrom, b.outputs, ref, false);
+      printMetrics("A " + nameA + " vs reference " + opts.inputsFrom, a.outputs,
+                   ref, false);
+      printMetrics("B " + nameB + " vs reference " + opts.inputsFrom, b.outputs,
+                   ref, false);
     }
     if (opts.bench)
       llvm::outs() << llvm::format(
-          "time per call: A %.3f ms, B %.3f ms (median %.3f / %.3f ms; %u calls after %u "
+          "time per call: A %.3f ms, B %.3f ms (median %.3f / %.3f ms; %u "
+          "calls after %u "
           "warm-up, %d threads); B/A = %.3f\n",
-          a.msPerCall, b.msPerCall, a.msMedian, b.msMedian, opts.bench, opts.warmup,
-          at::get_num_threads(), b.msPerCall / a.msPerCall);
+          a.msPerCall, b.msPerCall, a.msMedian, b.msMedian, opts.bench,
+          opts.warmup, at::get_num_threads(), b.msPerCall / a.msPerCall);
     if (!opts.outputDir.empty()) {
       writeOutputs("A", a.outputs, nameA);
       writeOutputs("B", b.outputs, nameB);
@@ -461,18 +490,20 @@ int Runner::main(std::vector<std::string> positional) {
     if (step && !step->outputs.empty()) {
       std::vector<std::pair<std::string, at::Tensor>> ref;
       for (const TensorEntry &e : step->outputs)
-        ref.push_back({e.name, readTensorFile(e.file, e.shape, e.dtype,
-                                              "reference output '" + e.name + "'")});
-      printMetrics("@" + function + " vs reference " + opts.inputsFrom + " step '" + stepName +
-                       "'",
+        ref.push_back(
+            {e.name, readTensorFile(e.file, e.shape, e.dtype,
+                                    "reference output '" + e.name + "'")});
+      printMetrics("@" + function + " vs reference " + opts.inputsFrom +
+                       " step '" + stepName + "'",
                    r.outputs, ref);
     }
     if (opts.bench)
-      llvm::outs() << llvm::format(
-          "@%s: %.3f ms per call (median %.3f, min %.3f; %u calls after %u warm-up, %d "
-          "threads)\n",
-          function.c_str(), r.msPerCall, r.msMedian, r.msMin, opts.bench, opts.warmup,
-          at::get_num_threads());
+      llvm::outs() << llvm::format("@%s: %.3f ms per call (median %.3f, min "
+                                   "%.3f; %u calls after %u warm-up, %d "
+                                   "threads)\n",
+                                   function.c_str(), r.msPerCall, r.msMedian,
+                                   r.msMin, opts.bench, opts.warmup,
+                                   at::get_num_threads());
     if (!opts.outputDir.empty())
       writeOutputs(stepName, r.outputs, v.file + "@" + function);
     if (!step && opts.outputDir.empty() && !opts.bench) {
@@ -501,67 +532,86 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   llvm::InitLLVM init(argc, argv);
   tuneAllocator();
   cl::OptionCategory category("kiln-run options");
-  cl::list<std::string> positional(cl::Positional, cl::desc("<model.mlir[@function]>..."),
+  cl::list<std::string> positional(cl::Positional,
+                                   cl::desc("<model.mlir[@function]>..."),
                                    cl::cat(category));
   cl::list<std::string> functions(
-      "function", cl::desc("Function(s) to run (default: the only public one, or 'forward')"),
+      "function",
+      cl::desc(
+          "Function(s) to run (default: the only public one, or 'forward')"),
       cl::CommaSeparated, cl::cat(category));
   cl::list<std::string> inputs(
       "input",
-      cl::desc("NAME=FILE[:TYPE]: raw little-endian tensor for argument NAME (a name, NAME.K "
-               "for tuple elements, or a leaf number 0, 1, ...); TYPE e.g. 1x16x64xf32 when the "
+      cl::desc("NAME=FILE[:TYPE]: raw little-endian tensor for argument NAME "
+               "(a name, NAME.K "
+               "for tuple elements, or a leaf number 0, 1, ...); TYPE e.g. "
+               "1x16x64xf32 when the "
                "argument type is not static"),
       cl::cat(category));
-  cl::list<std::string> args("arg", cl::desc("NAME=VALUE for scalar / Optional arguments "
-                                             "(true, false, none, integers, floats)"),
-                             cl::cat(category));
+  cl::list<std::string> args(
+      "arg",
+      cl::desc("NAME=VALUE for scalar / Optional arguments "
+               "(true, false, none, integers, floats)"),
+      cl::cat(category));
   cl::opt<std::string> inputsFrom(
       "inputs-from",
-      cl::desc("kiln_torch reference folder: take the step's inputs, compare with its outputs"),
+      cl::desc("kiln_torch reference folder: take the step's inputs, compare "
+               "with its outputs"),
       cl::cat(category));
-  cl::opt<std::string> step("step", cl::desc("Reference step (default: the function's name)"),
-                            cl::cat(category));
-  cl::opt<bool> randomInputs("random-inputs",
-                             cl::desc("Seeded random values for arguments without an input"),
-                             cl::cat(category));
-  cl::opt<uint64_t> seed("seed", cl::desc("Seed of --random-inputs"), cl::init(0),
-                         cl::cat(category));
-  cl::opt<int64_t> intRange("int-range",
-                            cl::desc("Random integers are drawn from [0, N) (default 16)"),
-                            cl::init(16), cl::cat(category));
+  cl::opt<std::string> step(
+      "step", cl::desc("Reference step (default: the function's name)"),
+      cl::cat(category));
+  cl::opt<bool> randomInputs(
+      "random-inputs",
+      cl::desc("Seeded random values for arguments without an input"),
+      cl::cat(category));
+  cl::opt<uint64_t> seed("seed", cl::desc("Seed of --random-inputs"),
+                         cl::init(0), cl::cat(category));
+  cl::opt<int64_t> intRange(
+      "int-range",
+      cl::desc("Random integers are drawn from [0, N) (default 16)"),
+      cl::init(16), cl::cat(category));
   cl::opt<std::string> outputDir(
-      "output-dir", cl::desc("Write outputs as <step>.<name>.bin with an index.json"),
+      "output-dir",
+      cl::desc("Write outputs as <step>.<name>.bin with an index.json"),
       cl::cat(category));
-  cl::opt<bool> compare("compare",
-                        cl::desc("Run two models (A.mlir[@FUNC] B.mlir[@FUNC]) on the same "
-                                 "inputs and print B's error against A"),
-                        cl::cat(category));
-  cl::opt<unsigned> bench("bench", cl::desc("Time N calls after warm-up"), cl::init(0),
-                          cl::cat(category));
-  cl::opt<unsigned> warmup("warmup", cl::desc("Warm-up calls before --bench (default 3)"),
+  cl::opt<bool> compare(
+      "compare",
+      cl::desc("Run two models (A.mlir[@FUNC] B.mlir[@FUNC]) on the same "
+               "inputs and print B's error against A"),
+      cl::cat(category));
+  cl::opt<unsigned> bench("bench", cl::desc("Time N calls after warm-up"),
+                          cl::init(0), cl::cat(category));
+  cl::opt<unsigned> warmup("warmup",
+                           cl::desc("Warm-up calls before --bench (default 3)"),
                            cl::init(3), cl::cat(category));
-  cl::opt<int> threads("num-threads", cl::desc("ATen intra-op threads"), cl::init(0),
-                       cl::cat(category));
-  cl::opt<double> maxAbs("max-abs-error",
-                         cl::desc("Exit with 1 when an output's max abs error exceeds this"),
-                         cl::init(-1), cl::cat(category));
-  cl::opt<double> maxPeir("max-peir", cl::desc("Exit with 1 when an output's PEIR exceeds this"),
-                          cl::init(-1), cl::cat(category));
+  cl::opt<int> threads("num-threads", cl::desc("ATen intra-op threads"),
+                       cl::init(0), cl::cat(category));
+  cl::opt<double> maxAbs(
+      "max-abs-error",
+      cl::desc("Exit with 1 when an output's max abs error exceeds this"),
+      cl::init(-1), cl::cat(category));
+  cl::opt<double> maxPeir(
+      "max-peir", cl::desc("Exit with 1 when an output's PEIR exceeds this"),
+      cl::init(-1), cl::cat(category));
   cl::opt<std::string> dumpDir(
       "dump-intermediates",
-      cl::desc("Write every tensor an op produces (first call, execution order) to "
-               "DIR/<function>.NNNNN.bin, listed with op name and location in "
-               "DIR/<function>.json"),
+      cl::desc(
+          "Write every tensor an op produces (first call, execution order) to "
+          "DIR/<function>.NNNNN.bin, listed with op name and location in "
+          "DIR/<function>.json"),
       cl::cat(category));
-  cl::opt<std::string> gemm(
-      "gemm",
-      cl::desc("Float linear / fully_connected kernel: aten (default; bit-exact with PyTorch "
-               "on the CPU) or onednn (oneDNN GEMM: faster where ATen uses a reference "
-               "BLAS; ~1e-6 relative float differences)"),
-      cl::init("aten"), cl::cat(category));
+  cl::opt<std::string> gemm("gemm",
+                            cl::desc("Float linear / fully_connected kernel: "
+                                     "aten (default; bit-exact with PyTorch "
+                                     "on the CPU) or onednn (oneDNN GEMM: "
+                                     "faster where ATen uses a reference "
+                                     "BLAS; ~1e-6 relative float differences)"),
+                            cl::init("aten"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "kiln-run: evaluate kiln / circle functions with ATen kernels\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "kiln-run: evaluate kiln / circle functions with ATen kernels\n");
 
   Options opts;
   opts.functions.assign(functions.begin(), functions.end());
@@ -593,7 +643,8 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
   Runner runner(ctx, sourceMgr, std::move(opts));
   try {
-    return runner.main(std::vector<std::string>(positional.begin(), positional.end()));
+    return runner.main(
+        std::vector<std::string>(positional.begin(), positional.end()));
   } catch (const Reported &) {
     return 1;
   } catch (const c10::Error &e) {

@@ -14,7 +14,9 @@ namespace kiln::runtime {
 // DType / HostTensor / HostValue
 //===----------------------------------------------------------------------===//
 
-llvm::StringRef dtypeName(DType dtype) { return dtypeFileName(toScalarType(dtype)); }
+llvm::StringRef dtypeName(DType dtype) {
+  return dtypeFileName(toScalarType(dtype));
+}
 
 std::optional<DType> parseDType(llvm::StringRef name) {
   if (auto s = parseDTypeName(name))
@@ -65,15 +67,19 @@ HostTensor HostTensor::zeros(DType dtype, std::vector<int64_t> shape) {
   return t;
 }
 
-HostTensor HostTensor::f32(std::vector<int64_t> shape, llvm::ArrayRef<float> values) {
+HostTensor HostTensor::f32(std::vector<int64_t> shape,
+                           llvm::ArrayRef<float> values) {
   HostTensor t = zeros(DType::F32, std::move(shape));
-  std::memcpy(t.bytes.data(), values.data(), std::min(t.bytes.size(), values.size() * 4));
+  std::memcpy(t.bytes.data(), values.data(),
+              std::min(t.bytes.size(), values.size() * 4));
   return t;
 }
 
-HostTensor HostTensor::i64(std::vector<int64_t> shape, llvm::ArrayRef<int64_t> values) {
+HostTensor HostTensor::i64(std::vector<int64_t> shape,
+                           llvm::ArrayRef<int64_t> values) {
   HostTensor t = zeros(DType::I64, std::move(shape));
-  std::memcpy(t.bytes.data(), values.data(), std::min(t.bytes.size(), values.size() * 8));
+  std::memcpy(t.bytes.data(), values.data(),
+              std::min(t.bytes.size(), values.size() * 8));
   return t;
 }
 
@@ -119,7 +125,8 @@ Evaluator::Evaluator(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 Evaluator::~Evaluator() = default;
 Evaluator::Evaluator(Evaluator &&) noexcept = default;
 
-std::unique_ptr<Evaluator> Evaluator::create(ModuleOp module, llvm::StringRef function) {
+std::unique_ptr<Evaluator> Evaluator::create(ModuleOp module,
+                                             llvm::StringRef function) {
   auto impl = std::make_unique<Impl>(module);
   impl->function = impl->compiler.getFunction(function, module.getLoc());
   if (!impl->function)
@@ -129,16 +136,19 @@ std::unique_ptr<Evaluator> Evaluator::create(ModuleOp module, llvm::StringRef fu
 
 func::FuncOp Evaluator::getFunction() const { return impl->function->func; }
 
-FailureOr<std::vector<HostValue>> Evaluator::run(llvm::ArrayRef<HostValue> args) {
+FailureOr<std::vector<HostValue>>
+Evaluator::run(llvm::ArrayRef<HostValue> args) {
   func::FuncOp func = impl->function->func;
   std::vector<RValue> values;
   try {
     if (args.size() != func.getNumArguments())
-      fail("@" + func.getSymName() + " takes " + llvm::Twine(func.getNumArguments()) +
-           " arguments, got " + llvm::Twine(args.size()));
+      fail("@" + func.getSymName() + " takes " +
+           llvm::Twine(func.getNumArguments()) + " arguments, got " +
+           llvm::Twine(args.size()));
     for (size_t i = 0; i < args.size(); ++i)
-      values.push_back(bindArgument(fromHost(args[i]), func.getArgumentTypes()[i],
-                                    "argument '" + argumentName(func, i) + "'"));
+      values.push_back(
+          bindArgument(fromHost(args[i]), func.getArgumentTypes()[i],
+                       "argument '" + argumentName(func, i) + "'"));
   } catch (const EvalError &e) {
     return emitError(func.getLoc()) << e.what();
   } catch (const std::exception &e) {
@@ -164,7 +174,8 @@ bool hasKernel(llvm::StringRef operationName) {
   return kernelTable().count(operationName) != 0;
 }
 
-FailureOr<Metrics> computeMetrics(const HostTensor &actual, const HostTensor &expected,
+FailureOr<Metrics> computeMetrics(const HostTensor &actual,
+                                  const HostTensor &expected,
                                   std::string &error) {
   try {
     TensorMetrics m = compareTensors(fromHost(actual), fromHost(expected));

@@ -11,9 +11,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -70,15 +70,17 @@ const char *dtypeFileName(at::ScalarType dtype) {
 }
 
 std::optional<at::ScalarType> parseDTypeName(llvm::StringRef name) {
-  for (at::ScalarType s : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt,
-                           at::kShort, at::kChar, at::kByte, at::kBool})
+  for (at::ScalarType s :
+       {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt,
+        at::kShort, at::kChar, at::kByte, at::kBool})
     if (name == dtypeFileName(s))
       return s;
   return std::nullopt;
 }
 
-at::Tensor readTensorFile(const std::string &path, llvm::ArrayRef<int64_t> shape,
-                          at::ScalarType dtype, const std::string &what) {
+at::Tensor readTensorFile(const std::string &path,
+                          llvm::ArrayRef<int64_t> shape, at::ScalarType dtype,
+                          const std::string &what) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
@@ -89,11 +91,11 @@ at::Tensor readTensorFile(const std::string &path, llvm::ArrayRef<int64_t> shape
   size_t expected = numel * c10::elementSize(dtype);
   size_t actual = (*buffer)->getBufferSize();
   if (actual != expected)
-    fail(what + ": '" + path + "' has " + llvm::Twine(actual) + " bytes, but a " +
-         dtypeFileName(dtype) + " tensor of shape " + shapeToString(shape) + " needs " +
-         llvm::Twine(expected));
+    fail(what + ": '" + path + "' has " + llvm::Twine(actual) +
+         " bytes, but a " + dtypeFileName(dtype) + " tensor of shape " +
+         shapeToString(shape) + " needs " + llvm::Twine(expected));
   at::Tensor t = at::empty(c10::IntArrayRef(shape.data(), shape.size()),
-                            at::TensorOptions().dtype(dtype));
+                           at::TensorOptions().dtype(dtype));
   if (expected)
     std::memcpy(t.data_ptr(), (*buffer)->getBufferStart(), expected);
   return t;
@@ -105,11 +107,13 @@ void writeTensorFile(const std::string &path, const at::Tensor &t) {
   llvm::raw_fd_ostream os(path, ec);
   if (ec)
     fail("cannot write '" + path + "': " + ec.message());
-  os.write(static_cast<const char *>(c.data_ptr()), c.numel() * c.element_size());
+  os.write(static_cast<const char *>(c.data_ptr()),
+           c.numel() * c.element_size());
 }
 
 static std::vector<TensorEntry> readEntries(const llvm::json::Array *array,
-                                            const std::string &dir, const std::string &where) {
+                                            const std::string &dir,
+                                            const std::string &where) {
   std::vector<TensorEntry> out;
   if (!array)
     return out;
@@ -151,7 +155,8 @@ ReferenceFolder readReferenceFolder(const std::string &dir) {
   llvm::sys::path::append(indexPath, "index.json");
   auto buffer = llvm::MemoryBuffer::getFile(indexPath);
   if (!buffer)
-    fail("cannot read '" + indexPath.str() + "': " + buffer.getError().message());
+    fail("cannot read '" + indexPath.str() +
+         "': " + buffer.getError().message());
   auto json = llvm::json::parse((*buffer)->getBuffer());
   if (!json) {
     std::string msg = llvm::toString(json.takeError());
@@ -209,7 +214,8 @@ RValue parseScalar(const std::string &text, const std::string &what) {
   double d;
   if (!s.getAsDouble(d))
     return RValue::real(d);
-  fail(what + ": cannot parse '" + text + "' (expected true, false, none, an integer or a float)");
+  fail(what + ": cannot parse '" + text +
+       "' (expected true, false, none, an integer or a float)");
 }
 
 namespace {
@@ -254,33 +260,39 @@ struct Binder {
     if (src.value)
       return *src.value;
     RankedTensorType r = staticType(type);
-    std::string what = src.label + " (argument '" + leaf + "' of @" + funcName + ")";
+    std::string what =
+        src.label + " (argument '" + leaf + "' of @" + funcName + ")";
     if (!r)
       fail(what + ": the argument type " + typeToString(type) +
            " has no static shape; give one: NAME=FILE:1x16x64xf32");
     std::optional<at::ScalarType> dtype = scalarTypeOf(r.getElementType());
     if (!dtype)
-      fail(what + ": unsupported element type " + typeToString(r.getElementType()));
+      fail(what + ": unsupported element type " +
+           typeToString(r.getElementType()));
     return RValue::tensor(readTensorFile(src.file, r.getShape(), *dtype, what));
   }
 
   RValue random(Type type, const std::string &leaf) {
     RankedTensorType r = staticType(type);
     if (!r)
-      fail("argument '" + leaf + "' of @" + funcName + " has type " + typeToString(type) +
+      fail("argument '" + leaf + "' of @" + funcName + " has type " +
+           typeToString(type) +
            ": random inputs need a static shape (or pass an input for it)");
     std::optional<at::ScalarType> dtype = scalarTypeOf(r.getElementType());
     if (!dtype)
       fail("argument '" + leaf + "': unsupported element type " +
            typeToString(r.getElementType()));
-    at::Generator gen =
-        at::make_generator<at::CPUGeneratorImpl>(*in.randomSeed * 1000003 + randomCount++);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+        *in.randomSeed * 1000003 + randomCount++);
     std::vector<int64_t> shape(r.getShape().begin(), r.getShape().end());
     if (at::isFloatingType(*dtype))
-      return RValue::tensor(at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat)).to(*dtype));
+      return RValue::tensor(
+          at::randn(shape, gen, at::TensorOptions().dtype(at::kFloat))
+              .to(*dtype));
     int64_t high = *dtype == at::kBool ? 2 : in.randomIntRange;
-    return RValue::tensor(at::randint(0, high, shape, gen, at::TensorOptions().dtype(at::kLong))
-                              .to(*dtype));
+    return RValue::tensor(
+        at::randint(0, high, shape, gen, at::TensorOptions().dtype(at::kLong))
+            .to(*dtype));
   }
 
   RValue build(Type t, const std::string &name) {
@@ -294,7 +306,8 @@ struct Binder {
         return load(in.positional[next++], t, name);
       if (in.randomSeed)
         return random(t, name);
-      fail("no input for argument '" + name + "' (" + typeToString(t) + ") of @" + funcName);
+      fail("no input for argument '" + name + "' (" + typeToString(t) +
+           ") of @" + funcName);
     }
     if (t.isIntOrIndexOrFloat()) {
       auto s = in.scalars.find(name);
@@ -319,25 +332,29 @@ struct Binder {
       return RValue::none();
     if (auto opt = dyn_cast<kiln::OptionalType>(t)) {
       auto s = in.scalars.find(name);
-      if (s != in.scalars.end() && (s->second == "none" || s->second == "None")) {
+      if (s != in.scalars.end() &&
+          (s->second == "none" || s->second == "None")) {
         used.insert(name);
         return RValue::none();
       }
-      bool present = hasNamedUnder(name) ||
-                     (next < in.positional.size() && hasTensorLeaf(opt.getElementType()));
+      bool present =
+          hasNamedUnder(name) ||
+          (next < in.positional.size() && hasTensorLeaf(opt.getElementType()));
       return present ? build(opt.getElementType(), name) : RValue::none();
     }
     if (auto tuple = dyn_cast<TupleType>(t)) {
       std::vector<RValue> elements;
       for (size_t i = 0; i < tuple.size(); ++i)
-        elements.push_back(build(tuple.getType(i), name + "." + std::to_string(i)));
+        elements.push_back(
+            build(tuple.getType(i), name + "." + std::to_string(i)));
       return RValue::sequence(std::move(elements));
     }
     if (auto list = dyn_cast<kiln::ListType>(t)) {
       std::vector<RValue> elements;
       if (!hasTensorLeaf(list.getElementType()))
         fail("argument '" + name + "' of @" + funcName + ": lists of " +
-             typeToString(list.getElementType()) + " cannot be given as inputs");
+             typeToString(list.getElementType()) +
+             " cannot be given as inputs");
       for (size_t i = 0;; ++i) {
         std::string element = name + "." + std::to_string(i);
         if (!hasNamedUnder(element) && next >= in.positional.size())
@@ -346,13 +363,15 @@ struct Binder {
       }
       return RValue::sequence(std::move(elements));
     }
-    fail("argument '" + name + "' of @" + funcName + " has unsupported type " + typeToString(t));
+    fail("argument '" + name + "' of @" + funcName + " has unsupported type " +
+         typeToString(t));
   }
 };
 } // namespace
 
 /// Names a named input may take: leaves, and anything below a list.
-static void collectNames(Type t, const std::string &name, std::vector<std::string> &leaves,
+static void collectNames(Type t, const std::string &name,
+                         std::vector<std::string> &leaves,
                          std::vector<std::string> &lists) {
   if (auto opt = dyn_cast<kiln::OptionalType>(t)) {
     leaves.push_back(name); // --arg NAME=none
@@ -360,7 +379,8 @@ static void collectNames(Type t, const std::string &name, std::vector<std::strin
   }
   if (auto tuple = dyn_cast<TupleType>(t)) {
     for (size_t i = 0; i < tuple.size(); ++i)
-      collectNames(tuple.getType(i), name + "." + std::to_string(i), leaves, lists);
+      collectNames(tuple.getType(i), name + "." + std::to_string(i), leaves,
+                   lists);
     return;
   }
   if (isa<kiln::ListType>(t)) {
@@ -376,7 +396,8 @@ std::vector<RValue> bindInputs(func::FuncOp func, const InputSet &inputs) {
     std::vector<std::string> leaves, lists;
     std::string names;
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
-      collectNames(func.getArgumentTypes()[i], argumentName(func, i), leaves, lists);
+      collectNames(func.getArgumentTypes()[i], argumentName(func, i), leaves,
+                   lists);
       names += (i ? ", " : "") + argumentName(func, i);
     }
     auto known = [&](const std::string &key) {
@@ -387,18 +408,20 @@ std::vector<RValue> bindInputs(func::FuncOp func, const InputSet &inputs) {
     };
     for (const auto &kv : inputs.named)
       if (!known(kv.first))
-        fail(kv.second.label + " matches no argument of @" + b.funcName + " (arguments: " +
-             names + "; tuple elements are NAME.0, NAME.1, ...)");
+        fail(kv.second.label + " matches no argument of @" + b.funcName +
+             " (arguments: " + names +
+             "; tuple elements are NAME.0, NAME.1, ...)");
     for (const auto &kv : inputs.scalars)
       if (!known(kv.first))
-        fail("--arg " + kv.first + " matches no argument of @" + b.funcName + " (arguments: " +
-             names + ")");
+        fail("--arg " + kv.first + " matches no argument of @" + b.funcName +
+             " (arguments: " + names + ")");
   }
   std::vector<RValue> args;
   for (unsigned i = 0; i < func.getNumArguments(); ++i)
     args.push_back(b.build(func.getArgumentTypes()[i], argumentName(func, i)));
   if (b.next < inputs.positional.size())
-    fail(llvm::Twine(inputs.positional.size() - b.next) + " input(s) left over, starting with " +
+    fail(llvm::Twine(inputs.positional.size() - b.next) +
+         " input(s) left over, starting with " +
          inputs.positional[b.next].label + ": @" + b.funcName + " takes " +
          llvm::Twine(b.next) + " tensors");
   std::string names;
@@ -406,11 +429,13 @@ std::vector<RValue> bindInputs(func::FuncOp func, const InputSet &inputs) {
     names += (i ? ", " : "") + argumentName(func, i);
   for (const auto &kv : inputs.named)
     if (!b.used.count(kv.first))
-      fail(kv.second.label + " matches no argument of @" + b.funcName + " (arguments: " + names +
+      fail(kv.second.label + " matches no argument of @" + b.funcName +
+           " (arguments: " + names +
            "; tuple elements are NAME.0, NAME.1, ...)");
   for (const auto &kv : inputs.scalars)
     if (!b.used.count(kv.first))
-      fail("--arg " + kv.first + " matches no scalar or Optional argument of @" + b.funcName +
+      fail("--arg " + kv.first +
+           " matches no scalar or Optional argument of @" + b.funcName +
            " (arguments: " + names + ")");
   return args;
 }
@@ -432,10 +457,14 @@ static void flatten(const RValue &v, Type type, std::vector<OutputLeaf> &out) {
     out.push_back({"", v.t});
     return;
   case RValue::Kind::Int:
-    out.push_back({"", at::scalar_tensor(v.i, type && type.isInteger(1) ? at::kBool : at::kLong)});
+    out.push_back(
+        {"", at::scalar_tensor(v.i, type && type.isInteger(1) ? at::kBool
+                                                              : at::kLong)});
     return;
   case RValue::Kind::Float:
-    out.push_back({"", at::scalar_tensor(v.f, type && type.isF32() ? at::kFloat : at::kDouble)});
+    out.push_back(
+        {"", at::scalar_tensor(v.f, type && type.isF32() ? at::kFloat
+                                                         : at::kDouble)});
     return;
   case RValue::Kind::Seq:
     for (size_t i = 0; i < v.seq->size(); ++i) {
@@ -462,9 +491,11 @@ std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results,
     flatten(results[i], i < types.size() ? types[i] : Type(), out);
     if (!named)
       continue;
-    bool single = out.size() == first + 1 && results[i].kind != RValue::Kind::Seq;
+    bool single =
+        out.size() == first + 1 && results[i].kind != RValue::Kind::Seq;
     for (size_t k = first; k < out.size(); ++k)
-      out[k].name = single ? names[i] : names[i] + "." + std::to_string(k - first);
+      out[k].name =
+          single ? names[i] : names[i] + "." + std::to_string(k - first);
   }
   if (!named)
     for (size_t i = 0; i < out.size(); ++i)
@@ -497,26 +528,30 @@ static int64_t onlyLargerDim(const at::Tensor &big, const at::Tensor &small) {
   return dim;
 }
 
-TensorMetrics compareTensors(const at::Tensor &actualIn, const at::Tensor &expectedIn) {
+TensorMetrics compareTensors(const at::Tensor &actualIn,
+                             const at::Tensor &expectedIn) {
   TensorMetrics m;
   at::Tensor actual = actualIn, expected = expectedIn;
   if (actual.sizes() != expected.sizes()) {
     int64_t dim;
     if (actual.numel() == expected.numel()) {
-      m.note = "compared flattened: shape " + shapeToString(actual.sizes().vec());
+      m.note =
+          "compared flattened: shape " + shapeToString(actual.sizes().vec());
     } else if ((dim = onlyLargerDim(actual, expected)) >= 0) {
       int64_t n = expected.size(dim);
-      m.note = "last " + std::to_string(n) + " of " + std::to_string(actual.size(dim)) +
-               " along dim " + std::to_string(dim);
+      m.note = "last " + std::to_string(n) + " of " +
+               std::to_string(actual.size(dim)) + " along dim " +
+               std::to_string(dim);
       actual = actual.narrow(dim, actual.size(dim) - n, n);
     } else if ((dim = onlyLargerDim(expected, actual)) >= 0) {
       int64_t n = actual.size(dim);
       m.note = "against the last " + std::to_string(n) + " of " +
-               std::to_string(expected.size(dim)) + " along dim " + std::to_string(dim);
+               std::to_string(expected.size(dim)) + " along dim " +
+               std::to_string(dim);
       expected = expected.narrow(dim, expected.size(dim) - n, n);
     } else {
-      fail("shape " + shapeToString(actual.sizes().vec()) + " cannot be compared with " +
-           shapeToString(expected.sizes().vec()));
+      fail("shape " + shapeToString(actual.sizes().vec()) +
+           " cannot be compared with " + shapeToString(expected.sizes().vec()));
     }
   }
   at::Tensor a = actual.to(at::kDouble).reshape({-1});

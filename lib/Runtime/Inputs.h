@@ -1,4 +1,5 @@
-//===- Inputs.h - Tensor files, reference folders, argument binding -*- C++ -*-===//
+//===- Inputs.h - Tensor files, reference folders, argument binding -*- C++
+//-*-===//
 //
 // Private to lib/Runtime. Shared by kiln-run and --kiln-verify-numerics.
 //
@@ -49,8 +50,9 @@ struct ReferenceFolder {
 ReferenceFolder readReferenceFolder(const std::string &dir);
 
 /// Reads a raw little-endian C-contiguous tensor file, checking its size.
-at::Tensor readTensorFile(const std::string &path, llvm::ArrayRef<int64_t> shape,
-                          at::ScalarType dtype, const std::string &what);
+at::Tensor readTensorFile(const std::string &path,
+                          llvm::ArrayRef<int64_t> shape, at::ScalarType dtype,
+                          const std::string &what);
 void writeTensorFile(const std::string &path, const at::Tensor &t);
 const char *dtypeFileName(at::ScalarType dtype);
 std::optional<at::ScalarType> parseDTypeName(llvm::StringRef name);
@@ -59,7 +61,7 @@ std::optional<at::ScalarType> parseDTypeName(llvm::StringRef name);
 struct InputSource {
   std::string label; // for messages: "input 'hidden_states'"
   std::optional<RValue> value;
-  std::string file;  // loaded with the leaf's static type when value is empty
+  std::string file; // loaded with the leaf's static type when value is empty
   bool random = false;
   uint64_t seed = 0;
 };
@@ -112,7 +114,8 @@ struct TensorMetrics {
 /// one dimension: the trailing entries of the larger one are compared, as for
 /// kiln_torch's new_key/new_value against a full cache). Throws EvalError on
 /// incompatible shapes.
-TensorMetrics compareTensors(const at::Tensor &actual, const at::Tensor &expected);
+TensorMetrics compareTensors(const at::Tensor &actual,
+                             const at::Tensor &expected);
 
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 

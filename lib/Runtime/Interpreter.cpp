@@ -8,8 +8,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/APInt.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <c10/util/Exception.h>
@@ -85,7 +85,9 @@ static StepObserver &stepObserver() {
   return observer;
 }
 
-void setStepObserver(StepObserver observer) { stepObserver() = std::move(observer); }
+void setStepObserver(StepObserver observer) {
+  stepObserver() = std::move(observer);
+}
 
 void runBlock(const Block &block, Frame &frame) {
   const StepObserver &observer = stepObserver();
@@ -108,13 +110,14 @@ void runBlock(const Block &block, Frame &frame) {
   }
 }
 
-std::vector<RValue> callFunction(const Function &fn, llvm::ArrayRef<RValue> args) {
+std::vector<RValue> callFunction(const Function &fn,
+                                 llvm::ArrayRef<RValue> args) {
   Frame frame;
   frame.slots.resize(fn.numSlots);
   if (args.size() != fn.body.args.size()) {
     func::FuncOp func = fn.func;
-    emitError(func.getLoc()) << "called with " << args.size() << " arguments, expects "
-                        << fn.body.args.size();
+    emitError(func.getLoc()) << "called with " << args.size()
+                             << " arguments, expects " << fn.body.args.size();
     throw Reported();
   }
   for (auto [slot, value] : llvm::zip(fn.body.args, args))
@@ -247,7 +250,8 @@ std::shared_ptr<const QuantParams> quantParamsOf(Type elementType) {
     p->perAxis = true;
     p->axis = a.getQuantizedDimension();
     std::vector<float> scales(a.getScales().begin(), a.getScales().end());
-    std::vector<int32_t> zps(a.getZeroPoints().begin(), a.getZeroPoints().end());
+    std::vector<int32_t> zps(a.getZeroPoints().begin(),
+                             a.getZeroPoints().end());
     p->scales = at::tensor(scales, at::kFloat);
     p->zeroPoints = at::tensor(zps, at::kInt);
     p->prepare();
@@ -259,7 +263,8 @@ std::shared_ptr<const QuantParams> quantParamsOf(Type elementType) {
 void QuantParams::prepare() {
   if (!perAxis)
     return;
-  invScales = at::reciprocal(scales); // float32 1.0f / scale, as ATen computes it
+  invScales =
+      at::reciprocal(scales); // float32 1.0f / scale, as ATen computes it
   zeroPointsF = zeroPoints.to(at::kFloat);
 }
 
@@ -270,11 +275,13 @@ at::Tensor QuantParams::apply(const at::Tensor &t, int64_t axisOverride) const {
   if (perAxis) {
     int64_t a = axisOverride >= 0 ? axisOverride : axis;
     if (a >= x.dim() || x.size(a) != scales.size(0))
-      fail(llvm::Twine("per-axis quantization has ") + llvm::Twine(scales.size(0)) +
-           " scales along axis " + llvm::Twine(a) + " of a tensor of shape " +
+      fail(llvm::Twine("per-axis quantization has ") +
+           llvm::Twine(scales.size(0)) + " scales along axis " +
+           llvm::Twine(a) + " of a tensor of shape " +
            shapeString(x.sizes().vec()));
     if (wide || !invScales.defined())
-      return at::fake_quantize_per_channel_affine(x, scales, zeroPoints, a, qmin, qmax);
+      return at::fake_quantize_per_channel_affine(x, scales, zeroPoints, a,
+                                                  qmin, qmax);
     std::vector<int64_t> view(x.dim(), 1);
     view[a] = scales.size(0);
     at::Tensor zp = zeroPointsF.view(view);
@@ -287,7 +294,11 @@ at::Tensor QuantParams::apply(const at::Tensor &t, int64_t axisOverride) const {
   float s = static_cast<float>(scale);
   float inv = 1.0f / s;
   at::Tensor y = x * static_cast<double>(inv);
-  y.round_().add_(zeroPoint).clamp_(qmin, qmax).sub_(zeroPoint).mul_(static_cast<double>(s));
+  y.round_()
+      .add_(zeroPoint)
+      .clamp_(qmin, qmax)
+      .sub_(zeroPoint)
+      .mul_(static_cast<double>(s));
   return y;
 }
 
@@ -306,38 +317,41 @@ at::Tensor QuantParams::dequantize(const at::Tensor &storage) const {
 // GEMM
 //===----------------------------------------------------------------------===//
 
-at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *bias,
-                  bool onednn) {
-  bool eligible = onednn && x.dim() >= 1 && w.dim() == 2 && x.scalar_type() == at::kFloat &&
+at::Tensor linear(const at::Tensor &x, const at::Tensor &w,
+                  const at::Tensor *bias, bool onednn) {
+  bool eligible = onednn && x.dim() >= 1 && w.dim() == 2 &&
+                  x.scalar_type() == at::kFloat &&
                   w.scalar_type() == at::kFloat && x.numel() > 0 &&
                   (!bias || bias->scalar_type() == at::kFloat);
   if (!eligible)
     return bias ? at::linear(x, w, *bias) : at::linear(x, w);
   if (x.size(-1) != w.size(1))
-    fail("linear: input features " + llvm::Twine(x.size(-1)) + " differ from weight in_features " +
-         llvm::Twine(w.size(1)));
+    fail("linear: input features " + llvm::Twine(x.size(-1)) +
+         " differ from weight in_features " + llvm::Twine(w.size(1)));
   at::Tensor x2 = x.reshape({-1, x.size(-1)}).contiguous();
   c10::optional<at::Tensor> b;
   if (bias)
     b = bias->contiguous();
-  at::Tensor y = at::mkldnn_linear(x2.to_mkldnn(), w.contiguous(), b).to_dense();
+  at::Tensor y =
+      at::mkldnn_linear(x2.to_mkldnn(), w.contiguous(), b).to_dense();
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = w.size(0);
   return y.reshape(shape);
 }
 
-at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX, bool adjY,
-                  bool onednn) {
+at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX,
+                  bool adjY, bool onednn) {
   at::Tensor x = adjX ? a.transpose(-2, -1) : a;
-  bool eligible = onednn && a.dim() >= 2 && b.dim() >= 2 && a.scalar_type() == at::kFloat &&
+  bool eligible = onednn && a.dim() >= 2 && b.dim() >= 2 &&
+                  a.scalar_type() == at::kFloat &&
                   b.scalar_type() == at::kFloat;
   if (!eligible)
     return at::matmul(x, adjY ? b.transpose(-2, -1) : b);
   // As a linear: y[.., M, N] = x[.., M, K] w[.., N, K]^T with w = b^T.
   at::Tensor w = adjY ? b : b.transpose(-2, -1);
   if (x.size(-1) != w.size(-1))
-    fail("matmul: contracting dimensions differ: " + llvm::Twine(x.size(-1)) + " vs " +
-         llvm::Twine(w.size(-1)));
+    fail("matmul: contracting dimensions differ: " + llvm::Twine(x.size(-1)) +
+         " vs " + llvm::Twine(w.size(-1)));
   if (w.dim() == 2)
     return linear(x, w, nullptr, true);
   std::vector<int64_t> batch = at::infer_size(x.sizes().slice(0, x.dim() - 2),
@@ -354,7 +368,8 @@ at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX, bool adjY
   int64_t front = 1, back = 1;
   for (int64_t i = 0; i < r; ++i)
     (i < split ? front : back) *= batch[i];
-  std::vector<int64_t> xShape = batch, wShape(batch.begin(), batch.begin() + split);
+  std::vector<int64_t> xShape = batch,
+                       wShape(batch.begin(), batch.begin() + split);
   xShape.push_back(m);
   xShape.push_back(k);
   wShape.insert(wShape.end(), r - split, 1);
@@ -365,8 +380,9 @@ at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX, bool adjY
   std::vector<at::Tensor> outs;
   outs.reserve(front);
   for (int64_t i = 0; i < front; ++i)
-    outs.push_back(at::mkldnn_linear(xs[i].contiguous().to_mkldnn(), ws[i].contiguous())
-                       .to_dense());
+    outs.push_back(
+        at::mkldnn_linear(xs[i].contiguous().to_mkldnn(), ws[i].contiguous())
+            .to_dense());
   std::vector<int64_t> shape = batch;
   shape.push_back(m);
   shape.push_back(n);
@@ -410,7 +426,8 @@ at::Tensor ResultInfo::finish(at::Tensor t) const {
 //===----------------------------------------------------------------------===//
 
 /// Sign- or zero-extends `bits`-wide integers stored one per byte.
-static at::Tensor extendSubByte(at::Tensor bytes, unsigned bits, bool isSigned) {
+static at::Tensor extendSubByte(at::Tensor bytes, unsigned bits,
+                                bool isSigned) {
   at::Tensor v = bytes.to(at::kShort);
   int64_t mask = (int64_t(1) << bits) - 1;
   v = at::bitwise_and(v, mask);
@@ -422,14 +439,15 @@ static at::Tensor extendSubByte(at::Tensor bytes, unsigned bits, bool isSigned) 
 FailureOr<at::Tensor> materializeConstant(Operation *op, ElementsAttr value,
                                           Type resultType) {
   auto attrType = cast<ShapedType>(value.getType());
-  std::vector<int64_t> shape(attrType.getShape().begin(), attrType.getShape().end());
+  std::vector<int64_t> shape(attrType.getShape().begin(),
+                             attrType.getShape().end());
   Type storageElt = attrType.getElementType();
   auto resultTensor = dyn_cast<TensorType>(resultType);
   Type resultElt = resultTensor ? resultTensor.getElementType() : storageElt;
   auto quant = quantParamsOf(resultElt);
   if (!quant && resultElt != storageElt)
-    return op->emitError() << "constant of " << storageElt << " values has result element type "
-                           << resultElt;
+    return op->emitError() << "constant of " << storageElt
+                           << " values has result element type " << resultElt;
 
   // The dtype the stored bytes are read as.
   auto intType = dyn_cast<IntegerType>(storageElt);
@@ -442,7 +460,8 @@ FailureOr<at::Tensor> materializeConstant(Operation *op, ElementsAttr value,
   else if (intType && width == 8)
     dtype = isSigned ? at::kChar : at::kByte;
   else if (intType && quant && !isSigned && width > 8)
-    return op->emitError() << "unsigned " << width << "-bit quantized storage is not supported";
+    return op->emitError() << "unsigned " << width
+                           << "-bit quantized storage is not supported";
   else
     dtype = scalarTypeOf(storageElt);
   if (!dtype)
@@ -460,9 +479,9 @@ FailureOr<at::Tensor> materializeConstant(Operation *op, ElementsAttr value,
                                << "' has no data";
       ArrayRef<char> data = blob->getData();
       if (data.size() != numel * eltBytes)
-        return op->emitError() << "resource '" << res.getRawHandle().getKey() << "' has "
-                               << data.size() << " bytes but " << attrType << " needs "
-                               << numel * eltBytes;
+        return op->emitError() << "resource '" << res.getRawHandle().getKey()
+                               << "' has " << data.size() << " bytes but "
+                               << attrType << " needs " << numel * eltBytes;
       // No copy: the blob lives as long as the context, and kernels never
       // write into their operands.
       t = at::from_blob(const_cast<char *>(data.data()), shape,
@@ -494,7 +513,8 @@ FailureOr<at::Tensor> materializeConstant(Operation *op, ElementsAttr value,
         }
       }
     } else {
-      return op->emitError() << "constant attribute kind is not supported by kiln-run";
+      return op->emitError()
+             << "constant attribute kind is not supported by kiln-run";
     }
     if (subByte)
       t = extendSubByte(t, width, isSigned);
@@ -590,7 +610,8 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
       break;
     auto it = table.find(op.getName().getStringRef());
     if (it == table.end())
-      return op.emitError() << "kiln-run has no kernel for '" << op.getName() << "'";
+      return op.emitError()
+             << "kiln-run has no kernel for '" << op.getName() << "'";
     FailureOr<Exec> exec = it->second(&op, *this);
     if (failed(exec))
       return failure();
@@ -613,9 +634,10 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
       runtimeUses.insert(operand);
   llvm::SmallVector<uint32_t, 2> pendingRelease;
   for (auto [step, isFolded] : llvm::zip(steps, folded)) {
-    bool needed = !isFolded || llvm::any_of(step.op->getResults(), [&](Value r) {
-      return runtimeUses.contains(r);
-    });
+    bool needed =
+        !isFolded || llvm::any_of(step.op->getResults(), [&](Value r) {
+          return runtimeUses.contains(r);
+        });
     if (!needed) {
       pendingRelease.append(step.release.begin(), step.release.end());
       continue;
@@ -627,8 +649,8 @@ FailureOr<Block> Compiler::compileBlock(mlir::Block &block) {
   if (terminator) {
     StringRef name = terminator->getName().getStringRef();
     if (name != "func.return" && name != "scf.yield")
-      return terminator->emitError() << "kiln-run has no kernel for '"
-                                     << terminator->getName() << "'";
+      return terminator->emitError()
+             << "kiln-run has no kernel for '" << terminator->getName() << "'";
     for (Value operand : terminator->getOperands()) {
       out.yields.push_back(slot(operand));
       if (operand.getParentBlock() == &block)
@@ -702,8 +724,9 @@ Function *Compiler::getFunction(llvm::StringRef name, Location useLoc) {
     return nullptr;
   }
   if (!func.getBody().hasOneBlock()) {
-    emitError(func.getLoc()) << "function '" << name
-                             << "' has several blocks; kiln-run runs single-block bodies";
+    emitError(func.getLoc())
+        << "function '" << name
+        << "' has several blocks; kiln-run runs single-block bodies";
     return nullptr;
   }
   auto fn = std::make_unique<Function>();
@@ -722,11 +745,12 @@ Function *Compiler::getFunction(llvm::StringRef name, Location useLoc) {
 //===----------------------------------------------------------------------===//
 
 at::Tensor fromHost(const HostTensor &t) {
-  at::Tensor out = at::empty(t.shape, at::TensorOptions().dtype(toScalarType(t.dtype)));
+  at::Tensor out =
+      at::empty(t.shape, at::TensorOptions().dtype(toScalarType(t.dtype)));
   size_t bytes = out.numel() * out.element_size();
   if (bytes != t.bytes.size())
-    fail("host tensor has " + llvm::Twine(t.bytes.size()) + " bytes, its shape needs " +
-         llvm::Twine(bytes));
+    fail("host tensor has " + llvm::Twine(t.bytes.size()) +
+         " bytes, its shape needs " + llvm::Twine(bytes));
   if (bytes)
     std::memcpy(out.data_ptr(), t.bytes.data(), bytes);
   return out;
@@ -736,7 +760,8 @@ HostTensor toHost(const at::Tensor &t) {
   HostTensor out;
   std::optional<DType> dtype = toDType(t.scalar_type());
   if (!dtype)
-    fail(llvm::Twine("unsupported result dtype ") + c10::toString(t.scalar_type()));
+    fail(llvm::Twine("unsupported result dtype ") +
+         c10::toString(t.scalar_type()));
   out.dtype = *dtype;
   out.shape = t.sizes().vec();
   at::Tensor c = t.contiguous();
@@ -796,7 +821,8 @@ static std::string typeString(Type t) {
 
 RValue bindArgument(const RValue &value, Type type, const llvm::Twine &what) {
   auto mismatch = [&](llvm::StringRef got) {
-    fail(what + ": expected a value of type " + typeString(type) + ", got " + got);
+    fail(what + ": expected a value of type " + typeString(type) + ", got " +
+         got);
   };
   if (auto tensorType = dyn_cast<TensorType>(type)) {
     if (value.kind != RValue::Kind::Tensor)
@@ -821,8 +847,8 @@ RValue bindArgument(const RValue &value, Type type, const llvm::Twine &what) {
       for (int64_t i = 0; ok && i < ranked.getRank(); ++i)
         ok = ranked.isDynamicDim(i) || ranked.getDimSize(i) == t.size(i);
       if (!ok)
-        fail(what + ": shape " + shapeString(t.sizes().vec()) + " does not match " +
-             typeString(type));
+        fail(what + ": shape " + shapeString(t.sizes().vec()) +
+             " does not match " + typeString(type));
     }
     return RValue::tensor(t);
   }
@@ -848,7 +874,8 @@ RValue bindArgument(const RValue &value, Type type, const llvm::Twine &what) {
     auto s = scalarOf(value);
     if (!s)
       mismatch(value.kindName());
-    return RValue::real(s->kind == RValue::Kind::Int ? static_cast<double>(s->i) : s->f);
+    return RValue::real(s->kind == RValue::Kind::Int ? static_cast<double>(s->i)
+                                                     : s->f);
   }
   if (isa<kiln::NoneType>(type)) {
     if (value.kind != RValue::Kind::None)
@@ -868,8 +895,8 @@ RValue bindArgument(const RValue &value, Type type, const llvm::Twine &what) {
            " elements, got " + llvm::Twine(value.seq->size()));
     std::vector<RValue> elements;
     for (size_t i = 0; i < tuple.size(); ++i)
-      elements.push_back(
-          bindArgument((*value.seq)[i], tuple.getType(i), what + "." + llvm::Twine(i)));
+      elements.push_back(bindArgument((*value.seq)[i], tuple.getType(i),
+                                      what + "." + llvm::Twine(i)));
     return RValue::sequence(std::move(elements));
   }
   if (auto list = dyn_cast<kiln::ListType>(type)) {

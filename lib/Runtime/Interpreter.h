@@ -130,7 +130,8 @@ struct Function {
 };
 
 /// Calls a compiled function. Throws Reported on failure.
-std::vector<RValue> callFunction(const Function &fn, llvm::ArrayRef<RValue> args);
+std::vector<RValue> callFunction(const Function &fn,
+                                 llvm::ArrayRef<RValue> args);
 
 /// Maps an element type to the ATen dtype its values are represented with.
 std::optional<at::ScalarType> scalarTypeOf(mlir::Type elementType);
@@ -146,9 +147,9 @@ struct QuantParams {
   int64_t qmin = 0, qmax = 0;
   bool isSigned = true;
   unsigned storageWidth = 8;
-  at::Tensor scales;     // float32 [C] (per axis)
-  at::Tensor zeroPoints; // int32 [C] (per axis)
-  at::Tensor invScales;  // float32 1 / scales (per axis)
+  at::Tensor scales;      // float32 [C] (per axis)
+  at::Tensor zeroPoints;  // int32 [C] (per axis)
+  at::Tensor invScales;   // float32 1 / scales (per axis)
   at::Tensor zeroPointsF; // float32 zero points (per axis)
 
   /// Fills invScales / zeroPointsF from scales / zeroPoints.
@@ -181,13 +182,14 @@ struct ResultInfo {
 
 /// y = x W^T (+ b) with ATen's at::linear, or through oneDNN for float32
 /// operands when `onednn` is set.
-at::Tensor linear(const at::Tensor &x, const at::Tensor &w, const at::Tensor *bias,
-                  bool onednn);
+at::Tensor linear(const at::Tensor &x, const at::Tensor &w,
+                  const at::Tensor *bias, bool onednn);
 
 /// Batched matmul with adjoint flags and batch broadcasting (aten::matmul,
 /// TFLite BATCH_MATMUL); with `onednn`, float32 products run as one oneDNN
 /// GEMM per batch entry.
-at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX, bool adjY, bool onednn);
+at::Tensor matmul(const at::Tensor &a, const at::Tensor &b, bool adjX,
+                  bool adjY, bool onednn);
 
 /// Decodes an ElementsAttr (dense or dense_resource) as a tensor of
 /// `resultType`; integer storage of a quantized result type is dequantized.
@@ -257,7 +259,8 @@ HostTensor toHost(const at::Tensor &t);
 /// the argument types (tensor/scalar/None, dtype, static shape); quantized
 /// tensor arguments are fake-quantized (float input) or dequantized (integer
 /// storage input). Throws EvalError naming the argument.
-RValue bindArgument(const RValue &value, mlir::Type type, const llvm::Twine &what);
+RValue bindArgument(const RValue &value, mlir::Type type,
+                    const llvm::Twine &what);
 
 } // namespace kiln::runtime
 

@@ -25,9 +25,8 @@ Exec tensorKernel(mlir::Operation *op, Compiler &c, Fn fn) {
 /// Same for ops with exactly one tensor operand: `fn(x)`.
 template <typename Fn>
 Exec unaryKernel(mlir::Operation *op, Compiler &c, Fn fn) {
-  return tensorKernel(op, c, [fn](Frame &f, const Slots &in) {
-    return fn(f.tensor(in[0]));
-  });
+  return tensorKernel(
+      op, c, [fn](Frame &f, const Slots &in) { return fn(f.tensor(in[0])); });
 }
 
 /// Adds a builder for an op class: table["dialect.op"] = builder(OpTy, c).

@@ -17,7 +17,8 @@ namespace kiln::runtime {
 namespace {
 
 FailureOr<Exec> constantKernel(Operation *op, ElementsAttr value, Compiler &c) {
-  FailureOr<at::Tensor> t = materializeConstant(op, value, op->getResult(0).getType());
+  FailureOr<at::Tensor> t =
+      materializeConstant(op, value, op->getResult(0).getType());
   if (failed(t))
     return failure();
   ResultInfo out = c.result(op->getResult(0));
@@ -27,13 +28,16 @@ FailureOr<Exec> constantKernel(Operation *op, ElementsAttr value, Compiler &c) {
     return op->emitError() << e.what();
   }
   at::Tensor tensor = *t;
-  return Exec([slot = out.slot, tensor](Frame &f) { f.slots[slot] = RValue::tensor(tensor); });
+  return Exec([slot = out.slot, tensor](Frame &f) {
+    f.slots[slot] = RValue::tensor(tensor);
+  });
 }
 
 /// The element type of a result as an ATen dtype; for casts.
 FailureOr<at::ScalarType> resultDType(Operation *op) {
   auto t = dyn_cast<TensorType>(op->getResult(0).getType());
-  std::optional<at::ScalarType> s = t ? scalarTypeOf(t.getElementType()) : std::nullopt;
+  std::optional<at::ScalarType> s =
+      t ? scalarTypeOf(t.getElementType()) : std::nullopt;
   if (!s)
     return op->emitError() << "result type " << op->getResult(0).getType()
                            << " is not supported by kiln-run";
@@ -41,7 +45,8 @@ FailureOr<at::ScalarType> resultDType(Operation *op) {
 }
 
 template <typename OpTy>
-void addBinary(KernelTable &table, at::Tensor (*fn)(const at::Tensor &, const at::Tensor &)) {
+void addBinary(KernelTable &table,
+               at::Tensor (*fn)(const at::Tensor &, const at::Tensor &)) {
   addKernel<OpTy>(table, [fn](OpTy op, Compiler &c) -> FailureOr<Exec> {
     return tensorKernel(op, c, [fn](Frame &f, const Slots &in) {
       return fn(f.tensor(in[0]), f.tensor(in[1]));
@@ -56,10 +61,18 @@ void addUnary(KernelTable &table, at::Tensor (*fn)(const at::Tensor &)) {
   });
 }
 
-at::Tensor atAdd(const at::Tensor &a, const at::Tensor &b) { return at::add(a, b); }
-at::Tensor atSub(const at::Tensor &a, const at::Tensor &b) { return at::sub(a, b); }
-at::Tensor atMul(const at::Tensor &a, const at::Tensor &b) { return at::mul(a, b); }
-at::Tensor atDiv(const at::Tensor &a, const at::Tensor &b) { return at::div(a, b); }
+at::Tensor atAdd(const at::Tensor &a, const at::Tensor &b) {
+  return at::add(a, b);
+}
+at::Tensor atSub(const at::Tensor &a, const at::Tensor &b) {
+  return at::sub(a, b);
+}
+at::Tensor atMul(const at::Tensor &a, const at::Tensor &b) {
+  return at::mul(a, b);
+}
+at::Tensor atDiv(const at::Tensor &a, const at::Tensor &b) {
+  return at::div(a, b);
+}
 /// A 0-d exponent is a Scalar exponent: TorchScript's x.pow(2) is
 /// aten::pow.Tensor_Scalar, whose kernel special-cases 2, 3, 0.5, -1, ...
 /// (x*x, sqrt, ...) where pow.Tensor_Tensor calls powf (1 ulp apart).
@@ -127,16 +140,17 @@ void addKilnKernels(KernelTable &table) {
   };
   table[TupleOp::getOperationName()] = makeSeq;
   table[ListOp::getOperationName()] = makeSeq;
-  addKernel<TupleGetOp>(table, [](TupleGetOp op, Compiler &c) -> FailureOr<Exec> {
-    uint32_t in = c.slot(op.getTuple()), out = c.slot(op.getResult());
-    size_t index = op.getIndex();
-    return Exec([in, out, index](Frame &f) {
-      const auto &seq = f.sequence(in);
-      if (index >= seq.size())
-        fail("tuple index out of range");
-      f.slots[out] = seq[index];
-    });
-  });
+  addKernel<TupleGetOp>(
+      table, [](TupleGetOp op, Compiler &c) -> FailureOr<Exec> {
+        uint32_t in = c.slot(op.getTuple()), out = c.slot(op.getResult());
+        size_t index = op.getIndex();
+        return Exec([in, out, index](Frame &f) {
+          const auto &seq = f.sequence(in);
+          if (index >= seq.size())
+            fail("tuple index out of range");
+          f.slots[out] = seq[index];
+        });
+      });
   addKernel<ListGetOp>(table, [](ListGetOp op, Compiler &c) -> FailureOr<Exec> {
     uint32_t in = c.slot(op.getList()), idx = c.slot(op.getIndex()),
              out = c.slot(op.getResult());
@@ -150,15 +164,16 @@ void addKilnKernels(KernelTable &table) {
       f.slots[out] = seq[*pos];
     });
   });
-  addKernel<ListAppendOp>(table, [](ListAppendOp op, Compiler &c) -> FailureOr<Exec> {
-    uint32_t list = c.slot(op.getList()), value = c.slot(op.getValue()),
-             out = c.slot(op.getResult());
-    return Exec([list, value, out](Frame &f) {
-      std::vector<RValue> elements = f.sequence(list);
-      elements.push_back(f.slots[value]);
-      f.slots[out] = RValue::sequence(std::move(elements));
-    });
-  });
+  addKernel<ListAppendOp>(
+      table, [](ListAppendOp op, Compiler &c) -> FailureOr<Exec> {
+        uint32_t list = c.slot(op.getList()), value = c.slot(op.getValue()),
+                 out = c.slot(op.getResult());
+        return Exec([list, value, out](Frame &f) {
+          std::vector<RValue> elements = f.sequence(list);
+          elements.push_back(f.slots[value]);
+          f.slots[out] = RValue::sequence(std::move(elements));
+        });
+      });
   addKernel<ShapeOp>(table, [](ShapeOp op, Compiler &c) -> FailureOr<Exec> {
     uint32_t in = c.slot(op.getInput()), out = c.slot(op.getResult());
     return Exec([in, out](Frame &f) {
@@ -176,43 +191,53 @@ void addKilnKernels(KernelTable &table) {
       int64_t d = f.integer(dim);
       auto pos = normalizeIndex(d, t.dim());
       if (!pos)
-        fail("dimension " + llvm::Twine(d) + " out of range for rank " + llvm::Twine(t.dim()));
+        fail("dimension " + llvm::Twine(d) + " out of range for rank " +
+             llvm::Twine(t.dim()));
       f.slots[out] = RValue::integer(t.size(*pos));
     });
   });
   addKernel<RankOp>(table, [](RankOp op, Compiler &c) -> FailureOr<Exec> {
     uint32_t in = c.slot(op.getInput()), out = c.slot(op.getResult());
-    return Exec([in, out](Frame &f) { f.slots[out] = RValue::integer(f.tensor(in).dim()); });
-  });
-  addKernel<FromScalarOp>(table, [](FromScalarOp op, Compiler &c) -> FailureOr<Exec> {
-    FailureOr<at::ScalarType> dtype = resultDType(op);
-    if (failed(dtype))
-      return failure();
-    uint32_t in = c.slot(op.getScalar());
-    ResultInfo out = c.result(op.getResult());
-    at::ScalarType s = *dtype;
-    return Exec([in, out, s](Frame &f) {
-      const RValue &v = f.slots[in];
-      at::Scalar scalar = v.kind == RValue::Kind::Float ? at::Scalar(v.f)
-                                                        : at::Scalar(f.integer(in));
-      f.slots[out.slot] = RValue::tensor(out.finish(at::scalar_tensor(scalar, s)));
+    return Exec([in, out](Frame &f) {
+      f.slots[out] = RValue::integer(f.tensor(in).dim());
     });
   });
+  addKernel<FromScalarOp>(
+      table, [](FromScalarOp op, Compiler &c) -> FailureOr<Exec> {
+        FailureOr<at::ScalarType> dtype = resultDType(op);
+        if (failed(dtype))
+          return failure();
+        uint32_t in = c.slot(op.getScalar());
+        ResultInfo out = c.result(op.getResult());
+        at::ScalarType s = *dtype;
+        return Exec([in, out, s](Frame &f) {
+          const RValue &v = f.slots[in];
+          at::Scalar scalar = v.kind == RValue::Kind::Float
+                                  ? at::Scalar(v.f)
+                                  : at::Scalar(f.integer(in));
+          f.slots[out.slot] =
+              RValue::tensor(out.finish(at::scalar_tensor(scalar, s)));
+        });
+      });
 
-  addKernel<CausalMaskOp>(table, [](CausalMaskOp op, Compiler &c) -> FailureOr<Exec> {
-    FailureOr<at::ScalarType> dtype = resultDType(op);
-    if (failed(dtype))
-      return failure();
-    uint32_t l = c.slot(op.getQueries()), s = c.slot(op.getKeys());
-    ResultInfo out = c.result(op.getResult());
-    at::ScalarType st = *dtype;
-    return Exec([l, s, out, st](Frame &f) {
-      at::Tensor keep = at::ones({f.integer(l), f.integer(s)}, at::kBool).tril();
-      at::Tensor mask = at::zeros(keep.sizes(), st).masked_fill(
-          keep.logical_not(), -std::numeric_limits<double>::infinity());
-      f.slots[out.slot] = RValue::tensor(out.finish(mask));
-    });
-  });
+  addKernel<CausalMaskOp>(
+      table, [](CausalMaskOp op, Compiler &c) -> FailureOr<Exec> {
+        FailureOr<at::ScalarType> dtype = resultDType(op);
+        if (failed(dtype))
+          return failure();
+        uint32_t l = c.slot(op.getQueries()), s = c.slot(op.getKeys());
+        ResultInfo out = c.result(op.getResult());
+        at::ScalarType st = *dtype;
+        return Exec([l, s, out, st](Frame &f) {
+          at::Tensor keep =
+              at::ones({f.integer(l), f.integer(s)}, at::kBool).tril();
+          at::Tensor mask =
+              at::zeros(keep.sizes(), st)
+                  .masked_fill(keep.logical_not(),
+                               -std::numeric_limits<double>::infinity());
+          f.slots[out.slot] = RValue::tensor(out.finish(mask));
+        });
+      });
 
   //===--- Elementwise ----------------------------------------------------===//
   addBinary<AddOp>(table, atAdd);
@@ -222,7 +247,8 @@ void addKilnKernels(KernelTable &table) {
   addBinary<PowOp>(table, atPow);
   addKernel<WhereOp>(table, [](WhereOp op, Compiler &c) -> FailureOr<Exec> {
     return tensorKernel(op, c, [](Frame &f, const Slots &in) {
-      return at::where(asBool(f.tensor(in[0])), f.tensor(in[1]), f.tensor(in[2]));
+      return at::where(asBool(f.tensor(in[0])), f.tensor(in[1]),
+                       f.tensor(in[2]));
     });
   });
   addUnary<NegOp>(table, atNeg);
@@ -242,12 +268,13 @@ void addKilnKernels(KernelTable &table) {
     bool bias = static_cast<bool>(op.getBias());
     bool onednn = c.options().onednnGemm;
     return tensorKernel(op, c, [bias, onednn](Frame &f, const Slots &in) {
-      return linear(f.tensor(in[0]), f.tensor(in[1]), bias ? &f.tensor(in[2]) : nullptr,
-                    onednn);
+      return linear(f.tensor(in[0]), f.tensor(in[1]),
+                    bias ? &f.tensor(in[2]) : nullptr, onednn);
     });
   });
   addKernel<MatmulOp>(table, [](MatmulOp op, Compiler &c) -> FailureOr<Exec> {
-    bool adjX = op.getAdjX(), adjY = op.getAdjY(), onednn = c.options().onednnGemm;
+    bool adjX = op.getAdjX(), adjY = op.getAdjY(),
+         onednn = c.options().onednnGemm;
     return tensorKernel(op, c, [adjX, adjY, onednn](Frame &f, const Slots &in) {
       return matmul(f.tensor(in[0]), f.tensor(in[1]), adjX, adjY, onednn);
     });
@@ -261,13 +288,15 @@ void addKilnKernels(KernelTable &table) {
   });
   addKernel<SoftmaxOp>(table, [](SoftmaxOp op, Compiler &c) -> FailureOr<Exec> {
     int64_t dim = op.getDim();
-    return unaryKernel(op, c, [dim](const at::Tensor &x) { return at::softmax(x, dim); });
+    return unaryKernel(
+        op, c, [dim](const at::Tensor &x) { return at::softmax(x, dim); });
   });
-  addKernel<EmbeddingOp>(table, [](EmbeddingOp op, Compiler &c) -> FailureOr<Exec> {
-    return tensorKernel(op, c, [](Frame &f, const Slots &in) {
-      return at::embedding(f.tensor(in[0]), f.tensor(in[1]));
-    });
-  });
+  addKernel<EmbeddingOp>(
+      table, [](EmbeddingOp op, Compiler &c) -> FailureOr<Exec> {
+        return tensorKernel(op, c, [](Frame &f, const Slots &in) {
+          return at::embedding(f.tensor(in[0]), f.tensor(in[1]));
+        });
+      });
 
   //===--- Data movement --------------------------------------------------===//
   addKernel<ReshapeOp>(table, [](ReshapeOp op, Compiler &c) -> FailureOr<Exec> {
@@ -275,33 +304,42 @@ void addKilnKernels(KernelTable &table) {
       return f.tensor(in[0]).reshape(readInts(f, in, 1));
     });
   });
-  addKernel<TransposeOp>(table, [](TransposeOp op, Compiler &c) -> FailureOr<Exec> {
-    int64_t d0 = op.getDim0(), d1 = op.getDim1();
-    return unaryKernel(op, c, [d0, d1](const at::Tensor &x) { return x.transpose(d0, d1); });
-  });
+  addKernel<TransposeOp>(
+      table, [](TransposeOp op, Compiler &c) -> FailureOr<Exec> {
+        int64_t d0 = op.getDim0(), d1 = op.getDim1();
+        return unaryKernel(op, c, [d0, d1](const at::Tensor &x) {
+          return x.transpose(d0, d1);
+        });
+      });
   addKernel<PermuteOp>(table, [](PermuteOp op, Compiler &c) -> FailureOr<Exec> {
-    std::vector<int64_t> perm(op.getPermutation().begin(), op.getPermutation().end());
-    return unaryKernel(op, c, [perm](const at::Tensor &x) { return x.permute(perm); });
+    std::vector<int64_t> perm(op.getPermutation().begin(),
+                              op.getPermutation().end());
+    return unaryKernel(op, c,
+                       [perm](const at::Tensor &x) { return x.permute(perm); });
   });
-  addKernel<UnsqueezeOp>(table, [](UnsqueezeOp op, Compiler &c) -> FailureOr<Exec> {
-    int64_t d = op.getDim();
-    return unaryKernel(op, c, [d](const at::Tensor &x) { return x.unsqueeze(d); });
-  });
+  addKernel<UnsqueezeOp>(
+      table, [](UnsqueezeOp op, Compiler &c) -> FailureOr<Exec> {
+        int64_t d = op.getDim();
+        return unaryKernel(op, c,
+                           [d](const at::Tensor &x) { return x.unsqueeze(d); });
+      });
   addKernel<SqueezeOp>(table, [](SqueezeOp op, Compiler &c) -> FailureOr<Exec> {
     int64_t d = op.getDim();
-    return unaryKernel(op, c, [d](const at::Tensor &x) { return x.squeeze(d); });
+    return unaryKernel(op, c,
+                       [d](const at::Tensor &x) { return x.squeeze(d); });
   });
   addKernel<ExpandOp>(table, [](ExpandOp op, Compiler &c) -> FailureOr<Exec> {
     return tensorKernel(op, c, [](Frame &f, const Slots &in) {
       return f.tensor(in[0]).expand(readInts(f, in, 1));
     });
   });
-  addKernel<RepeatInterleaveOp>(table, [](RepeatInterleaveOp op, Compiler &c) -> FailureOr<Exec> {
-    int64_t repeats = op.getRepeats(), dim = op.getDim();
-    return unaryKernel(op, c, [repeats, dim](const at::Tensor &x) {
-      return at::repeat_interleave(x, repeats, dim);
-    });
-  });
+  addKernel<RepeatInterleaveOp>(
+      table, [](RepeatInterleaveOp op, Compiler &c) -> FailureOr<Exec> {
+        int64_t repeats = op.getRepeats(), dim = op.getDim();
+        return unaryKernel(op, c, [repeats, dim](const at::Tensor &x) {
+          return at::repeat_interleave(x, repeats, dim);
+        });
+      });
   addKernel<SliceOp>(table, [](SliceOp op, Compiler &c) -> FailureOr<Exec> {
     int64_t dim = op.getDim();
     return tensorKernel(op, c, [dim](Frame &f, const Slots &in) {
@@ -309,7 +347,8 @@ void addKilnKernels(KernelTable &table) {
       if (step < 1)
         fail("slice step must be positive, got " + llvm::Twine(step));
       // ATen clamps start/end the way Python slicing does.
-      return at::slice(f.tensor(in[0]), dim, f.integer(in[1]), f.integer(in[2]), step);
+      return at::slice(f.tensor(in[0]), dim, f.integer(in[1]), f.integer(in[2]),
+                       step);
     });
   });
   addKernel<SelectOp>(table, [](SelectOp op, Compiler &c) -> FailureOr<Exec> {
@@ -343,32 +382,37 @@ void addKilnKernels(KernelTable &table) {
   };
   table[QuantizeOp::getOperationName()] = convert;
   table[DequantizeOp::getOperationName()] = convert;
-  addKernel<FakeQuantOp>(table, [](FakeQuantOp op, Compiler &c) -> FailureOr<Exec> {
-    auto p = std::make_shared<QuantParams>();
-    p->scale = op.getScale().convertToDouble();
-    p->zeroPoint = op.getZeroPoint();
-    p->qmin = op.getQmin();
-    p->qmax = op.getQmax();
-    return unaryKernel(op, c, [p](const at::Tensor &x) { return p->apply(x); });
-  });
-  addKernel<FakeQuantPerAxisOp>(table, [](FakeQuantPerAxisOp op, Compiler &c) -> FailureOr<Exec> {
-    auto p = std::make_shared<QuantParams>();
-    p->perAxis = true;
-    p->qmin = op.getQmin();
-    p->qmax = op.getQmax();
-    std::vector<float> s(op.getScales().begin(), op.getScales().end());
-    std::vector<int32_t> z(op.getZeroPoints().begin(), op.getZeroPoints().end());
-    p->scales = at::tensor(s, at::kFloat);
-    p->zeroPoints = at::tensor(z, at::kInt);
-    p->prepare();
-    int64_t axis = op.getAxis();
-    return unaryKernel(op, c, [p, axis](const at::Tensor &x) {
-      auto pos = normalizeIndex(axis, x.dim());
-      if (!pos)
-        fail("axis " + llvm::Twine(axis) + " out of range for rank " + llvm::Twine(x.dim()));
-      return p->apply(x, *pos);
-    });
-  });
+  addKernel<FakeQuantOp>(
+      table, [](FakeQuantOp op, Compiler &c) -> FailureOr<Exec> {
+        auto p = std::make_shared<QuantParams>();
+        p->scale = op.getScale().convertToDouble();
+        p->zeroPoint = op.getZeroPoint();
+        p->qmin = op.getQmin();
+        p->qmax = op.getQmax();
+        return unaryKernel(op, c,
+                           [p](const at::Tensor &x) { return p->apply(x); });
+      });
+  addKernel<FakeQuantPerAxisOp>(
+      table, [](FakeQuantPerAxisOp op, Compiler &c) -> FailureOr<Exec> {
+        auto p = std::make_shared<QuantParams>();
+        p->perAxis = true;
+        p->qmin = op.getQmin();
+        p->qmax = op.getQmax();
+        std::vector<float> s(op.getScales().begin(), op.getScales().end());
+        std::vector<int32_t> z(op.getZeroPoints().begin(),
+                               op.getZeroPoints().end());
+        p->scales = at::tensor(s, at::kFloat);
+        p->zeroPoints = at::tensor(z, at::kInt);
+        p->prepare();
+        int64_t axis = op.getAxis();
+        return unaryKernel(op, c, [p, axis](const at::Tensor &x) {
+          auto pos = normalizeIndex(axis, x.dim());
+          if (!pos)
+            fail("axis " + llvm::Twine(axis) + " out of range for rank " +
+                 llvm::Twine(x.dim()));
+          return p->apply(x, *pos);
+        });
+      });
 }
 
 } // namespace kiln::runtime

@@ -6,7 +6,8 @@
 // function on the same seeded random inputs (or a kiln_torch reference step)
 // and fails when an output moved by more than the pipeline's tolerance.
 //
-//   kiln-opt m.mlir --kiln-verify-numerics="pipeline=func.func(kiln-infer-shapes) max-abs=0"
+//   kiln-opt m.mlir
+//   --kiln-verify-numerics="pipeline=func.func(kiln-infer-shapes) max-abs=0"
 //
 // Built without LibTorch on purpose: kiln-run is a separate process, so
 // kiln-opt and every tool linking KilnInitAll stay free of LibTorch's
@@ -43,8 +44,10 @@ struct VerifyNumericsPass
 
   StringRef getArgument() const final { return "kiln-verify-numerics"; }
   StringRef getDescription() const final {
-    return "Run a pass pipeline and check with kiln-run that functions compute the same "
-           "numbers before and after it (seeded random inputs or a kiln_torch reference "
+    return "Run a pass pipeline and check with kiln-run that functions compute "
+           "the same "
+           "numbers before and after it (seeded random inputs or a kiln_torch "
+           "reference "
            "step; tolerance per pipeline)";
   }
 
@@ -54,35 +57,47 @@ struct VerifyNumericsPass
                      "func.func(kiln-infer-shapes) (or builtin.module(...))")};
   ListOption<std::string> functions{
       *this, "functions",
-      llvm::cl::desc("Functions to evaluate (default: every public function with a body); "
-                     "BEFORE:AFTER compares BEFORE before the pipeline with AFTER after it "
-                     "(e.g. forward:prefill around an export adapter)")};
-  Option<uint64_t> seed{*this, "seed", llvm::cl::desc("Seed of the random inputs"),
+      llvm::cl::desc(
+          "Functions to evaluate (default: every public function with a body); "
+          "BEFORE:AFTER compares BEFORE before the pipeline with AFTER after "
+          "it "
+          "(e.g. forward:prefill around an export adapter)")};
+  Option<uint64_t> seed{*this, "seed",
+                        llvm::cl::desc("Seed of the random inputs"),
                         llvm::cl::init(0)};
-  Option<int64_t> intRange{*this, "int-range",
-                           llvm::cl::desc("Random integer inputs are drawn from [0, N)"),
-                           llvm::cl::init(16)};
-  Option<double> maxAbs{*this, "max-abs",
-                        llvm::cl::desc("Largest allowed max abs error per output (default 0: "
-                                       "bit-exact)"),
-                        llvm::cl::init(0.0)};
-  Option<double> maxPeir{*this, "max-peir",
-                         llvm::cl::desc("Largest allowed PEIR per output (negative: not checked)"),
-                         llvm::cl::init(-1.0)};
+  Option<int64_t> intRange{
+      *this, "int-range",
+      llvm::cl::desc("Random integer inputs are drawn from [0, N)"),
+      llvm::cl::init(16)};
+  Option<double> maxAbs{
+      *this, "max-abs",
+      llvm::cl::desc("Largest allowed max abs error per output (default 0: "
+                     "bit-exact)"),
+      llvm::cl::init(0.0)};
+  Option<double> maxPeir{
+      *this, "max-peir",
+      llvm::cl::desc("Largest allowed PEIR per output (negative: not checked)"),
+      llvm::cl::init(-1.0)};
   Option<std::string> inputsFrom{
       *this, "inputs-from",
-      llvm::cl::desc("kiln_torch reference folder to take inputs from (missing ones are random)")};
-  Option<std::string> step{*this, "step",
-                           llvm::cl::desc("Reference step (default: the function's name)")};
-  ListOption<std::string> args{*this, "args",
-                               llvm::cl::desc("NAME=VALUE for scalar / Optional arguments "
-                                              "(default 0 / false / absent)")};
-  Option<bool> report{*this, "report",
-                      llvm::cl::desc("Emit a remark with kiln-run's metrics when within tolerance"),
-                      llvm::cl::init(false)};
+      llvm::cl::desc("kiln_torch reference folder to take inputs from (missing "
+                     "ones are random)")};
+  Option<std::string> step{
+      *this, "step",
+      llvm::cl::desc("Reference step (default: the function's name)")};
+  ListOption<std::string> args{
+      *this, "args",
+      llvm::cl::desc("NAME=VALUE for scalar / Optional arguments "
+                     "(default 0 / false / absent)")};
+  Option<bool> report{
+      *this, "report",
+      llvm::cl::desc(
+          "Emit a remark with kiln-run's metrics when within tolerance"),
+      llvm::cl::init(false)};
   Option<std::string> kilnRun{
       *this, "kiln-run",
-      llvm::cl::desc("kiln-run executable (default: next to this tool, then PATH)")};
+      llvm::cl::desc(
+          "kiln-run executable (default: next to this tool, then PATH)")};
 
   LogicalResult parse(OpPassManager &pm, std::string &error) const {
     llvm::raw_string_ostream os(error);
@@ -143,14 +158,16 @@ void VerifyNumericsPass::runOnOperation() {
   OpPassManager pm(ModuleOp::getOperationName());
   std::string error;
   if (pipeline.empty() || failed(parse(pm, error))) {
-    module.emitError() << "kiln-verify-numerics: cannot parse pipeline '" << pipeline
+    module.emitError() << "kiln-verify-numerics: cannot parse pipeline '"
+                       << pipeline
                        << "': " << (pipeline.empty() ? "empty" : error);
     return signalPassFailure();
   }
   std::string runner = findKilnRun();
   if (runner.empty()) {
-    module.emitError() << "kiln-verify-numerics: cannot find kiln-run (build it, or give "
-                          "kiln-run=PATH)";
+    module.emitError()
+        << "kiln-verify-numerics: cannot find kiln-run (build it, or give "
+           "kiln-run=PATH)";
     return signalPassFailure();
   }
 
@@ -166,14 +183,17 @@ void VerifyNumericsPass::runOnOperation() {
         names.push_back({f.getSymName().str(), f.getSymName().str()});
   for (const auto &name : names)
     if (!module.lookupSymbol<func::FuncOp>(name.first)) {
-      module.emitError() << "kiln-verify-numerics: no function named '" << name.first << "'";
+      module.emitError() << "kiln-verify-numerics: no function named '"
+                         << name.first << "'";
       return signalPassFailure();
     }
 
   llvm::SmallString<128> dir;
-  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("kiln-verify-numerics", dir)) {
-    module.emitError() << "kiln-verify-numerics: cannot create a temporary directory: "
-                       << ec.message();
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("kiln-verify-numerics", dir)) {
+    module.emitError()
+        << "kiln-verify-numerics: cannot create a temporary directory: "
+        << ec.message();
     return signalPassFailure();
   }
   auto file = [&](StringRef name) {
@@ -199,7 +219,8 @@ void VerifyNumericsPass::runOnOperation() {
       continue;
     }
     Operation *anchor = func.getOperation();
-    std::string label = "@" + name + (afterName != name ? " -> @" + afterName : "");
+    std::string label =
+        "@" + name + (afterName != name ? " -> @" + afterName : "");
     std::vector<std::string> cmd = {runner,
                                     "--compare",
                                     before + "@" + name,
@@ -218,9 +239,11 @@ void VerifyNumericsPass::runOnOperation() {
       cmd.push_back("--arg=" + a);
     std::string log = file(name + ".log");
     std::vector<StringRef> argv(cmd.begin(), cmd.end());
-    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log), StringRef(log)};
+    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
+                                            StringRef(log)};
     std::string execError;
-    int rc = llvm::sys::ExecuteAndWait(runner, argv, std::nullopt, redirects, 0, 0, &execError);
+    int rc = llvm::sys::ExecuteAndWait(runner, argv, std::nullopt, redirects, 0,
+                                       0, &execError);
     std::string output;
     if (auto buffer = llvm::MemoryBuffer::getFile(log))
       output = (*buffer)->getBuffer().rtrim().str();
@@ -230,14 +253,15 @@ void VerifyNumericsPass::runOnOperation() {
       if (rc < 0)
         diag << ": cannot run '" << runner << "': " << execError;
       else
-        diag << " differs before and after '" << pipeline << "' (tolerance: max-abs "
-             << num(maxAbs) << (maxPeir >= 0 ? ", max-peir " + num(maxPeir) : "")
+        diag << " differs before and after '" << pipeline
+             << "' (tolerance: max-abs " << num(maxAbs)
+             << (maxPeir >= 0 ? ", max-peir " + num(maxPeir) : "")
              << "; snapshots kept in " << dir << "):\n"
              << output;
       ok = false;
     } else if (report) {
-      anchor->emitRemark() << "kiln-verify-numerics: " << label << " within tolerance after '"
-                           << pipeline << "':\n"
+      anchor->emitRemark() << "kiln-verify-numerics: " << label
+                           << " within tolerance after '" << pipeline << "':\n"
                            << output;
     }
   }

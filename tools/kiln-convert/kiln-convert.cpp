@@ -285,9 +285,9 @@ int main(int argc, char **argv) {
     if (progressOpt != "auto" && progressOpt != "bar" && progressOpt != "lines")
       return fail("--progress must be auto, bar, lines or none");
     kiln::TextProgress::Options display;
-    display.bar = progressOpt == "bar" ||
-                  (progressOpt == "auto" &&
-                   llvm::sys::Process::StandardErrIsDisplayed());
+    display.bar =
+        progressOpt == "bar" ||
+        (progressOpt == "auto" && llvm::sys::Process::StandardErrIsDisplayed());
     display.delaySeconds = progressAfter;
     progress = std::make_unique<kiln::TextProgress>(llvm::errs(), display);
     options.progress = progress.get();

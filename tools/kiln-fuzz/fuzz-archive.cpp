@@ -1,4 +1,5 @@
-//===- fuzz-archive.cpp - libFuzzer target: the TorchScript archive checker ===//
+//===- fuzz-archive.cpp - libFuzzer target: the TorchScript archive checker
+//===//
 //
 //   build-asan/bin/kiln-fuzz-archive corpus/pt -max_total_time=600
 //
@@ -13,7 +14,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   kiln::torchscript::ArchiveCheckResult result =
-      kiln::torchscript::checkTorchScriptArchive(llvm::ArrayRef<uint8_t>(data, size));
+      kiln::torchscript::checkTorchScriptArchive(
+          llvm::ArrayRef<uint8_t>(data, size));
   (void)result;
   return 0;
 }

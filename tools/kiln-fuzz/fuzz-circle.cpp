@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     kiln::circle::CircleDialect>();
     auto *c = new mlir::MLIRContext(registry);
     c->loadAllAvailableDialects();
-    c->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
+    c->getDiagEngine().registerHandler(
+        [](mlir::Diagnostic &) { return mlir::success(); });
     return c;
   }();
   // The tools read files into 16-byte aligned buffers.
@@ -37,6 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::raw_null_ostream os;
   (void)kiln::circle::dumpCircle(bytes, os, context, loc);
   // A fresh module each time; resources stay with the context (small).
-  mlir::OwningOpRef<mlir::ModuleOp> module = kiln::circle::readCircle(bytes, context, loc);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      kiln::circle::readCircle(bytes, context, loc);
   return 0;
 }

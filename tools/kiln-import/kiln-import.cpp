@@ -1,6 +1,7 @@
 //===- kiln-import.cpp - TorchScript (.pt) to kiln MLIR -------------------===//
 //
-//   kiln-import model.pt -o model.mlir [--method forward] [--extra-method decode]
+//   kiln-import model.pt -o model.mlir [--method forward] [--extra-method
+//   decode]
 //               [--input-shape hidden_states=1x16x64xf32 ...] [--emit-bytecode]
 //
 // Diagnostics point at the Python source of the model. The output is written
@@ -13,16 +14,16 @@
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OperationSupport.h"
-#include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/Endian.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Signals.h"
@@ -33,9 +34,9 @@ using namespace llvm;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
                                       cl::desc("<model.pt>"));
-static cl::opt<std::string> outputFile("o", cl::init("-"),
-                                       cl::value_desc("file"),
-                                       cl::desc("Output file ('-' for stdout)"));
+static cl::opt<std::string>
+    outputFile("o", cl::init("-"), cl::value_desc("file"),
+               cl::desc("Output file ('-' for stdout)"));
 static cl::opt<std::string>
     methodName("method", cl::init("forward"),
                cl::desc("Method to import (becomes func.func @<name>)"));
@@ -47,10 +48,10 @@ static cl::list<std::string> inputShapes(
     "input-shape", cl::value_desc("name=1x16x64xf32"),
     cl::desc("Annotate an argument (or 'name.i' for element i of a tuple "
              "argument) with a tensor type; ? is a dynamic dimension"));
-static cl::opt<std::string>
-    loadMode("load", cl::init("map"), cl::value_desc("map|copy"),
-             cl::desc("map: use the file's tensor records in place (default); copy: "
-                      "LibTorch reads each record into memory"));
+static cl::opt<std::string> loadMode(
+    "load", cl::init("map"), cl::value_desc("map|copy"),
+    cl::desc("map: use the file's tensor records in place (default); copy: "
+             "LibTorch reads each record into memory"));
 static cl::opt<bool> reportLoad("report-load",
                                 cl::desc("Say on stderr which load was used"));
 static cl::opt<bool> emitBytecode("emit-bytecode",
@@ -129,7 +130,8 @@ static void printText(mlir::ModuleOp module, raw_ostream &os) {
     os << "\n";
     return;
   }
-  os << body.take_front(meta).rtrim() << "\n\n{-#\n  dialect_resources: {\n    builtin: {\n";
+  os << body.take_front(meta).rtrim()
+     << "\n\n{-#\n  dialect_resources: {\n    builtin: {\n";
   for (auto [i, d] : llvm::enumerate(blobs)) {
     mlir::AsmResourceBlob *blob = d.entry->getBlob();
     os << "      ";
@@ -142,7 +144,8 @@ static void printText(mlir::ModuleOp module, raw_ostream &os) {
     ArrayRef<char> data = blob->getData();
     constexpr size_t chunk = 1 << 16;
     for (size_t pos = 0; pos < data.size(); pos += chunk)
-      os << toHex(StringRef(data.data() + pos, std::min(chunk, data.size() - pos)));
+      os << toHex(
+          StringRef(data.data() + pos, std::min(chunk, data.size() - pos)));
     os << '"' << (i + 1 < blobs.size() ? "," : "") << "\n";
   }
   os << "    }\n  }\n#-}\n\n";
@@ -174,7 +177,8 @@ int main(int argc, char **argv) {
   options.extraMethods.assign(extraMethods.begin(), extraMethods.end());
   options.inputShapes.assign(inputShapes.begin(), inputShapes.end());
   if (loadMode != "map" && loadMode != "copy") {
-    llvm::errs() << "kiln-import: --load must be map or copy, not '" << loadMode << "'\n";
+    llvm::errs() << "kiln-import: --load must be map or copy, not '" << loadMode
+                 << "'\n";
     return 1;
   }
   options.mappedLoad = loadMode == "map";
@@ -198,13 +202,15 @@ int main(int argc, char **argv) {
     std::error_code ec;
     raw_fd_ostream os(outputFile, ec);
     if (ec) {
-      errs() << "error: cannot open '" << outputFile << "': " << ec.message() << "\n";
+      errs() << "error: cannot open '" << outputFile << "': " << ec.message()
+             << "\n";
       return 1;
     }
     bool ok = writeModule(*module, os);
     os.close();
     if (os.has_error()) {
-      errs() << "error: writing '" << outputFile << "' failed: " << os.error().message() << "\n";
+      errs() << "error: writing '" << outputFile
+             << "' failed: " << os.error().message() << "\n";
       os.clear_error();
       ok = false;
     }

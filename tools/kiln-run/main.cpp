@@ -17,8 +17,9 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<mlir::func::FuncDialect, mlir::arith::ArithDialect, mlir::scf::SCFDialect,
-                  mlir::tensor::TensorDialect, mlir::quant::QuantizationDialect,
-                  kiln::KilnDialect, kiln::circle::CircleDialect>();
+  registry.insert<mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                  mlir::scf::SCFDialect, mlir::tensor::TensorDialect,
+                  mlir::quant::QuantizationDialect, kiln::KilnDialect,
+                  kiln::circle::CircleDialect>();
   return kiln::runtime::kilnRunMain(argc, argv, registry);
 }

@@ -21,12 +21,13 @@
 int main(int argc, char **argv) {
   // Every dialect of Kiln's pipeline parses, so that ops the writer cannot
   // take get its diagnostic rather than a parse error.
-  kiln::circle::registerToCircleTranslation([](mlir::DialectRegistry &registry) {
-    registry.insert<mlir::func::FuncDialect, mlir::arith::ArithDialect,
-                    mlir::scf::SCFDialect, mlir::tensor::TensorDialect,
-                    mlir::quant::QuantizationDialect, kiln::KilnDialect,
-                    kiln::circle::CircleDialect>();
-  });
+  kiln::circle::registerToCircleTranslation(
+      [](mlir::DialectRegistry &registry) {
+        registry.insert<mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                        mlir::scf::SCFDialect, mlir::tensor::TensorDialect,
+                        mlir::quant::QuantizationDialect, kiln::KilnDialect,
+                        kiln::circle::CircleDialect>();
+      });
   kiln::circle::registerFromCircleTranslations();
   return mlir::failed(
              mlir::mlirTranslateMain(argc, argv, "Kiln translation driver\n"))

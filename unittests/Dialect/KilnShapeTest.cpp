@@ -87,24 +87,26 @@ TEST_F(KilnOpsTest, ReshapeInfersMinusOneFromConstants) {
 
 TEST_F(KilnOpsTest, SliceFollowsPythonClamping) {
   Value x = arg({1, 4, 16, 16});
-  auto half = builder.create<kiln::SliceOp>(
-      builder.getUnknownLoc(), unranked(), x, builder.getI64IntegerAttr(-1),
-      i64(8), i64(INT64_MAX), i64(1));
+  auto half = builder.create<kiln::SliceOp>(builder.getUnknownLoc(), unranked(),
+                                            x, builder.getI64IntegerAttr(-1),
+                                            i64(8), i64(INT64_MAX), i64(1));
   EXPECT_EQ(shapeOf(half.inferResultType()), (ArrayRef<int64_t>{1, 4, 16, 8}));
   auto strided = builder.create<kiln::SliceOp>(
       builder.getUnknownLoc(), unranked(), x, builder.getI64IntegerAttr(2),
       i64(-5), i64(100), i64(2));
-  EXPECT_EQ(shapeOf(strided.inferResultType()), (ArrayRef<int64_t>{1, 4, 3, 16}));
+  EXPECT_EQ(shapeOf(strided.inferResultType()),
+            (ArrayRef<int64_t>{1, 4, 3, 16}));
 }
 
 TEST_F(KilnOpsTest, UnknownSizesStayDynamic) {
   Value x = arg({1, 16, 64});
   Value n = builder.create<kiln::SizeOp>(builder.getUnknownLoc(),
-                                              builder.getI64Type(), x, i64(1));
+                                         builder.getI64Type(), x, i64(1));
   // A size that is not yet folded stays dynamic in the inferred type.
   Value notConst = builder.create<arith::AddIOp>(builder.getUnknownLoc(), n, n);
-  auto e = builder.create<kiln::ExpandOp>(builder.getUnknownLoc(), unranked(),
-                                          x, ValueRange{i64(2), notConst, i64(-1)});
+  auto e =
+      builder.create<kiln::ExpandOp>(builder.getUnknownLoc(), unranked(), x,
+                                     ValueRange{i64(2), notConst, i64(-1)});
   EXPECT_EQ(shapeOf(e.inferResultType()), (ArrayRef<int64_t>{2, kDyn, 64}));
 }
 } // namespace

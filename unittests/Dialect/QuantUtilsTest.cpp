@@ -13,10 +13,14 @@ TEST(QuantUtils, StorageKindFromRange) {
   struct Case {
     int64_t qmin, qmax;
     const char *name;
-  } cases[] = {{-128, 127, "int8"},     {-127, 127, "int8"},
-               {0, 255, "uint8"},       {-8, 7, "int4"},
-               {-7, 7, "int4"},         {0, 15, "uint4"},
-               {-32768, 32767, "int16"}, {-32767, 32767, "int16"},
+  } cases[] = {{-128, 127, "int8"},
+               {-127, 127, "int8"},
+               {0, 255, "uint8"},
+               {-8, 7, "int4"},
+               {-7, 7, "int4"},
+               {0, 15, "uint4"},
+               {-32768, 32767, "int16"},
+               {-32767, 32767, "int16"},
                {INT32_MIN, INT32_MAX, "int32"}};
   for (const Case &c : cases) {
     auto kind = kiln::storageKindForRange(c.qmin, c.qmax);

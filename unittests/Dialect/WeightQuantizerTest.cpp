@@ -35,10 +35,14 @@ struct Kind {
 };
 
 const Kind kKinds[] = {
-    {"int4", 4, -8, 7},           {"int4 narrow", 4, -7, 7},
-    {"uint4", 4, 0, 15},          {"int8", 8, -128, 127},
-    {"int8 narrow", 8, -127, 127}, {"uint8", 8, 0, 255},
-    {"int16", 16, -32768, 32767}, {"int16 narrow", 16, -32767, 32767},
+    {"int4", 4, -8, 7},
+    {"int4 narrow", 4, -7, 7},
+    {"uint4", 4, 0, 15},
+    {"int8", 8, -128, 127},
+    {"int8 narrow", 8, -127, 127},
+    {"uint8", 8, 0, 255},
+    {"int16", 16, -32768, 32767},
+    {"int16 narrow", 16, -32767, 32767},
 };
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -198,9 +202,9 @@ TEST(WeightQuantizer, ReferenceIsPyTorchsFormula) {
       int64_t expected = std::clamp<int64_t>(
           static_cast<int64_t>(std::nearbyint(y)) + g.zeroPoints[0], k.qmin,
           k.qmax);
-      EXPECT_EQ(kiln::quantizeValue(x, g.scales[0], g.zeroPoints[0], k.qmin,
-                                    k.qmax),
-                expected)
+      EXPECT_EQ(
+          kiln::quantizeValue(x, g.scales[0], g.zeroPoints[0], k.qmin, k.qmax),
+          expected)
           << k.name << " x = " << x;
     }
   }
@@ -222,7 +226,8 @@ TEST(WeightQuantizer, NaNAndInfinityAsBefore) {
     q.run(data.data(), out.data(), 0, data.size());
     int8_t bad = zp < 0 ? 7 : -8;
     for (size_t i = 0; i < 5; ++i)
-      EXPECT_EQ(static_cast<int8_t>(out[i]), bad) << "zp " << zp << " x " << data[i];
+      EXPECT_EQ(static_cast<int8_t>(out[i]), bad)
+          << "zp " << zp << " x " << data[i];
     // 2.5 / 0.5 = 5, -5: no tie; clamped after the zero point.
     EXPECT_EQ(static_cast<int8_t>(out[5]), std::clamp<int64_t>(5 + zp, -8, 7));
     EXPECT_EQ(static_cast<int8_t>(out[6]), std::clamp<int64_t>(-5 + zp, -8, 7));
@@ -368,10 +373,11 @@ TEST(WeightQuantizer, DISABLED_Throughput) {
   EXPECT_EQ(reference, single);
   EXPECT_EQ(reference, parallel);
   auto rate = [&](double t) { return count / t / 1e6; };
-  std::printf("kernel %lld elements int4 per channel: reference %.3fs (%.0f M/s), "
-              "run %.3fs (%.0f M/s, %.1fx), runParallel on %u threads %.3fs "
-              "(%.0f M/s, %.1fx reference, %.2fx run)\n",
-              static_cast<long long>(count), tRef, rate(tRef), tRun, rate(tRun),
-              tRef / tRun, threads, tPar, rate(tPar), tRef / tPar, tRun / tPar);
+  std::printf(
+      "kernel %lld elements int4 per channel: reference %.3fs (%.0f M/s), "
+      "run %.3fs (%.0f M/s, %.1fx), runParallel on %u threads %.3fs "
+      "(%.0f M/s, %.1fx reference, %.2fx run)\n",
+      static_cast<long long>(count), tRef, rate(tRef), tRun, rate(tRun),
+      tRef / tRun, threads, tPar, rate(tPar), tRef / tPar, tRun / tPar);
 }
 } // namespace

@@ -53,7 +53,8 @@ TEST(CircleFormat, PackInt4LowNibbleFirst) {
   std::vector<uint8_t> values = {0x01, 0xFE, 0x03, 0x07, 0xF8};
   EXPECT_EQ(packInt4(values), (std::vector<uint8_t>{0xE1, 0x73, 0x08}));
   // Even count: no padding nibble.
-  EXPECT_EQ(packInt4({0x0F, 0x00, 0x05, 0x0A}), (std::vector<uint8_t>{0x0F, 0xA5}));
+  EXPECT_EQ(packInt4({0x0F, 0x00, 0x05, 0x0A}),
+            (std::vector<uint8_t>{0x0F, 0xA5}));
   EXPECT_TRUE(packInt4({}).empty());
   EXPECT_EQ(getPackedInt4Size(5), 3u);
   EXPECT_EQ(getPackedInt4Size(4), 2u);
@@ -79,7 +80,8 @@ TEST(CircleFormat, Alignment) {
   EXPECT_EQ(alignBufferOffset(1), 16u);
   EXPECT_EQ(alignBufferOffset(16), 16u);
   EXPECT_EQ(alignBufferOffset(17), 32u);
-  EXPECT_EQ(alignBufferOffset((uint64_t(1) << 32) + 3), (uint64_t(1) << 32) + 16);
+  EXPECT_EQ(alignBufferOffset((uint64_t(1) << 32) + 3),
+            (uint64_t(1) << 32) + 16);
 }
 
 TEST(CircleFormat, IdentifiersAndVersions) {
@@ -111,21 +113,36 @@ TEST(CircleOpVersion, FullyConnected) {
        i16 = tensor(kInt16, {1, 4}, 1), absent = TensorSignature::none();
   auto w8 = tensor(kInt8, {6, 4}, 1), w8c = tensor(kInt8, {6, 4}, 6),
        w4 = tensor(kInt4, {6, 4}, 1), b32 = tensor(kInt32, {6}, 6);
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, tensor(kFloat32, {6, 4}), absent}, {f32}, none), 1);
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, tensor(kFloat32, {6, 4}), absent}, {f32}, keep), 5);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected,
+                               {f32, tensor(kFloat32, {6, 4}), absent}, {f32},
+                               none),
+            1);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected,
+                               {f32, tensor(kFloat32, {6, 4}), absent}, {f32},
+                               keep),
+            5);
   EXPECT_EQ(getOperatorVersion(kFullyConnected, {i8, w8, b32}, {i8}, none), 4);
   EXPECT_EQ(getOperatorVersion(kFullyConnected, {i8, w4, b32}, {i8}, none), 10);
   // Hybrid: per-tensor 3, asymmetric inputs 9, per-channel 12.
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, w8, absent}, {f32}, none), 3);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, w8, absent}, {f32}, none),
+            3);
   OptionsSignature asym;
   asym.asymmetricQuantizeInputs = true;
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, w8, absent}, {f32}, asym), 9);
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, w8c, absent}, {f32}, none), 12);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, w8, absent}, {f32}, asym),
+            9);
+  EXPECT_EQ(
+      getOperatorVersion(kFullyConnected, {f32, w8c, absent}, {f32}, none), 12);
   // int16 x int8: no specific version unless keep_num_dims.
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {i16, w8c, tensor(kInt64, {6})}, {i16}, none), 1);
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {i16, w8c, tensor(kInt64, {6})}, {i16}, keep), 5);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected, {i16, w8c, tensor(kInt64, {6})},
+                               {i16}, none),
+            1);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected, {i16, w8c, tensor(kInt64, {6})},
+                               {i16}, keep),
+            5);
   // A literal two-input operator (no -1): 6.
-  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, tensor(kFloat32, {6, 4})}, {f32}, none), 6);
+  EXPECT_EQ(getOperatorVersion(kFullyConnected, {f32, tensor(kFloat32, {6, 4})},
+                               {f32}, none),
+            6);
 }
 
 TEST(CircleOpVersion, ElementwiseAndOthers) {
@@ -135,24 +152,53 @@ TEST(CircleOpVersion, ElementwiseAndOthers) {
   auto q16 = tensor(kInt16, {1, 4}, 1), q8 = tensor(kInt8, {1, 4}, 1);
   EXPECT_EQ(getOperatorVersion(kAdd, {q16, q16}, {q16}, generalInt16), 3);
   EXPECT_EQ(getOperatorVersion(kAdd, {q16, q16}, {q16}, none), 1);
-  EXPECT_EQ(getOperatorVersion(kAdd, {tensor(kInt16), tensor(kInt16)}, {tensor(kInt16)}, none), 5);
+  EXPECT_EQ(getOperatorVersion(kAdd, {tensor(kInt16), tensor(kInt16)},
+                               {tensor(kInt16)}, none),
+            5);
   EXPECT_EQ(getOperatorVersion(kAdd, {q8, q8}, {q8}, none), 2);
   EXPECT_EQ(getOperatorVersion(kSoftmax, {q16}, {q16}, none), 3);
   EXPECT_EQ(getOperatorVersion(kSoftmax, {q8}, {q8}, none), 2);
   EXPECT_EQ(getOperatorVersion(kBatchMatMul, {q16, q16}, {q16}, none), 3);
-  EXPECT_EQ(getOperatorVersion(kTranspose, {tensor(kInt16, {1, 2, 3, 4}, 1), tensor(kInt32, {4})}, {q16}, none), 5);
-  EXPECT_EQ(getOperatorVersion(kTranspose, {tensor(kFloat32, {1, 1, 2, 3, 4}), tensor(kInt32, {5})}, {tensor(kFloat32)}, none), 4);
-  EXPECT_EQ(getOperatorVersion(kGather, {tensor(kUInt8, {10, 4}, 1), tensor(kInt32, {2})}, {tensor(kUInt8)}, none), 1);
-  EXPECT_EQ(getOperatorVersion(kGather, {tensor(kInt8, {10, 4}, 1), tensor(kInt32, {2})}, {q8}, none), 2);
-  EXPECT_EQ(getOperatorVersion(kGather, {tensor(kInt4, {10, 4}, 1), tensor(kInt32, {2})}, {q8}, none), 7);
+  EXPECT_EQ(
+      getOperatorVersion(kTranspose,
+                         {tensor(kInt16, {1, 2, 3, 4}, 1), tensor(kInt32, {4})},
+                         {q16}, none),
+      5);
+  EXPECT_EQ(getOperatorVersion(
+                kTranspose,
+                {tensor(kFloat32, {1, 1, 2, 3, 4}), tensor(kInt32, {5})},
+                {tensor(kFloat32)}, none),
+            4);
+  EXPECT_EQ(getOperatorVersion(
+                kGather, {tensor(kUInt8, {10, 4}, 1), tensor(kInt32, {2})},
+                {tensor(kUInt8)}, none),
+            1);
+  EXPECT_EQ(getOperatorVersion(kGather,
+                               {tensor(kInt8, {10, 4}, 1), tensor(kInt32, {2})},
+                               {q8}, none),
+            2);
+  EXPECT_EQ(getOperatorVersion(kGather,
+                               {tensor(kInt4, {10, 4}, 1), tensor(kInt32, {2})},
+                               {q8}, none),
+            7);
   // DEQUANTIZE: int8 per-channel along its quantized dimension: 5.
-  EXPECT_EQ(getOperatorVersion(kDequantize, {tensor(kInt8, {2, 3}, 3, 1)}, {tensor(kFloat32)}, none), 5);
-  EXPECT_EQ(getOperatorVersion(kDequantize, {tensor(kInt8, {2, 3}, 1)}, {tensor(kFloat32)}, none), 2);
-  EXPECT_EQ(getOperatorVersion(kDequantize, {tensor(kInt4, {8}, 1)}, {tensor(kFloat32)}, none), 6);
+  EXPECT_EQ(getOperatorVersion(kDequantize, {tensor(kInt8, {2, 3}, 3, 1)},
+                               {tensor(kFloat32)}, none),
+            5);
+  EXPECT_EQ(getOperatorVersion(kDequantize, {tensor(kInt8, {2, 3}, 1)},
+                               {tensor(kFloat32)}, none),
+            2);
+  EXPECT_EQ(getOperatorVersion(kDequantize, {tensor(kInt4, {8}, 1)},
+                               {tensor(kFloat32)}, none),
+            6);
   EXPECT_EQ(getOperatorVersion(kQuantize, {tensor(kFloat32)}, {q16}, none), 2);
   EXPECT_EQ(getOperatorVersion(kQuantize, {tensor(kFloat32)}, {q8}, none), 1);
-  EXPECT_EQ(getOperatorVersion(kBroadcastTo, {tensor(kFloat32), tensor(kInt32, {2})}, {tensor(kFloat32)}, none), 2);
-  EXPECT_EQ(getOperatorVersion(kReshape, {q16, tensor(kInt32, {2})}, {q16}, none), 1);
+  EXPECT_EQ(getOperatorVersion(kBroadcastTo,
+                               {tensor(kFloat32), tensor(kInt32, {2})},
+                               {tensor(kFloat32)}, none),
+            2);
+  EXPECT_EQ(
+      getOperatorVersion(kReshape, {q16, tensor(kInt32, {2})}, {q16}, none), 1);
   EXPECT_EQ(getOperatorVersion(kRmsNorm, {q16, q16}, {q16}, none), 1);
 }
 
@@ -160,7 +206,8 @@ TEST(CircleOpVersion, ElementwiseAndOthers) {
 class CircleWriterTest : public ::testing::Test {
 protected:
   CircleWriterTest() {
-    registry.insert<func::FuncDialect, quant::QuantizationDialect, CircleDialect>();
+    registry
+        .insert<func::FuncDialect, quant::QuantizationDialect, CircleDialect>();
     context.appendDialectRegistry(registry);
     context.loadAllAvailableDialects();
   }
@@ -179,7 +226,8 @@ protected:
   std::string dump(llvm::StringRef bytes) {
     std::string text;
     llvm::raw_string_ostream os(text);
-    EXPECT_TRUE(succeeded(dumpCircle(bytes, os, &context, UnknownLoc::get(&context))));
+    EXPECT_TRUE(
+        succeeded(dumpCircle(bytes, os, &context, UnknownLoc::get(&context))));
     return os.str();
   }
 
@@ -199,9 +247,11 @@ func.func @main(%x: tensor<64xf32>) -> (tensor<64xf32>, tensor<5xf32>) {
 )mlir";
 
 /// (offset, size, external) of each non-empty buffer, from the dump.
-std::vector<std::tuple<uint64_t, uint64_t, bool>> buffersOf(llvm::StringRef text) {
+std::vector<std::tuple<uint64_t, uint64_t, bool>>
+buffersOf(llvm::StringRef text) {
   std::vector<std::tuple<uint64_t, uint64_t, bool>> result;
-  llvm::Regex line("buffer #[0-9]+ (inline|external) ([0-9]+) bytes at offset ([0-9]+)");
+  llvm::Regex line(
+      "buffer #[0-9]+ (inline|external) ([0-9]+) bytes at offset ([0-9]+)");
   llvm::SmallVector<llvm::StringRef> lines;
   text.split(lines, '\n');
   for (llvm::StringRef l : lines) {
@@ -303,7 +353,8 @@ func.func @b(%x: tensor<64xf32>) -> (tensor<64xf32>, tensor<3x5xf32>) {
     options.flavor = flavor;
     options.stats = &stats;
     std::string bytes = write(*module, options);
-    EXPECT_EQ(stats.constantBytes, (std::map<std::string, uint64_t>{{"f32", 256}, {"int4", 8}}));
+    EXPECT_EQ(stats.constantBytes,
+              (std::map<std::string, uint64_t>{{"f32", 256}, {"int4", 8}}));
     EXPECT_EQ(stats.totalConstantBytes(), 264u);
     EXPECT_EQ(stats.constantBuffers, 2u);
     EXPECT_EQ(stats.constantTensors, 4u);
@@ -322,7 +373,8 @@ TEST_F(CircleWriterTest, DeterministicAndRoundTrips) {
       options.forceExternalBuffers = external;
       std::string bytes = write(*module, options);
       EXPECT_EQ(write(*module, options), bytes);
-      OwningOpRef<ModuleOp> read = readCircle(bytes, &context, UnknownLoc::get(&context));
+      OwningOpRef<ModuleOp> read =
+          readCircle(bytes, &context, UnknownLoc::get(&context));
       ASSERT_TRUE(read);
       EXPECT_EQ(getModuleFlavor(*read), flavor);
       EXPECT_EQ(write(*read, options), bytes);
@@ -368,7 +420,8 @@ func.func @f(%x: tensor<1x8xf32>) -> tensor<1x8xf32> {
   EXPECT_EQ((*after)->getBuffer().str(), before);
   std::error_code ec;
   int entries = 0;
-  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec))
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec))
     ++entries;
   EXPECT_EQ(entries, 1);
   llvm::sys::fs::remove_directories(dir);

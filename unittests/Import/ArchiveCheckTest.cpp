@@ -25,7 +25,8 @@ void put(std::string &s, uint64_t v, unsigned n) {
 
 uint32_t crcOf(const std::string &data) {
   return static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef *>(data.data()), static_cast<uInt>(data.size())));
+      crc32(0, reinterpret_cast<const Bytef *>(data.data()),
+            static_cast<uInt>(data.size())));
 }
 
 /// A stored (uncompressed) zip of `entries`, with their CRC-32s; `badCrc`
@@ -37,24 +38,45 @@ std::string zip(const std::vector<std::pair<std::string, std::string>> &entries,
     uint64_t local = out.size();
     uint32_t crc = crcOf(data) ^ (name == badCrc ? 1u : 0u);
     put(out, 0x04034b50, 4);
-    put(out, 20, 2); put(out, 0, 2); put(out, 0, 2); put(out, 0, 4);
-    put(out, crc, 4); put(out, data.size(), 4); put(out, data.size(), 4);
-    put(out, name.size(), 2); put(out, 0, 2);
+    put(out, 20, 2);
+    put(out, 0, 2);
+    put(out, 0, 2);
+    put(out, 0, 4);
+    put(out, crc, 4);
+    put(out, data.size(), 4);
+    put(out, data.size(), 4);
+    put(out, name.size(), 2);
+    put(out, 0, 2);
     out += name;
     out += data;
     put(central, 0x02014b50, 4);
-    put(central, 20, 2); put(central, 20, 2); put(central, 0, 2); put(central, 0, 2);
-    put(central, 0, 4); put(central, crc, 4); put(central, data.size(), 4);
-    put(central, data.size(), 4); put(central, name.size(), 2); put(central, 0, 2);
-    put(central, 0, 2); put(central, 0, 2); put(central, 0, 2); put(central, 0, 4);
+    put(central, 20, 2);
+    put(central, 20, 2);
+    put(central, 0, 2);
+    put(central, 0, 2);
+    put(central, 0, 4);
+    put(central, crc, 4);
+    put(central, data.size(), 4);
+    put(central, data.size(), 4);
+    put(central, name.size(), 2);
+    put(central, 0, 2);
+    put(central, 0, 2);
+    put(central, 0, 2);
+    put(central, 0, 2);
+    put(central, 0, 4);
     put(central, local, 4);
     central += name;
   }
   uint64_t cdOffset = out.size();
   out += central;
   put(out, 0x06054b50, 4);
-  put(out, 0, 2); put(out, 0, 2); put(out, entries.size(), 2); put(out, entries.size(), 2);
-  put(out, central.size(), 4); put(out, cdOffset, 4); put(out, 0, 2);
+  put(out, 0, 2);
+  put(out, 0, 2);
+  put(out, entries.size(), 2);
+  put(out, entries.size(), 2);
+  put(out, central.size(), 4);
+  put(out, cdOffset, 4);
+  put(out, 0, 2);
   return out;
 }
 
@@ -77,11 +99,14 @@ std::string str(const std::string &s) {
 std::string tensorPickle(int sizes0, int sizes1, int stride0) {
   std::string p = "\x80\x02";
   p += "ctorch._utils\n_rebuild_tensor_v2\n(";
-  p += "(" + str("storage") + "ctorch\nFloatStorage\n" + str("0") + str("cpu") + K(4) + "tQ";
+  p += "(" + str("storage") + "ctorch\nFloatStorage\n" + str("0") + str("cpu") +
+       K(4) + "tQ";
   p += K(0);
   p += "(" + K(sizes0) + K(sizes1) + "t";
   p += "(" + K(stride0) + K(1) + "t";
-  p += "\x89" "ccollections\nOrderedDict\n)R" "tR.";
+  p += "\x89"
+       "ccollections\nOrderedDict\n)R"
+       "tR.";
   return p;
 }
 
@@ -103,9 +128,10 @@ TEST(ArchiveCheck, TensorWithinItsRecord) {
 TEST(ArchiveCheck, RecordShorterThanItsStorage) {
   std::string a = zip({{"m/data.pkl", tensorPickle(2, 2, 2)},
                        {"m/data/0", std::string(12, '\0')}});
-  EXPECT_NE(check(a).error.find("tensor record 'm/data/0' holds 12 bytes, but its "
-                                "storage has 4 elements of 4 bytes"),
-            std::string::npos)
+  EXPECT_NE(
+      check(a).error.find("tensor record 'm/data/0' holds 12 bytes, but its "
+                          "storage has 4 elements of 4 bytes"),
+      std::string::npos)
       << check(a).error;
 }
 
@@ -113,7 +139,8 @@ TEST(ArchiveCheck, ViewPastItsStorage) {
   // 2x2 with row stride 3 reads element 4: past a 4-element record.
   std::string a = zip({{"m/data.pkl", tensorPickle(2, 2, 3)},
                        {"m/data/0", std::string(16, '\0')}});
-  EXPECT_NE(check(a).error.find("a tensor reads past the end of its record 'm/data/0'"),
+  EXPECT_NE(check(a).error.find(
+                "a tensor reads past the end of its record 'm/data/0'"),
             std::string::npos)
       << check(a).error;
   // An empty view reads nothing.
@@ -132,12 +159,18 @@ TEST(ArchiveCheck, PickleDamage) {
   auto errorOf = [](const std::string &pickle) {
     return check(zip({{"m/data.pkl", pickle}})).error;
   };
-  EXPECT_NE(errorOf("\x80\x02t.").find("pickle TUPLE/LIST without a mark"), std::string::npos);
-  EXPECT_NE(errorOf("\x80\x02h\x05.").find("memo index 5 was never stored"), std::string::npos);
-  EXPECT_NE(errorOf("\x80\x02X\xff\xff\xff\x7f").find("past the end"), std::string::npos);
-  EXPECT_NE(errorOf("\x80\x02)").find("pickle without STOP"), std::string::npos);
-  EXPECT_NE(errorOf("\x80\x02))\x2e").find("STOP with 2 values"), std::string::npos);
-  EXPECT_NE(errorOf("\x80\x02\xff.").find("unsupported pickle opcode 0xff"), std::string::npos);
+  EXPECT_NE(errorOf("\x80\x02t.").find("pickle TUPLE/LIST without a mark"),
+            std::string::npos);
+  EXPECT_NE(errorOf("\x80\x02h\x05.").find("memo index 5 was never stored"),
+            std::string::npos);
+  EXPECT_NE(errorOf("\x80\x02X\xff\xff\xff\x7f").find("past the end"),
+            std::string::npos);
+  EXPECT_NE(errorOf("\x80\x02)").find("pickle without STOP"),
+            std::string::npos);
+  EXPECT_NE(errorOf("\x80\x02))\x2e").find("STOP with 2 values"),
+            std::string::npos);
+  EXPECT_NE(errorOf("\x80\x02\xff.").find("unsupported pickle opcode 0xff"),
+            std::string::npos);
   // Nesting beyond the limit (LibTorch destroys values recursively).
   std::string deep = "\x80\x02";
   for (int i = 0; i < 2000; ++i)
@@ -151,17 +184,18 @@ TEST(ArchiveCheck, PickleDamage) {
 TEST(ArchiveCheck, DamagedDebugPickleIsAWarning) {
   // FORMAT_WITH_STRING_TABLE, table ('', 'f.py'), one range whose file
   // index (7) is outside the table.
-  std::string debug = "\x80\x02(" + str("FORMAT_WITH_STRING_TABLE") + "(" + str("") +
-                      str("f.py") + "t(" + K(0) +
-                      "ctorch.jit._pickle\nbuild_intlist\n(]tR" + K(7) + K(0) + "\x87" +
-                      K(0) + K(0) + "\x87" + K(0) + "\x87" + "tt.";
-  std::string a = zip({{"m/data.pkl", "\x80\x02)."},
-                       {"m/code/__torch__.py.debug_pkl", debug}});
+  std::string debug = "\x80\x02(" + str("FORMAT_WITH_STRING_TABLE") + "(" +
+                      str("") + str("f.py") + "t(" + K(0) +
+                      "ctorch.jit._pickle\nbuild_intlist\n(]tR" + K(7) + K(0) +
+                      "\x87" + K(0) + K(0) + "\x87" + K(0) + "\x87" + "tt.";
+  std::string a = zip(
+      {{"m/data.pkl", "\x80\x02)."}, {"m/code/__torch__.py.debug_pkl", debug}});
   ArchiveCheckResult r = check(a);
   EXPECT_EQ(r.error, "");
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].find("a source's file index is outside the string table"),
-            std::string::npos)
+  EXPECT_NE(
+      r.warnings[0].find("a source's file index is outside the string table"),
+      std::string::npos)
       << r.warnings[0];
   EXPECT_EQ(r.renameOffsets.size(), 2u);
   for (uint64_t at : r.renameOffsets)
@@ -172,17 +206,22 @@ TEST(ArchiveCheck, RecordWithAWrongCrc) {
   // A record whose bytes do not match the CRC-32 the directory records (a
   // flipped bit in a weight): an error naming it; in a debug pickle: a
   // warning, and the entry is dropped.
-  std::string a = zip({{"m/data.pkl", "\x80\x02)."}, {"m/data/0", std::string(16, 'w')}},
-                      "m/data/0");
+  std::string a =
+      zip({{"m/data.pkl", "\x80\x02)."}, {"m/data/0", std::string(16, 'w')}},
+          "m/data/0");
   ArchiveCheckResult r = check(a);
-  EXPECT_NE(r.error.find("entry 'm/data/0' (offset "), std::string::npos) << r.error;
-  EXPECT_NE(r.error.find(") is damaged: its CRC-32 is "), std::string::npos) << r.error;
-  std::string d = zip({{"m/data.pkl", "\x80\x02)."}, {"m/code/x.py.debug_pkl", "\x80\x02)."}},
-                      "m/code/x.py.debug_pkl");
+  EXPECT_NE(r.error.find("entry 'm/data/0' (offset "), std::string::npos)
+      << r.error;
+  EXPECT_NE(r.error.find(") is damaged: its CRC-32 is "), std::string::npos)
+      << r.error;
+  std::string d = zip(
+      {{"m/data.pkl", "\x80\x02)."}, {"m/code/x.py.debug_pkl", "\x80\x02)."}},
+      "m/code/x.py.debug_pkl");
   r = check(d);
   EXPECT_EQ(r.error, "");
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].find("'m/code/x.py.debug_pkl' (its CRC-32 is "), std::string::npos)
+  EXPECT_NE(r.warnings[0].find("'m/code/x.py.debug_pkl' (its CRC-32 is "),
+            std::string::npos)
       << r.warnings[0];
   EXPECT_EQ(r.renameOffsets.size(), 2u);
 }
@@ -191,7 +230,8 @@ TEST(ArchiveCheck, ZipDamage) {
   std::string a = zip({{"m/data.pkl", "\x80\x02)."}});
   std::string moved = a;
   moved[moved.size() - 6] = char(0x7F); // central directory offset
-  EXPECT_NE(check(moved).error.find("lies outside the archive"), std::string::npos);
+  EXPECT_NE(check(moved).error.find("lies outside the archive"),
+            std::string::npos);
   std::string count = a;
   count[count.size() - 12] = char(0x50); // entries on this disk
   count[count.size() - 14] = char(0x50);

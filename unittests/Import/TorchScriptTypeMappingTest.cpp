@@ -33,7 +33,9 @@ protected:
     context = std::make_unique<MLIRContext>(registry);
     context->loadAllAvailableDialects();
   }
-  Type parse(llvm::StringRef text) { return mlir::parseType(text, context.get()); }
+  Type parse(llvm::StringRef text) {
+    return mlir::parseType(text, context.get());
+  }
   std::string str(Type t) {
     std::string s;
     llvm::raw_string_ostream os(s);
@@ -68,14 +70,17 @@ TEST_F(TorchScriptMappingTest, ConvertsTorchScriptTypes) {
 }
 
 TEST_F(TorchScriptMappingTest, RejectsTypesWithoutValues) {
-  EXPECT_EQ(convert("str"), "error: TorchScript type 'str' has no kiln value type");
+  EXPECT_EQ(convert("str"),
+            "error: TorchScript type 'str' has no kiln value type");
   EXPECT_EQ(convert("Device"),
             "error: TorchScript type 'Device' has no kiln value type");
-  EXPECT_EQ(convert("Dict(str, Tensor)"),
-            "error: TorchScript type 'Dict[str, Tensor]' has no kiln value type");
+  EXPECT_EQ(
+      convert("Dict(str, Tensor)"),
+      "error: TorchScript type 'Dict[str, Tensor]' has no kiln value type");
   EXPECT_EQ(convert("(int, str)"),
             "error: TorchScript type 'str' has no kiln value type");
-  EXPECT_EQ(convert("not a type ("), "error: cannot parse TorchScript type 'not a type ('");
+  EXPECT_EQ(convert("not a type ("),
+            "error: cannot parse TorchScript type 'not a type ('");
 }
 
 TEST_F(TorchScriptMappingTest, ConvertsScalarTypes) {
@@ -104,7 +109,8 @@ TEST_F(TorchScriptMappingTest, JoinsBranchTypes) {
     return t ? str(t) : std::string("null");
   };
   EXPECT_EQ(join("tensor<*xf32>", "tensor<*xf32>"), "tensor<*xf32>");
-  EXPECT_EQ(join("tensor<1x4x16xf32>", "tensor<1x4x17xf32>"), "tensor<1x4x?xf32>");
+  EXPECT_EQ(join("tensor<1x4x16xf32>", "tensor<1x4x17xf32>"),
+            "tensor<1x4x?xf32>");
   EXPECT_EQ(join("tensor<1x4xf32>", "tensor<4xf32>"), "tensor<*xf32>");
   EXPECT_EQ(join("tensor<4xf32>", "tensor<4xi64>"), "null");
   EXPECT_EQ(join("tuple<tensor<*xf32>, tensor<*xf32>>", "!kiln.none"),
@@ -139,14 +145,16 @@ TEST_F(TorchScriptMappingTest, CoercesBranchValues) {
   EXPECT_TRUE(someOp.getValue().getDefiningOp<tensor::CastOp>());
 
   Value none = b.create<kiln::NoneOp>(loc, parse("!kiln.none"));
-  auto empty = coerceValue(b, loc, none, parse("!kiln.optional<tensor<*xf32>>"));
+  auto empty =
+      coerceValue(b, loc, none, parse("!kiln.optional<tensor<*xf32>>"));
   ASSERT_TRUE(succeeded(empty));
   EXPECT_EQ(str(empty->getType()), "!kiln.optional<tensor<*xf32>>");
   EXPECT_TRUE(empty->getDefiningOp<kiln::NoneOp>());
 
   Type tupleType = parse("tuple<tensor<2xf32>, tensor<2xf32>>");
   Value tuple = b.create<kiln::TupleOp>(loc, tupleType, ValueRange{x, x});
-  auto widened = coerceValue(b, loc, tuple, parse("tuple<tensor<?xf32>, tensor<*xf32>>"));
+  auto widened =
+      coerceValue(b, loc, tuple, parse("tuple<tensor<?xf32>, tensor<*xf32>>"));
   ASSERT_TRUE(succeeded(widened));
   EXPECT_EQ(str(widened->getType()), "tuple<tensor<?xf32>, tensor<*xf32>>");
 
@@ -164,7 +172,8 @@ TEST_F(TorchScriptMappingTest, ParsesInputShapeHints) {
   EXPECT_TRUE(h->path.empty());
   EXPECT_EQ(str(h->type), "tensor<1x16x64xf32>");
 
-  auto p = parseInputShapeHint("past_key_value.1=1x2x?x16xf32", *context, error);
+  auto p =
+      parseInputShapeHint("past_key_value.1=1x2x?x16xf32", *context, error);
   ASSERT_TRUE(succeeded(p)) << error;
   EXPECT_EQ(p->name, "past_key_value");
   ASSERT_EQ(p->path.size(), 1u);
@@ -176,7 +185,8 @@ TEST_F(TorchScriptMappingTest, ParsesInputShapeHints) {
   EXPECT_EQ(str(ids->type), "tensor<1x16xi64>");
 
   EXPECT_TRUE(failed(parseInputShapeHint("hidden_states", *context, error)));
-  EXPECT_NE(error.find("is not of the form name=1x16x64xf32"), std::string::npos);
+  EXPECT_NE(error.find("is not of the form name=1x16x64xf32"),
+            std::string::npos);
   EXPECT_TRUE(failed(parseInputShapeHint("x=1x16", *context, error)));
   EXPECT_NE(error.find("is not a shape"), std::string::npos);
   EXPECT_TRUE(failed(parseInputShapeHint("x.a=1xf32", *context, error)));
@@ -206,11 +216,13 @@ TEST_F(TorchScriptMappingTest, WeightsAreBorrowedNotCopied) {
   auto resource = dyn_cast<DenseResourceElementsAttr>(imported.attr);
   ASSERT_TRUE(resource);
   EXPECT_EQ(str(resource.getType()), "tensor<4x8xf32>");
-  EXPECT_EQ(resource.getRawHandle().getKey(), "model.layers.0.mlp.up_proj.weight");
+  EXPECT_EQ(resource.getRawHandle().getKey(),
+            "model.layers.0.mlp.up_proj.weight");
   AsmResourceBlob *blob = resource.getRawHandle().getBlob();
   ASSERT_TRUE(blob);
   // The blob is the tensor's own memory.
-  EXPECT_EQ(static_cast<const void *>(blob->getData().data()), imported.tensorData);
+  EXPECT_EQ(static_cast<const void *>(blob->getData().data()),
+            imported.tensorData);
   EXPECT_EQ(blob->getData().size(), 4u * 8u * sizeof(float));
   auto values = reinterpret_cast<const float *>(blob->getData().data());
   EXPECT_EQ(values[0], 0.0f);
@@ -246,6 +258,7 @@ TEST_F(TorchScriptMappingTest, IntegerAndBoolTensors) {
       importTensorForTest(*context, "Bool", {4}, "mask", false);
   auto dense = dyn_cast_or_null<DenseElementsAttr>(bools.attr);
   ASSERT_TRUE(dense);
-  std::vector<bool> got(dense.getValues<bool>().begin(), dense.getValues<bool>().end());
+  std::vector<bool> got(dense.getValues<bool>().begin(),
+                        dense.getValues<bool>().end());
   EXPECT_EQ(got, (std::vector<bool>{false, true, false, true}));
 }

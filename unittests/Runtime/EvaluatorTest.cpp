@@ -40,7 +40,8 @@ protected:
   }
 
   /// Runs `function` and returns its results; records diagnostics.
-  FailureOr<std::vector<HostValue>> run(const std::string &text, const std::string &function,
+  FailureOr<std::vector<HostValue>> run(const std::string &text,
+                                        const std::string &function,
                                         std::vector<HostValue> args) {
     diagnostics.clear();
     ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
@@ -110,8 +111,9 @@ TEST_F(EvaluatorTest, BroadcastingArithmetic) {
 TEST_F(EvaluatorTest, FakeQuantMatchesTheFormula) {
   std::vector<float> x;
   for (int i = -40; i <= 40; ++i)
-    x.push_back(0.0125f * i + (i % 3 == 0 ? 0.005f : 0.0f)); // exact ties every 3rd
-  x.push_back(100.0f); // clamps
+    x.push_back(0.0125f * i +
+                (i % 3 == 0 ? 0.005f : 0.0f)); // exact ties every 3rd
+  x.push_back(100.0f);                         // clamps
   int64_t n = x.size();
   auto result = run(R"mlir(
     func.func @f(%x: tensor<*xf32>) -> (tensor<*xf32>, tensor<*xf32>) {
@@ -122,7 +124,8 @@ TEST_F(EvaluatorTest, FakeQuantMatchesTheFormula) {
     })mlir",
                     "f", {HostValue::of(HostTensor::f32({n}, x))});
   ASSERT_TRUE(succeeded(result));
-  std::vector<float> viaOp = floats((*result)[0]), viaType = floats((*result)[1]);
+  std::vector<float> viaOp = floats((*result)[0]),
+                     viaType = floats((*result)[1]);
   for (int64_t i = 0; i < n; ++i) {
     float want = fakeQuant(x[i], 0.01f, 3, -128, 127);
     EXPECT_EQ(viaOp[i], want) << "x = " << x[i];
@@ -140,7 +143,8 @@ TEST_F(EvaluatorTest, QuantizedConstantIsDequantized) {
     })mlir",
                     "f", {});
   ASSERT_TRUE(succeeded(result));
-  EXPECT_EQ(floats((*result)[0]), (std::vector<float>{0.5f, -1.0f, 126 * 0.25f, -129 * 0.25f}));
+  EXPECT_EQ(floats((*result)[0]),
+            (std::vector<float>{0.5f, -1.0f, 126 * 0.25f, -129 * 0.25f}));
 }
 
 TEST_F(EvaluatorTest, OptionalTupleAndControlFlow) {
@@ -168,8 +172,9 @@ TEST_F(EvaluatorTest, OptionalTupleAndControlFlow) {
   EXPECT_EQ(floats((*absent)[0]), (std::vector<float>{1, 2}));
   EXPECT_EQ((*absent)[1].kind, HostValue::Kind::Int);
   EXPECT_EQ((*absent)[1].i, -4); // floor(7 / -2)
-  HostValue kv = HostValue::sequence({HostValue::of(HostTensor::f32({2}, {0, 0})),
-                                      HostValue::of(HostTensor::f32({2}, {10, 20}))});
+  HostValue kv =
+      HostValue::sequence({HostValue::of(HostTensor::f32({2}, {0, 0})),
+                           HostValue::of(HostTensor::f32({2}, {10, 20}))});
   auto present = run(text, "f", {x, kv, HostValue::ofInt(0)});
   ASSERT_TRUE(succeeded(present));
   EXPECT_EQ(floats((*present)[0]), (std::vector<float>{11, 22}));
@@ -178,18 +183,20 @@ TEST_F(EvaluatorTest, OptionalTupleAndControlFlow) {
 
 TEST_F(EvaluatorTest, CircleRopeNeox) {
   // x = [1, 2, 3, 4]: rotate_half(x) = [-3, -4, 1, 2].
-  auto result = run(R"mlir(
+  auto result =
+      run(R"mlir(
     func.func @f(%x: tensor<1x4xf32>, %s: tensor<1x4xf32>, %c: tensor<1x4xf32>) -> tensor<1x4xf32> {
       %0 = circle.rope %x, %s, %c : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
       return %0 : tensor<1x4xf32>
     })mlir",
-                    "f",
-                    {HostValue::of(HostTensor::f32({1, 4}, {1, 2, 3, 4})),
-                     HostValue::of(HostTensor::f32({1, 4}, {0.5f, 0.25f, 2, 1})),
-                     HostValue::of(HostTensor::f32({1, 4}, {1, 2, 0, 3}))});
+          "f",
+          {HostValue::of(HostTensor::f32({1, 4}, {1, 2, 3, 4})),
+           HostValue::of(HostTensor::f32({1, 4}, {0.5f, 0.25f, 2, 1})),
+           HostValue::of(HostTensor::f32({1, 4}, {1, 2, 0, 3}))});
   ASSERT_TRUE(succeeded(result));
   EXPECT_EQ(floats((*result)[0]),
-            (std::vector<float>{1 * 1 + -3 * 0.5f, 2 * 2 + -4 * 0.25f, 3 * 0 + 1 * 2, 4 * 3 + 2 * 1}));
+            (std::vector<float>{1 * 1 + -3 * 0.5f, 2 * 2 + -4 * 0.25f,
+                                3 * 0 + 1 * 2, 4 * 3 + 2 * 1}));
 }
 
 TEST_F(EvaluatorTest, RepeatedCallsAgree) {
@@ -207,9 +214,11 @@ TEST_F(EvaluatorTest, RepeatedCallsAgree) {
   ASSERT_TRUE(succeeded(second));
   EXPECT_EQ(floats((*first)[0]), floats((*second)[0]));
   // w quantized per row: 0.3 -> 30 * 0.01, ...; y = x w^T.
-  float w[2][3] = {{fakeQuant(0.3f, 0.01f, 0, -128, 127), fakeQuant(-0.7f, 0.01f, 0, -128, 127),
+  float w[2][3] = {{fakeQuant(0.3f, 0.01f, 0, -128, 127),
+                    fakeQuant(-0.7f, 0.01f, 0, -128, 127),
                     fakeQuant(1.1f, 0.01f, 0, -128, 127)},
-                   {fakeQuant(2.0f, 0.02f, 0, -128, 127), fakeQuant(0.5f, 0.02f, 0, -128, 127),
+                   {fakeQuant(2.0f, 0.02f, 0, -128, 127),
+                    fakeQuant(0.5f, 0.02f, 0, -128, 127),
                     fakeQuant(-1.5f, 0.02f, 0, -128, 127)}};
   std::vector<float> got = floats((*first)[0]);
   for (int r = 0; r < 2; ++r)
@@ -239,12 +248,15 @@ TEST_F(EvaluatorTest, ArgumentErrorsNameTheArgument) {
     func.func @f(%x: tensor<2x2xf32> {kiln.name = "hidden"}) -> tensor<2x2xf32> {
       return %x : tensor<2x2xf32>
     })mlir";
-  auto wrongDtype = run(text, "f", {HostValue::of(HostTensor::i64({2, 2}, {1, 2, 3, 4}))});
+  auto wrongDtype =
+      run(text, "f", {HostValue::of(HostTensor::i64({2, 2}, {1, 2, 3, 4}))});
   EXPECT_TRUE(failed(wrongDtype));
   EXPECT_TRUE(diagnosed("argument 'hidden': dtype mismatch"));
-  auto wrongShape = run(text, "f", {HostValue::of(HostTensor::f32({4}, {1, 2, 3, 4}))});
+  auto wrongShape =
+      run(text, "f", {HostValue::of(HostTensor::f32({4}, {1, 2, 3, 4}))});
   EXPECT_TRUE(failed(wrongShape));
-  EXPECT_TRUE(diagnosed("argument 'hidden': shape [4] does not match tensor<2x2xf32>"));
+  EXPECT_TRUE(
+      diagnosed("argument 'hidden': shape [4] does not match tensor<2x2xf32>"));
   auto wrongCount = run(text, "f", {});
   EXPECT_TRUE(failed(wrongCount));
   EXPECT_TRUE(diagnosed("@f takes 1 arguments, got 0"));
@@ -259,7 +271,8 @@ TEST_F(EvaluatorTest, KernelFailureIsReportedAtTheOp) {
     })mlir",
                     "f", {HostValue::of(HostTensor::f32({4}, {1, 2, 3, 4}))});
   EXPECT_TRUE(failed(result));
-  EXPECT_TRUE(diagnosed(":4:12): 'kiln.reshape' failed: shape '[5]' is invalid"))
+  EXPECT_TRUE(
+      diagnosed(":4:12): 'kiln.reshape' failed: shape '[5]' is invalid"))
       << (diagnostics.empty() ? "" : diagnostics[0]);
 }
 
@@ -279,13 +292,15 @@ TEST(RuntimeKernels, EveryKilnAndCircleOpHasOne) {
     StringRef ns = op.getDialectNamespace();
     if (ns != "kiln" && ns != "circle")
       continue;
-    EXPECT_TRUE(hasKernel(op.getStringRef())) << op.getStringRef().str() << " has no kernel";
+    EXPECT_TRUE(hasKernel(op.getStringRef()))
+        << op.getStringRef().str() << " has no kernel";
     ++checked;
   }
   EXPECT_GE(checked, 70);
-  for (const char *op : {"scf.if", "scf.for", "scf.yield", "func.call", "func.return",
-                         "tensor.cast", "arith.constant", "arith.addi", "arith.floordivsi",
-                         "arith.cmpi", "arith.select", "arith.sitofp"})
+  for (const char *op :
+       {"scf.if", "scf.for", "scf.yield", "func.call", "func.return",
+        "tensor.cast", "arith.constant", "arith.addi", "arith.floordivsi",
+        "arith.cmpi", "arith.select", "arith.sitofp"})
     EXPECT_TRUE(hasKernel(op)) << op;
   EXPECT_FALSE(hasKernel("tensor.empty"));
 }
@@ -299,7 +314,8 @@ TEST(RuntimeMetrics, HandComputed) {
   EXPECT_DOUBLE_EQ(m->maxAbs, 1.0);
   EXPECT_DOUBLE_EQ(m->meanAbs, 1.0 / 3);
   EXPECT_DOUBLE_EQ(m->peir, 1.0 / 3); // range of expected: 4 - 1
-  EXPECT_NEAR(m->cosine, (1 + 4 + 12) / (std::sqrt(14.0) * std::sqrt(21.0)), 1e-12);
+  EXPECT_NEAR(m->cosine, (1 + 4 + 12) / (std::sqrt(14.0) * std::sqrt(21.0)),
+              1e-12);
   EXPECT_EQ(m->numel, 3);
 
   auto same = computeMetrics(expected, expected, error);
@@ -320,8 +336,9 @@ TEST(RuntimeMetrics, HandComputed) {
   ASSERT_TRUE(succeeded(head));
   EXPECT_EQ(head->maxAbs, 0);
 
-  EXPECT_TRUE(failed(computeMetrics(HostTensor::f32({2, 3}, {1, 2, 3, 4, 5, 6}),
-                                    HostTensor::f32({3, 1}, {1, 2, 3}), error)));
+  EXPECT_TRUE(
+      failed(computeMetrics(HostTensor::f32({2, 3}, {1, 2, 3, 4, 5, 6}),
+                            HostTensor::f32({3, 1}, {1, 2, 3}), error)));
   EXPECT_NE(error.find("cannot be compared"), std::string::npos) << error;
 }
 
@@ -334,8 +351,10 @@ TEST(RuntimeDTypes, NamesAndSizes) {
   MLIRContext ctx;
   EXPECT_EQ(dtypeOf(FloatType::getF32(&ctx)), DType::F32);
   EXPECT_EQ(dtypeOf(IntegerType::get(&ctx, 1)), DType::Bool);
-  EXPECT_EQ(dtypeOf(IntegerType::get(&ctx, 8, IntegerType::Unsigned)), DType::U8);
-  EXPECT_FALSE(dtypeOf(IntegerType::get(&ctx, 16, IntegerType::Unsigned)).has_value());
+  EXPECT_EQ(dtypeOf(IntegerType::get(&ctx, 8, IntegerType::Unsigned)),
+            DType::U8);
+  EXPECT_FALSE(
+      dtypeOf(IntegerType::get(&ctx, 16, IntegerType::Unsigned)).has_value());
 }
 
 } // namespace

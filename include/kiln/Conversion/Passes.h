@@ -9,10 +9,10 @@
 
 namespace kiln {
 #define GEN_PASS_DECL
-#include "kiln/Conversion/Passes.h.inc"
+#include "kiln/Dialect/Circle/KilnToCirclePasses.h.inc"
 
 #define GEN_PASS_REGISTRATION
-#include "kiln/Conversion/Passes.h.inc"
+#include "kiln/Dialect/Circle/KilnToCirclePasses.h.inc"
 
 /// The float ops of a lowered circle function (kiln-check-integer-only's
 /// definition: circle ops other than constants with a float operand or

@@ -47,7 +47,8 @@ public:
   /// buffers reported next are its own).
   virtual void beginSegment(llvm::StringRef name, size_t index, size_t count) {}
   /// The stage ended after `seconds` (failed when !succeeded).
-  virtual void endStage(llvm::StringRef stage, double seconds, bool succeeded) {}
+  virtual void endStage(llvm::StringRef stage, double seconds, bool succeeded) {
+  }
 };
 
 /// kiln-convert's progress display on a text stream (stderr): nothing for

@@ -5,8 +5,9 @@
 // module path in each op's location (docs/split-layers.md):
 //
 //   embedding          ops before the first decoder layer (model.embed_tokens)
-//   decoder_layer_<i>  ops whose location names `layers.<i>` (model.layers.3...)
-//   lm_head            ops after the last layer (model.norm, lm_head)
+//   decoder_layer_<i>  ops whose location names `layers.<i>`
+//   (model.layers.3...) lm_head            ops after the last layer
+//   (model.norm, lm_head)
 //
 // Constants are cloned into every segment that reads them; so are ops that
 // only read the model's inputs and constants and are not anchored to a

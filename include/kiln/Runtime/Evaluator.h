@@ -49,7 +49,9 @@ struct HostTensor {
   std::vector<char> bytes;
 
   int64_t numel() const;
-  template <typename T> T *data() { return reinterpret_cast<T *>(bytes.data()); }
+  template <typename T> T *data() {
+    return reinterpret_cast<T *>(bytes.data());
+  }
   template <typename T> const T *data() const {
     return reinterpret_cast<const T *>(bytes.data());
   }
@@ -57,8 +59,10 @@ struct HostTensor {
   double at(int64_t i) const;
 
   static HostTensor zeros(DType dtype, std::vector<int64_t> shape);
-  static HostTensor f32(std::vector<int64_t> shape, llvm::ArrayRef<float> values);
-  static HostTensor i64(std::vector<int64_t> shape, llvm::ArrayRef<int64_t> values);
+  static HostTensor f32(std::vector<int64_t> shape,
+                        llvm::ArrayRef<float> values);
+  static HostTensor i64(std::vector<int64_t> shape,
+                        llvm::ArrayRef<int64_t> values);
 };
 
 /// A runtime value: a tensor, an integer (i1/i64/index) or float scalar,

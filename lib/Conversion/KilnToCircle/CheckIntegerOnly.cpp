@@ -13,7 +13,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_CHECKINTEGERONLY
-#include "kiln/Conversion/Passes.h.inc"
+#include "kiln/Dialect/Circle/KilnToCirclePasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -81,7 +81,8 @@ struct CheckIntegerOnlyPass
         emitError(op->getLoc()) << "float compute in an integer-only export: '"
                                 << op->getName() << "' on " << t;
       else
-        emitRemark(op->getLoc()) << "float op '" << op->getName() << "' on " << t;
+        emitRemark(op->getLoc())
+            << "float op '" << op->getName() << "' on " << t;
     }
     if (fail && !ops.empty())
       signalPassFailure();

@@ -9,10 +9,10 @@
 //
 // on int16 into
 //
-//   keep = 1 + clamp(mask, -1, 0)         (1 for a kept key, 0 for a masked one)
-//   q    = p * keep                       (masked keys exactly 0)
-//   w    = (1/T) / mean(q, -1)            (= 1 / sum(q): one value per row)
-//   p'   = q * w                          (renormalized over the kept keys)
+//   keep = 1 + clamp(mask, -1, 0)         (1 for a kept key, 0 for a masked
+//   one) q    = p * keep                       (masked keys exactly 0) w    =
+//   (1/T) / mean(q, -1)            (= 1 / sum(q): one value per row) p'   = q *
+//   w                          (renormalized over the kept keys)
 //
 // all int16 kernels TFLite has (MUL with RELU_N1_TO_1, ADD, MEAN, DIV). The
 // mask contract: 0 for a kept key, <= -1 for a masked one (kiln_torch uses
@@ -31,7 +31,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_EXACTMASKEDSOFTMAX
-#include "kiln/Conversion/Passes.h.inc"
+#include "kiln/Dialect/Circle/KilnToCirclePasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -39,8 +39,10 @@ namespace cir = kiln::circle;
 
 namespace {
 quant::UniformQuantizedType int16Of(Value v) {
-  auto q = dyn_cast<quant::UniformQuantizedType>(getElementTypeOrSelf(v.getType()));
-  if (!q || q.getStorageTypeIntegralWidth() != 16 || !q.isSigned() || q.getZeroPoint() != 0)
+  auto q =
+      dyn_cast<quant::UniformQuantizedType>(getElementTypeOrSelf(v.getType()));
+  if (!q || q.getStorageTypeIntegralWidth() != 16 || !q.isSigned() ||
+      q.getZeroPoint() != 0)
     return {};
   return q;
 }
@@ -61,7 +63,8 @@ bool isMaskSource(Value v, unsigned depth = 0) {
           cir::TransposeOp, cir::QuantizeOp, cir::DequantizeOp>(op))
     return isMaskSource(op->getOperand(0), depth + 1);
   if (auto cat = dyn_cast<cir::ConcatenationOp>(op))
-    return llvm::all_of(cat.getValues(), [&](Value x) { return isMaskSource(x, depth + 1); });
+    return llvm::all_of(cat.getValues(),
+                        [&](Value x) { return isMaskSource(x, depth + 1); });
   return false;
 }
 
@@ -86,10 +89,12 @@ struct ExactMaskedSoftmaxPass
         Float32Type::get(&getContext()), scale, 0, -32768, 32767);
   }
 
-  Value scalar(OpBuilder &b, Location loc, quant::UniformQuantizedType type, int16_t storage) {
+  Value scalar(OpBuilder &b, Location loc, quant::UniformQuantizedType type,
+               int16_t storage) {
     auto st = RankedTensorType::get({}, IntegerType::get(&getContext(), 16));
-    return b.create<cir::ConstOp>(loc, RankedTensorType::get({}, type),
-                                  DenseElementsAttr::get(st, APInt(16, storage, true)));
+    return b.create<cir::ConstOp>(
+        loc, RankedTensorType::get({}, type),
+        DenseElementsAttr::get(st, APInt(16, storage, true)));
   }
 
   void rewrite(cir::SoftmaxOp softmax) {
@@ -98,7 +103,8 @@ struct ExactMaskedSoftmaxPass
     if (!add || add.getFusedActivationFunction() != "NONE" || !pType ||
         !int16Of(add.getLhs()) || !int16Of(add.getRhs()))
       return;
-    bool lhsMask = isMaskSource(add.getLhs()), rhsMask = isMaskSource(add.getRhs());
+    bool lhsMask = isMaskSource(add.getLhs()),
+         rhsMask = isMaskSource(add.getRhs());
     if (lhsMask == rhsMask)
       return;
     Value mask = lhsMask ? add.getLhs() : add.getRhs();
@@ -116,12 +122,15 @@ struct ExactMaskedSoftmaxPass
     // keep = 1 + clamp(mask * 1, -1, 0) on the grid 1/32767 (exact 0 or 1).
     auto unit = i16(1.0 / 32767);
     Value one = scalar(b, loc, i16(1.0), 1);
-    Value clamped = b.create<cir::MulOp>(loc, tensorOf(maskShaped.getShape(), unit), mask, one,
-                                         b.getStringAttr("RELU_N1_TO_1"));
-    Value keep = b.create<cir::AddOp>(loc, tensorOf(maskShaped.getShape(), unit), clamped,
-                                      scalar(b, loc, unit, 32767), b.getStringAttr("NONE"));
+    Value clamped =
+        b.create<cir::MulOp>(loc, tensorOf(maskShaped.getShape(), unit), mask,
+                             one, b.getStringAttr("RELU_N1_TO_1"));
+    Value keep = b.create<cir::AddOp>(
+        loc, tensorOf(maskShaped.getShape(), unit), clamped,
+        scalar(b, loc, unit, 32767), b.getStringAttr("NONE"));
     Value p = softmax.getResult();
-    Value q = b.create<cir::MulOp>(loc, p.getType(), p, keep, b.getStringAttr("NONE"));
+    Value q = b.create<cir::MulOp>(loc, p.getType(), p, keep,
+                                   b.getStringAttr("NONE"));
     // mean(q) <= (1 + rounding) / T.
     SmallVector<int64_t> rowShape(pShaped.getShape());
     rowShape.back() = 1;
@@ -129,16 +138,19 @@ struct ExactMaskedSoftmaxPass
     auto axisType = RankedTensorType::get({1}, b.getI32Type());
     Value axis = b.create<cir::ConstOp>(
         loc, axisType,
-        DenseElementsAttr::get(axisType, {static_cast<int32_t>(pShaped.getRank() - 1)}));
-    Value mean = b.create<cir::MeanOp>(loc, tensorOf(rowShape, i16(meanMax / 32767)), q, axis,
-                                       b.getBoolAttr(true));
+        DenseElementsAttr::get(axisType,
+                               {static_cast<int32_t>(pShaped.getRank() - 1)}));
+    Value mean =
+        b.create<cir::MeanOp>(loc, tensorOf(rowShape, i16(meanMax / 32767)), q,
+                              axis, b.getBoolAttr(true));
     // w = 1 / sum(q) >= 1; the leak is at most ~2 steps of 2^-15 per key.
     double leak = std::min(0.9, keys * 2.0 / 32768);
     double wMax = 1.05 / (1.0 - leak);
     Value invKeys = scalar(b, loc, i16(1.0 / keys / 32767), 32767);
-    Value w = b.create<cir::DivOp>(loc, tensorOf(rowShape, i16(wMax / 32767)), invKeys, mean,
-                                   b.getStringAttr("NONE"));
-    auto renormalized = b.create<cir::MulOp>(loc, p.getType(), q, w, b.getStringAttr("NONE"));
+    Value w = b.create<cir::DivOp>(loc, tensorOf(rowShape, i16(wMax / 32767)),
+                                   invKeys, mean, b.getStringAttr("NONE"));
+    auto renormalized =
+        b.create<cir::MulOp>(loc, p.getType(), q, w, b.getStringAttr("NONE"));
     p.replaceAllUsesExcept(renormalized.getResult(), q.getDefiningOp());
     ++numRewritten;
   }

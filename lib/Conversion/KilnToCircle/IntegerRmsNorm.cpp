@@ -51,7 +51,9 @@ quant::QuantizedType quantOf(Value v) {
   return dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(v.getType()));
 }
 
-ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
 
 Value stripDequantize(Value v) {
   if (auto d = v.getDefiningOp<DequantizeOp>())
@@ -70,7 +72,8 @@ bool isSplatConstant(Value v, double value) {
 /// int16, symmetric, per tensor: what TFLite's int16 kernels take.
 quant::UniformQuantizedType int16Of(Value v) {
   auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(v));
-  if (!q || q.getStorageTypeIntegralWidth() != 16 || !q.isSigned() || q.getZeroPoint() != 0)
+  if (!q || q.getStorageTypeIntegralWidth() != 16 || !q.isSigned() ||
+      q.getZeroPoint() != 0)
     return {};
   return q;
 }
@@ -125,8 +128,8 @@ std::vector<double> constantValues(ConstantOp c) {
 }
 
 struct Norm {
-  QuantizeOp requant; // the output quantize, replaced
-  Value x;            // int16 input
+  QuantizeOp requant;        // the output quantize, replaced
+  Value x;                   // int16 input
   std::vector<double> gamma; // empty: no weight
   ConstantOp gammaOp;        // the weight constant, if any
   double eps;
@@ -174,27 +177,29 @@ struct Builder {
   MLIRContext *ctx;
 
   quant::UniformQuantizedType i16(double scale) {
-    return quant::UniformQuantizedType::get(quant::QuantizationFlags::Signed,
-                                            IntegerType::get(ctx, 16), Float32Type::get(ctx),
-                                            scale, 0, -32768, 32767);
+    return quant::UniformQuantizedType::get(
+        quant::QuantizationFlags::Signed, IntegerType::get(ctx, 16),
+        Float32Type::get(ctx), scale, 0, -32768, 32767);
   }
   Type tensor(ArrayRef<int64_t> shape, Type element) {
     return RankedTensorType::get(shape, element);
   }
-  Value constI16(ArrayRef<int64_t> shape, double scale, ArrayRef<int16_t> stored) {
+  Value constI16(ArrayRef<int64_t> shape, double scale,
+                 ArrayRef<int16_t> stored) {
     auto storage = RankedTensorType::get(shape, IntegerType::get(ctx, 16));
     return rw.create<kc::ConstOp>(loc, tensor(shape, i16(scale)),
                                   DenseElementsAttr::get(storage, stored));
   }
   Value reshape(Value v, ArrayRef<int64_t> shape) {
-    auto st = RankedTensorType::get({static_cast<int64_t>(shape.size())}, rw.getI32Type());
+    auto st = RankedTensorType::get({static_cast<int64_t>(shape.size())},
+                                    rw.getI32Type());
     SmallVector<int32_t> ints(shape.begin(), shape.end());
-    Value s = rw.create<kc::ConstOp>(loc, st, DenseIntElementsAttr::get(st, ints));
+    Value s =
+        rw.create<kc::ConstOp>(loc, st, DenseIntElementsAttr::get(st, ints));
     auto t = tensor(shape, getElementTypeOrSelf(v.getType()));
     return rw.create<kc::ReshapeOp>(loc, t, v, s);
   }
-  template <typename Op>
-  Value binary(Type type, Value a, Value b) {
+  template <typename Op> Value binary(Type type, Value a, Value b) {
     return rw.create<Op>(loc, type, a, b, rw.getStringAttr("NONE"));
   }
 };
@@ -207,8 +212,10 @@ bool lowerNorm(IRRewriter &rw, Norm n, double ratio) {
   int64_t cols = xShape.back(), rows = 1;
   for (int64_t d : xShape.drop_back())
     rows *= d;
-  double sx = int16Of(n.x).getScale(), sy = int16Of(requant.getResult()).getScale();
-  double rootN = std::sqrt(static_cast<double>(cols)), N = static_cast<double>(cols);
+  double sx = int16Of(n.x).getScale(),
+         sy = int16Of(requant.getResult()).getScale();
+  double rootN = std::sqrt(static_cast<double>(cols)),
+         N = static_cast<double>(cols);
 
   // Tiers: M_0 = the largest mean of squares x's grid holds.
   std::vector<double> tiers{std::pow(32768.0 * sx, 2)};
@@ -232,7 +239,8 @@ bool lowerNorm(IRRewriter &rw, Norm n, double ratio) {
   double gmin = 1, gmax = 1;
   Value gammaConst;
   {
-    std::vector<double> g = n.gamma.empty() ? std::vector<double>{1.0} : n.gamma;
+    std::vector<double> g =
+        n.gamma.empty() ? std::vector<double>{1.0} : n.gamma;
     gmin = gmax = std::abs(g[0]);
     for (double v : g) {
       gmin = std::min(gmin, std::abs(v));
@@ -246,7 +254,8 @@ bool lowerNorm(IRRewriter &rw, Norm n, double ratio) {
     auto q = n.gammaOp ? dyn_cast_or_null<quant::UniformQuantizedType>(
                              quantOf(n.gammaOp.getResult()))
                        : quant::UniformQuantizedType();
-    if (q && q.getStorageTypeIntegralWidth() == 16 && q.isSigned() && q.getZeroPoint() == 0) {
+    if (q && q.getStorageTypeIntegralWidth() == 16 && q.isSigned() &&
+        q.getZeroPoint() == 0) {
       scale = q.getScale() * rootN;
       for (double v : g)
         stored.push_back(static_cast<int16_t>(std::lround(v / q.getScale())));
@@ -280,25 +289,29 @@ bool lowerNorm(IRRewriter &rw, Norm n, double ratio) {
     // saturate), so the scaled sum stays below 2^30.
     Value lhsK = lhs, rhsK = rhs;
     int j = 0;
-    while (N * std::pow(32767.0 * sx / std::ldexp(1.0, j), 2) / sumType.getScale() >=
+    while (N * std::pow(32767.0 * sx / std::ldexp(1.0, j), 2) /
+               sumType.getScale() >=
            std::ldexp(1.0, 30))
       ++j;
     if (j > 0) {
       auto fine = b.i16(sx / std::ldexp(1.0, j));
-      lhsK = b.rw.create<kc::QuantizeOp>(b.loc, b.tensor({rows, 1, cols}, fine), lhs);
+      lhsK = b.rw.create<kc::QuantizeOp>(b.loc, b.tensor({rows, 1, cols}, fine),
+                                         lhs);
       rhsK = b.reshape(lhsK, {rows, cols, 1});
     }
-    Value sum = b.rw.create<kc::BatchMatMulOp>(b.loc, b.tensor(rowShape, sumType), lhsK, rhsK,
-                                               b.rw.getBoolAttr(false), b.rw.getBoolAttr(false),
-                                               b.rw.getBoolAttr(false));
+    Value sum = b.rw.create<kc::BatchMatMulOp>(
+        b.loc, b.tensor(rowShape, sumType), lhsK, rhsK, b.rw.getBoolAttr(false),
+        b.rw.getBoolAttr(false), b.rw.getBoolAttr(false));
     // eps where it is at least half a step of this tier's grid; RSQRT of 0
     // (a coarse tier on a small row, never chosen) gives its largest value.
     double plusScale = N * (m + n.eps) / 32767;
     Value plus = sum;
     if (N * n.eps >= sumType.getScale() / 2)
-      plus = b.binary<kc::AddOp>(b.tensor(rowShape, b.i16(plusScale)), sum, epsN);
+      plus =
+          b.binary<kc::AddOp>(b.tensor(rowShape, b.i16(plusScale)), sum, epsN);
     double rMax = 1 / std::sqrt(N * (low + n.eps));
-    Value r = b.rw.create<kc::RsqrtOp>(b.loc, b.tensor(rowShape, b.i16(rMax / 32767)), plus);
+    Value r = b.rw.create<kc::RsqrtOp>(
+        b.loc, b.tensor(rowShape, b.i16(rMax / 32767)), plus);
     Value uk = b.binary<kc::MulOp>(b.tensor(uShape, uType), lhs, r);
     if (k == 0) {
       u = uk;
@@ -307,26 +320,31 @@ bool lowerNorm(IRRewriter &rw, Norm n, double ratio) {
     // The tier holds this row's sum unless it saturated at 32767.
     Value full = b.constI16({}, N * m / 32767, {32767});
     Value room = b.binary<kc::SubOp>(b.tensor(rowShape, sumType), full, sum);
-    Value fits = b.rw.create<kc::CastOp>(b.loc, b.tensor(rowShape, b.rw.getI1Type()), room);
-    u = b.rw.create<kc::SelectV2Op>(b.loc, b.tensor(uShape, uType), fits, uk, u);
+    Value fits = b.rw.create<kc::CastOp>(
+        b.loc, b.tensor(rowShape, b.rw.getI1Type()), room);
+    u = b.rw.create<kc::SelectV2Op>(b.loc, b.tensor(uShape, uType), fits, uk,
+                                    u);
   }
-  Value y = b.binary<kc::MulOp>(b.tensor(uShape, quantOf(requant.getResult())), u, gammaConst);
+  Value y = b.binary<kc::MulOp>(b.tensor(uShape, quantOf(requant.getResult())),
+                                u, gammaConst);
   rw.replaceOp(requant, b.reshape(y, xShape));
   return true;
 }
 } // namespace
 
 Value kiln::matchRmsNormalized(MulOp m1, std::optional<float> &eps) {
-  for (auto [x, r] : {std::pair(m1.getLhs(), m1.getRhs()), std::pair(m1.getRhs(), m1.getLhs())}) {
+  for (auto [x, r] : {std::pair(m1.getLhs(), m1.getRhs()),
+                      std::pair(m1.getRhs(), m1.getLhs())}) {
     auto rsqrt = r.getDefiningOp<RsqrtOp>();
     auto add = rsqrt ? rsqrt.getInput().getDefiningOp<AddOp>() : AddOp();
     if (!add)
       continue;
-    for (auto [m, e] :
-         {std::pair(add.getLhs(), add.getRhs()), std::pair(add.getRhs(), add.getLhs())}) {
+    for (auto [m, e] : {std::pair(add.getLhs(), add.getRhs()),
+                        std::pair(add.getRhs(), add.getLhs())}) {
       auto mean = m.getDefiningOp<MeanOp>();
       auto epsConst = e.getDefiningOp<ConstantOp>();
-      if (!mean || !epsConst || !mean.getKeepDims() || mean.getDims().size() != 1)
+      if (!mean || !epsConst || !mean.getKeepDims() ||
+          mean.getDims().size() != 1)
         continue;
       int64_t rank = shapeOf(mean.getInput()).size();
       if (normalizeDim(mean.getDims()[0], rank) != rank - 1)
@@ -344,7 +362,8 @@ Value kiln::matchRmsNormalized(MulOp m1, std::optional<float> &eps) {
         int64_t stored = dense.getSplatValue<APInt>().getSExtValue();
         if (!q.isSigned())
           stored = dense.getSplatValue<APInt>().getZExtValue();
-        epsValue = static_cast<float>((stored - q.getZeroPoint()) * q.getScale());
+        epsValue =
+            static_cast<float>((stored - q.getZeroPoint()) * q.getScale());
       }
       if (!epsValue)
         continue;

@@ -25,7 +25,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_LEGALIZETOCIRCLE
-#include "kiln/Conversion/Passes.h.inc"
+#include "kiln/Dialect/Circle/KilnToCirclePasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -57,7 +57,8 @@ std::string tensorName(Value v) {
       return resource.getRawHandle().getKey().str();
   if (Operation *op = v.getDefiningOp())
     return op->getName().getStringRef().str() + " result";
-  return "function argument " + std::to_string(cast<BlockArgument>(v).getArgNumber());
+  return "function argument " +
+         std::to_string(cast<BlockArgument>(v).getArgNumber());
 }
 
 /// A constant (possibly dequantized) float tensor equal to `value` everywhere.
@@ -84,14 +85,17 @@ struct LegalizeToCirclePass
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (flavor != "circle" && flavor != "tflite") {
-      emitError(func.getLoc(), "unknown flavor '") << flavor << "' (circle or tflite)";
+      emitError(func.getLoc(), "unknown flavor '")
+          << flavor << "' (circle or tflite)";
       return signalPassFailure();
     }
     if (rmsNormTierRatio <= 1) {
-      emitError(func.getLoc(), "rms-norm-tier-ratio must be above 1, got ") << rmsNormTierRatio;
+      emitError(func.getLoc(), "rms-norm-tier-ratio must be above 1, got ")
+          << rmsNormTierRatio;
       return signalPassFailure();
     }
-    if (failed(checkShapes(func)) || (isTflite() && failed(checkTfliteTypes(func))))
+    if (failed(checkShapes(func)) ||
+        (isTflite() && failed(checkTfliteTypes(func))))
       return signalPassFailure();
     IRRewriter rw(&getContext());
     if (!isTflite())
@@ -99,7 +103,8 @@ struct LegalizeToCirclePass
     else {
       lowerPerRowTablesForTflite(rw, func); // PerRowTables.cpp
       if (integerRmsNorm)                   // IntegerRmsNorm.cpp
-        numIntegerRmsNorm += lowerRmsNormsToIntegerTflite(rw, func, rmsNormTierRatio);
+        numIntegerRmsNorm +=
+            lowerRmsNormsToIntegerTflite(rw, func, rmsNormTierRatio);
       eraseDeadCode(func);
       warnFloatRmsNorms(func);
     }
@@ -140,7 +145,8 @@ struct LegalizeToCirclePass
       signalPassFailure();
   }
 
-  //===--- checks ----------------------------------------------------------===//
+  //===--- checks
+  //----------------------------------------------------------===//
 
   LogicalResult checkShapes(func::FuncOp func) {
     LogicalResult result = success();
@@ -215,12 +221,14 @@ struct LegalizeToCirclePass
           requant = dyn_cast<QuantizeOp>(*result.getUsers().begin());
         Value input = requant ? stripDequantize(x) : x;
         Value gamma = requant ? stripDequantize(w) : w;
-        Operation *replaced = requant ? requant.getOperation() : outer.getOperation();
+        Operation *replaced =
+            requant ? requant.getOperation() : outer.getOperation();
         rw.setInsertionPoint(replaced);
         auto norm = rw.create<kc::RmsNormOp>(
             outer.getLoc(), TypeRange{replaced->getResult(0).getType()},
             ValueRange{input, gamma},
-            ArrayRef<NamedAttribute>{rw.getNamedAttr("epsilon", rw.getF32FloatAttr(*eps))});
+            ArrayRef<NamedAttribute>{
+                rw.getNamedAttr("epsilon", rw.getF32FloatAttr(*eps))});
         rw.replaceOp(replaced, norm.getResult());
         ++numRmsNorm;
         break;
@@ -243,14 +251,18 @@ struct LegalizeToCirclePass
     if (found.empty())
       return;
     emitWarning(found.front())
-        << found.size() << (found.size() == 1 ? " RMSNorm computes" : " RMSNorms compute")
-        << " in float for TFLite: it has no RMS_NORM kernel and the model does not "
-           "quantize the intermediates (x^2, its mean, rsqrt) and its input or output "
+        << found.size()
+        << (found.size() == 1 ? " RMSNorm computes" : " RMSNorms compute")
+        << " in float for TFLite: it has no RMS_NORM kernel and the model does "
+           "not "
+           "quantize the intermediates (x^2, its mean, rsqrt) and its input or "
+           "output "
            "is not int16 per tensor; export with --format circle (RMS_NORM) or "
            "fake-quantize them (kiln_torch does)";
   }
 
-  //===--- float islands ---------------------------------------------------===//
+  //===--- float islands
+  //---------------------------------------------------===//
 
   /// Quantized ops without an integer kernel in TFLite (and so in ONE) run in
   /// float: dequantize their quantized inputs, quantize their result.
@@ -273,7 +285,8 @@ struct LegalizeToCirclePass
     if (auto pow = dyn_cast<PowOp>(op))
       return !isSplatConstant(pow.getRhs(), 2.0);
     if (auto emb = dyn_cast<EmbeddingOp>(op))
-      return isa_and_nonnull<quant::UniformQuantizedPerAxisType>(quantOf(emb.getWeight()));
+      return isa_and_nonnull<quant::UniformQuantizedPerAxisType>(
+          quantOf(emb.getWeight()));
     return false;
   }
 
@@ -298,15 +311,18 @@ struct LegalizeToCirclePass
 
   /// -x on the grid that holds it exactly: an integer multiply by -1.
   static bool isSymmetricNegation(NegOp neg) {
-    auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
-    auto r = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getResult()));
+    auto q =
+        dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
+    auto r =
+        dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getResult()));
     return q && r && r == negatedGrid(q);
   }
 
   /// The grid that holds -x exactly for x on q: q itself when symmetric
   /// (zero point 0, signed), else the same scale with zero point
   /// qmin + qmax - z (storage q' = qmin + qmax - q).
-  static quant::UniformQuantizedType negatedGrid(quant::UniformQuantizedType q) {
+  static quant::UniformQuantizedType
+  negatedGrid(quant::UniformQuantizedType q) {
     if (q.getZeroPoint() == 0 && q.isSigned())
       return q;
     return quant::UniformQuantizedType::get(
@@ -331,7 +347,8 @@ struct LegalizeToCirclePass
       for (OpOperand &operand : op->getOpOperands())
         if (auto q = quantOf(operand.get()))
           operand.set(rw.create<DequantizeOp>(
-              op->getLoc(), withElementType(operand.get().getType(), q.getExpressedType()),
+              op->getLoc(),
+              withElementType(operand.get().getType(), q.getExpressedType()),
               operand.get()));
       Value result = op->getResult(0);
       if (auto q = quantOf(result)) {
@@ -345,24 +362,29 @@ struct LegalizeToCirclePass
     }
   }
 
-  //===--- lowering --------------------------------------------------------===//
+  //===--- lowering
+  //--------------------------------------------------------===//
 
-  static Value constI32(IRRewriter &rw, Location loc, ArrayRef<int64_t> values) {
+  static Value constI32(IRRewriter &rw, Location loc,
+                        ArrayRef<int64_t> values) {
     auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
                                       rw.getI32Type());
     SmallVector<int32_t> ints(values.begin(), values.end());
-    return rw.create<kc::ConstOp>(loc, type, DenseIntElementsAttr::get(type, ints));
+    return rw.create<kc::ConstOp>(loc, type,
+                                  DenseIntElementsAttr::get(type, ints));
   }
 
   template <typename Op>
-  static Value create(IRRewriter &rw, Location loc, Type type, ValueRange operands,
+  static Value create(IRRewriter &rw, Location loc, Type type,
+                      ValueRange operands,
                       ArrayRef<NamedAttribute> attrs = {}) {
     return rw.create<Op>(loc, TypeRange{type}, operands, attrs)->getResult(0);
   }
 
   /// The output type TFLite requires of softmax/logistic on quantized data.
   static Type fixedProbabilityType(Type resultType) {
-    auto q = dyn_cast<quant::UniformQuantizedType>(getElementTypeOrSelf(resultType));
+    auto q =
+        dyn_cast<quant::UniformQuantizedType>(getElementTypeOrSelf(resultType));
     if (!q)
       return resultType;
     MLIRContext *ctx = resultType.getContext();
@@ -392,7 +414,9 @@ struct LegalizeToCirclePass
   FailureOr<Value> lower(IRRewriter &rw, Operation *op) {
     Location loc = op->getLoc();
     Type type = op->getNumResults() ? op->getResult(0).getType() : Type();
-    auto attr = [&](StringRef name, Attribute a) { return rw.getNamedAttr(name, a); };
+    auto attr = [&](StringRef name, Attribute a) {
+      return rw.getNamedAttr(name, a);
+    };
 
     return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
         .Case([&](ConstantOp c) -> FailureOr<Value> {
@@ -419,8 +443,9 @@ struct LegalizeToCirclePass
           SmallVector<Value> operands{l.getInput(), l.getWeight()};
           if (l.getBias())
             operands.push_back(l.getBias());
-          return create<kc::FullyConnectedOp>(rw, loc, type, operands,
-                                              {attr("keep_num_dims", rw.getBoolAttr(true))});
+          return create<kc::FullyConnectedOp>(
+              rw, loc, type, operands,
+              {attr("keep_num_dims", rw.getBoolAttr(true))});
         })
         .Case([&](MatmulOp m) -> FailureOr<Value> {
           SmallVector<NamedAttribute> attrs;
@@ -428,7 +453,8 @@ struct LegalizeToCirclePass
             attrs.push_back(attr("adj_x", rw.getBoolAttr(true)));
           if (m.getAdjY())
             attrs.push_back(attr("adj_y", rw.getBoolAttr(true)));
-          return create<kc::BatchMatMulOp>(rw, loc, type, {m.getLhs(), m.getRhs()}, attrs);
+          return create<kc::BatchMatMulOp>(rw, loc, type,
+                                           {m.getLhs(), m.getRhs()}, attrs);
         })
         .Case([&](AddOp o) -> FailureOr<Value> {
           return create<kc::AddOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
@@ -448,8 +474,8 @@ struct LegalizeToCirclePass
           return create<kc::PowOp>(rw, loc, type, {o.getLhs(), o.getRhs()});
         })
         .Case([&](WhereOp o) -> FailureOr<Value> {
-          return create<kc::SelectV2Op>(rw, loc, type,
-                                        {o.getCondition(), o.getLhs(), o.getRhs()});
+          return create<kc::SelectV2Op>(
+              rw, loc, type, {o.getCondition(), o.getLhs(), o.getRhs()});
         })
         .Case([&](NegOp o) -> FailureOr<Value> {
           // Integer NEG kernels are not in TFLite for 16 bits: x * (-1 at
@@ -459,13 +485,14 @@ struct LegalizeToCirclePass
             auto q = cast<quant::UniformQuantizedType>(quantOf(o.getInput()));
             bool sign = q.isSigned();
             auto minusOne = quant::UniformQuantizedType::get(
-                q.getFlags(), q.getStorageType(), q.getExpressedType(), 1.0, sign ? 0 : 1,
-                q.getStorageTypeMin(), q.getStorageTypeMax());
+                q.getFlags(), q.getStorageType(), q.getExpressedType(), 1.0,
+                sign ? 0 : 1, q.getStorageTypeMin(), q.getStorageTypeMax());
             auto storage = RankedTensorType::get({}, q.getStorageType());
             Value c = rw.create<kc::ConstOp>(
                 loc, RankedTensorType::get({}, minusOne),
-                DenseElementsAttr::get(storage, APInt(q.getStorageTypeIntegralWidth(),
-                                                      sign ? -1 : 0, sign)));
+                DenseElementsAttr::get(storage,
+                                       APInt(q.getStorageTypeIntegralWidth(),
+                                             sign ? -1 : 0, sign)));
             return create<kc::MulOp>(rw, loc, type, {o.getInput(), c});
           }
           return create<kc::NegOp>(rw, loc, type, o.getInput());
@@ -494,8 +521,8 @@ struct LegalizeToCirclePass
           SmallVector<NamedAttribute> attrs;
           if (o.getKeepDims())
             attrs.push_back(attr("keep_dims", rw.getBoolAttr(true)));
-          return create<kc::MeanOp>(rw, loc, type,
-                                    {o.getInput(), constI32(rw, loc, axes)}, attrs);
+          return create<kc::MeanOp>(
+              rw, loc, type, {o.getInput(), constI32(rw, loc, axes)}, attrs);
         })
         .Case([&](SoftmaxOp o) -> FailureOr<Value> {
           int64_t rank = shapeOf(o.getInput()).size();
@@ -506,31 +533,37 @@ struct LegalizeToCirclePass
           return probability<kc::SoftmaxOp>(rw, loc, type, o.getInput());
         })
         .Case([&](EmbeddingOp o) -> FailureOr<Value> {
-          return create<kc::GatherOp>(rw, loc, type, {o.getWeight(), o.getIndices()});
+          return create<kc::GatherOp>(rw, loc, type,
+                                      {o.getWeight(), o.getIndices()});
         })
-        .Case<ReshapeOp, UnsqueezeOp, SqueezeOp>([&](Operation *o) -> FailureOr<Value> {
-          return create<kc::ReshapeOp>(
-              rw, loc, type, {o->getOperand(0), constI32(rw, loc, shapeOf(o->getResult(0)))});
-        })
+        .Case<ReshapeOp, UnsqueezeOp, SqueezeOp>(
+            [&](Operation *o) -> FailureOr<Value> {
+              return create<kc::ReshapeOp>(
+                  rw, loc, type,
+                  {o->getOperand(0),
+                   constI32(rw, loc, shapeOf(o->getResult(0)))});
+            })
         .Case([&](TransposeOp o) -> FailureOr<Value> {
           int64_t rank = shapeOf(o.getInput()).size();
-          SmallVector<int64_t> perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+          SmallVector<int64_t> perm =
+              llvm::to_vector(llvm::seq<int64_t>(0, rank));
           std::swap(perm[*normalizeDim(o.getDim0(), rank)],
                     perm[*normalizeDim(o.getDim1(), rank)]);
-          return create<kc::TransposeOp>(rw, loc, type,
-                                         {o.getInput(), constI32(rw, loc, perm)});
+          return create<kc::TransposeOp>(
+              rw, loc, type, {o.getInput(), constI32(rw, loc, perm)});
         })
         .Case([&](PermuteOp o) -> FailureOr<Value> {
           int64_t rank = shapeOf(o.getInput()).size();
           SmallVector<int64_t> perm;
           for (int64_t p : o.getPermutation())
             perm.push_back(*normalizeDim(p, rank));
-          return create<kc::TransposeOp>(rw, loc, type,
-                                         {o.getInput(), constI32(rw, loc, perm)});
+          return create<kc::TransposeOp>(
+              rw, loc, type, {o.getInput(), constI32(rw, loc, perm)});
         })
         .Case([&](ExpandOp o) -> FailureOr<Value> {
           return create<kc::BroadcastToOp>(
-              rw, loc, type, {o.getInput(), constI32(rw, loc, shapeOf(o.getResult()))});
+              rw, loc, type,
+              {o.getInput(), constI32(rw, loc, shapeOf(o.getResult()))});
         })
         .Case([&](RepeatInterleaveOp o) -> FailureOr<Value> {
           // [.., n, ..] -> [.., n, 1, ..] -> [.., n, r, ..] -> [.., n*r, ..]
@@ -543,15 +576,17 @@ struct LegalizeToCirclePass
               rw, loc, RankedTensorType::get(inserted, elt),
               {o.getInput(), constI32(rw, loc, inserted)});
           inserted[dim + 1] = o.getRepeats();
-          v = create<kc::BroadcastToOp>(rw, loc, RankedTensorType::get(inserted, elt),
+          v = create<kc::BroadcastToOp>(rw, loc,
+                                        RankedTensorType::get(inserted, elt),
                                         {v, constI32(rw, loc, inserted)});
-          return create<kc::ReshapeOp>(rw, loc, type,
-                                       {v, constI32(rw, loc, shapeOf(o.getResult()))});
+          return create<kc::ReshapeOp>(
+              rw, loc, type, {v, constI32(rw, loc, shapeOf(o.getResult()))});
         })
         .Case([&](SliceOp o) -> FailureOr<Value> {
           auto in = shapeOf(o.getInput());
           int64_t dim = *normalizeDim(o.getDim(), in.size());
-          auto start = getConstantI64(o.getStart()), end = getConstantI64(o.getEnd()),
+          auto start = getConstantI64(o.getStart()),
+               end = getConstantI64(o.getEnd()),
                step = getConstantI64(o.getStep());
           if (!start || !end || !step)
             return o.emitError("slice bounds of tensor '")
@@ -561,7 +596,8 @@ struct LegalizeToCirclePass
               i += in[dim];
             return std::clamp<int64_t>(i, 0, in[dim]);
           };
-          SmallVector<int64_t> begin(in.size(), 0), stop(in), strides(in.size(), 1);
+          SmallVector<int64_t> begin(in.size(), 0), stop(in),
+              strides(in.size(), 1);
           begin[dim] = clampIndex(*start);
           stop[dim] = std::max(begin[dim], clampIndex(*end));
           strides[dim] = *step;
@@ -578,7 +614,8 @@ struct LegalizeToCirclePass
             return o.emitError("select index of tensor '")
                    << tensorName(o.getResult()) << "' is not constant";
           int64_t i = *normalizeDim(*index, in[dim]);
-          SmallVector<int64_t> begin(in.size(), 0), stop(in), strides(in.size(), 1);
+          SmallVector<int64_t> begin(in.size(), 0), stop(in),
+              strides(in.size(), 1);
           begin[dim] = i;
           stop[dim] = i + 1;
           return create<kc::StridedSliceOp>(
@@ -591,13 +628,15 @@ struct LegalizeToCirclePass
           int64_t rank = shapeOf(o.getResult()).size();
           return create<kc::ConcatenationOp>(
               rw, loc, type, o.getInputs(),
-              {attr("axis", rw.getI32IntegerAttr(*normalizeDim(o.getDim(), rank)))});
+              {attr("axis",
+                    rw.getI32IntegerAttr(*normalizeDim(o.getDim(), rank)))});
         })
-        .Case<FakeQuantOp, FakeQuantPerAxisOp>([&](Operation *o) -> FailureOr<Value> {
-          return o->emitError("fake quant of tensor '")
-                 << tensorName(o->getResult(0))
-                 << "' is left: run kiln-fold-fake-quant before lowering";
-        })
+        .Case<FakeQuantOp, FakeQuantPerAxisOp>(
+            [&](Operation *o) -> FailureOr<Value> {
+              return o->emitError("fake quant of tensor '")
+                     << tensorName(o->getResult(0))
+                     << "' is left: run kiln-fold-fake-quant before lowering";
+            })
         .Case<SizeOp, ShapeOp, RankOp, ListGetOp, TupleGetOp, IsNoneOp,
               UncheckedCastOp, FromScalarOp, ListOp, TupleOp, NoneOp, SomeOp>(
             [&](Operation *o) -> FailureOr<Value> {
@@ -611,14 +650,16 @@ struct LegalizeToCirclePass
                         "adapter before lowering";
             })
         .Default([&](Operation *o) -> FailureOr<Value> {
-          return o->emitError("no circle lowering for '") << o->getName() << "'";
+          return o->emitError("no circle lowering for '")
+                 << o->getName() << "'";
         });
   }
 
   /// (q - zero_point) * scale of a per-axis unsigned constant, as a float
   /// constant; null when the input is anything else.
   static Value dequantizeConstant(IRRewriter &rw, DequantizeOp d) {
-    auto q = dyn_cast_or_null<quant::UniformQuantizedPerAxisType>(quantOf(d.getInput()));
+    auto q = dyn_cast_or_null<quant::UniformQuantizedPerAxisType>(
+        quantOf(d.getInput()));
     ElementsAttr attr;
     if (!q || q.isSigned() || !matchPattern(d.getInput(), m_Constant(&attr)))
       return {};
@@ -634,7 +675,8 @@ struct LegalizeToCirclePass
     std::vector<float> values(type.getNumElements());
     auto fill = [&](int64_t i, uint64_t stored) {
       int64_t c = (i / inner) % channels;
-      values[i] = static_cast<float>((static_cast<int64_t>(stored) - zps[c]) * scales[c]);
+      values[i] = static_cast<float>((static_cast<int64_t>(stored) - zps[c]) *
+                                     scales[c]);
     };
     if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
       int64_t i = 0;
@@ -648,7 +690,8 @@ struct LegalizeToCirclePass
       for (int64_t i = 0; i < static_cast<int64_t>(values.size()); ++i) {
         uint64_t v = 0;
         for (unsigned b = 0; b < bytes; ++b)
-          v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b])) << (8 * b);
+          v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b]))
+               << (8 * b);
         fill(i, v);
       }
     } else {
@@ -658,7 +701,9 @@ struct LegalizeToCirclePass
     if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr))
       name = (resource.getRawHandle().getKey() + ".f32").str();
     auto data = DenseResourceElementsAttr::get(
-        type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<float>(values)));
+        type, name,
+        HeapAsmResourceBlob::allocateAndCopyInferAlign(
+            ArrayRef<float>(values)));
     return rw.create<kc::ConstOp>(d.getLoc(), type, data);
   }
 };

@@ -75,21 +75,26 @@ std::optional<PerRowConstant> getPerRowConstant(Value v) {
   auto shaped = cst ? dyn_cast<RankedTensorType>(cst.getType()) : nullptr;
   if (!shaped || shaped.getRank() != 2 || !shaped.hasStaticShape())
     return std::nullopt;
-  auto q = dyn_cast<quant::UniformQuantizedPerAxisType>(shaped.getElementType());
+  auto q =
+      dyn_cast<quant::UniformQuantizedPerAxisType>(shaped.getElementType());
   if (!q || q.getQuantizedDimension() != 0 ||
       static_cast<int64_t>(q.getScales().size()) != shaped.getDimSize(0))
     return std::nullopt;
-  return PerRowConstant{cst, q, cst.getValue(), shaped.getDimSize(0), shaped.getDimSize(1)};
+  return PerRowConstant{cst, q, cst.getValue(), shaped.getDimSize(0),
+                        shaped.getDimSize(1)};
 }
 
 /// embedding(T per row, ids) -> P per tensor: GATHER from T in P's grid.
 bool gridEmbedding(IRRewriter &rw, kiln::EmbeddingOp e) {
   std::optional<PerRowConstant> table = getPerRowConstant(e.getWeight());
   auto result = dyn_cast<RankedTensorType>(e.getResult().getType());
-  auto p = result ? dyn_cast<quant::UniformQuantizedType>(result.getElementType()) : nullptr;
+  auto p = result
+               ? dyn_cast<quant::UniformQuantizedType>(result.getElementType())
+               : nullptr;
   if (!table || !p || p.getStorageTypeIntegralWidth() > 16)
     return false;
-  std::optional<std::vector<int64_t>> q = kiln::readStoredIntegers(table->attr, table->type);
+  std::optional<std::vector<int64_t>> q =
+      kiln::readStoredIntegers(table->attr, table->type);
   if (!q)
     return false;
   ArrayRef<double> scales = table->type.getScales();
@@ -99,21 +104,25 @@ bool gridEmbedding(IRRewriter &rw, kiln::EmbeddingOp e) {
   for (int64_t i = 0, e = q->size(); i < e; ++i) {
     int64_t r = i / table->cols;
     // PyTorch's value of the per-row fake quant, then the output's.
-    float v = static_cast<float>((*q)[i] - zps[r]) * static_cast<float>(scales[r]);
-    gridded[i] = kiln::quantizeValue(v, pScale, p.getZeroPoint(), p.getStorageTypeMin(),
-                                     p.getStorageTypeMax());
+    float v =
+        static_cast<float>((*q)[i] - zps[r]) * static_cast<float>(scales[r]);
+    gridded[i] =
+        kiln::quantizeValue(v, pScale, p.getZeroPoint(), p.getStorageTypeMin(),
+                            p.getStorageTypeMax());
   }
   auto storageType = RankedTensorType::get({table->rows, table->cols},
                                            kiln::getStorageElementType(p));
   ElementsAttr data =
       p.getStorageTypeIntegralWidth() == 16
           ? makeData<int16_t>(storageType, table->attr, ".gridded", gridded)
-      : p.isSigned() ? makeData<int8_t>(storageType, table->attr, ".gridded", gridded)
-                     : makeData<uint8_t>(storageType, table->attr, ".gridded", gridded);
+      : p.isSigned()
+          ? makeData<int8_t>(storageType, table->attr, ".gridded", gridded)
+          : makeData<uint8_t>(storageType, table->attr, ".gridded", gridded);
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(table->op);
-  auto cst = rw.create<kc::ConstOp>(table->op.getLoc(),
-                                    RankedTensorType::get({table->rows, table->cols}, p), data);
+  auto cst = rw.create<kc::ConstOp>(
+      table->op.getLoc(), RankedTensorType::get({table->rows, table->cols}, p),
+      data);
   e->setOperand(0, cst.getResult());
   if (table->op->use_empty())
     rw.eraseOp(table->op);
@@ -125,13 +134,14 @@ bool splitUnsignedLinear(IRRewriter &rw, kiln::LinearOp l) {
   std::optional<PerRowConstant> w = getPerRowConstant(l.getWeight());
   auto inType = dyn_cast<RankedTensorType>(l.getInput().getType());
   auto outType = dyn_cast<RankedTensorType>(l.getResult().getType());
-  if (!w || w->type.isSigned() || w->type.getStorageTypeIntegralWidth() != 8 || !inType ||
-      !outType || inType.getRank() < 1 ||
+  if (!w || w->type.isSigned() || w->type.getStorageTypeIntegralWidth() != 8 ||
+      !inType || !outType || inType.getRank() < 1 ||
       !isa<quant::UniformQuantizedType>(inType.getElementType()) ||
       !isa<quant::UniformQuantizedType>(outType.getElementType()) ||
       inType.getShape().back() != w->cols)
     return false;
-  std::optional<std::vector<int64_t>> q = kiln::readStoredIntegers(w->attr, w->type);
+  std::optional<std::vector<int64_t>> q =
+      kiln::readStoredIntegers(w->attr, w->type);
   if (!q)
     return false;
   ArrayRef<int64_t> zps = w->type.getZeroPoints();
@@ -142,8 +152,10 @@ bool splitUnsignedLinear(IRRewriter &rw, kiln::LinearOp l) {
       int64_t d = (*q)[c * cols + k] - zps[c];
       if (d < -254 || d > 254) {
         l.emitWarning("linear with uint8 weights '")
-            << kiln::getLocName(w->op.getLoc()) << "': channel " << c << " holds q - zero_point = "
-            << d << ", which two symmetric int8 halves cannot hold; TFLite computes it "
+            << kiln::getLocName(w->op.getLoc()) << "': channel " << c
+            << " holds q - zero_point = " << d
+            << ", which two symmetric int8 halves cannot hold; TFLite computes "
+               "it "
                "from f32 weights";
         return false;
       }
@@ -155,30 +167,32 @@ bool splitUnsignedLinear(IRRewriter &rw, kiln::LinearOp l) {
   auto i8 = IntegerType::get(ctx, 8);
   SmallVector<int64_t> zeros(rows, 0);
   auto wq = quant::UniformQuantizedPerAxisType::get(
-      quant::QuantizationFlags::Signed, i8, w->type.getExpressedType(), w->type.getScales(),
-      zeros, 0, -127, 127);
+      quant::QuantizationFlags::Signed, i8, w->type.getExpressedType(),
+      w->type.getScales(), zeros, 0, -127, 127);
   auto storageType = RankedTensorType::get({rows, 2 * cols}, i8);
   ElementsAttr data = makeData<int8_t>(storageType, w->attr, ".halves", halves);
 
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(w->op);
-  Value weight = rw.create<kc::ConstOp>(w->op.getLoc(),
-                                        RankedTensorType::get({rows, 2 * cols}, wq), data);
+  Value weight = rw.create<kc::ConstOp>(
+      w->op.getLoc(), RankedTensorType::get({rows, 2 * cols}, wq), data);
   rw.setInsertionPoint(l);
   SmallVector<int64_t> doubled(inType.getShape());
   doubled.back() *= 2;
   Value x = l.getInput();
-  Value xx = rw.create<kc::ConcatenationOp>(
-                   l.getLoc(), TypeRange{inType.clone(doubled)}, ValueRange{x, x},
-                   ArrayRef<NamedAttribute>{rw.getNamedAttr(
-                       "axis", rw.getI32IntegerAttr(inType.getRank() - 1))})
-                 ->getResult(0);
+  Value xx =
+      rw.create<kc::ConcatenationOp>(
+            l.getLoc(), TypeRange{inType.clone(doubled)}, ValueRange{x, x},
+            ArrayRef<NamedAttribute>{rw.getNamedAttr(
+                "axis", rw.getI32IntegerAttr(inType.getRank() - 1))})
+          ->getResult(0);
   SmallVector<Value> operands{xx, weight};
   if (l.getBias())
     operands.push_back(l.getBias());
   Operation *fc = rw.create<kc::FullyConnectedOp>(
       l.getLoc(), TypeRange{outType}, operands,
-      ArrayRef<NamedAttribute>{rw.getNamedAttr("keep_num_dims", rw.getBoolAttr(true))});
+      ArrayRef<NamedAttribute>{
+          rw.getNamedAttr("keep_num_dims", rw.getBoolAttr(true))});
   kiln::ConstantOp old = w->op;
   rw.replaceOp(l, fc->getResults());
   if (old->use_empty())

@@ -1,4 +1,5 @@
-//===- PerRowTables.h - integer forms of per-row tables for TFLite -*- C++ -*-===//
+//===- PerRowTables.h - integer forms of per-row tables for TFLite -*- C++
+//-*-===//
 //
 // Private to lib/Conversion/KilnToCircle (PerRowTables.cpp says how).
 //
@@ -15,7 +16,8 @@ namespace kiln {
 /// linear with uint8 per-channel weights becomes FULLY_CONNECTED of [x, x]
 /// with the weights minus their zero points in two int8 halves. Both exact.
 /// Returns how many ops it rewrote.
-unsigned lowerPerRowTablesForTflite(mlir::IRRewriter &rw, mlir::func::FuncOp func);
+unsigned lowerPerRowTablesForTflite(mlir::IRRewriter &rw,
+                                    mlir::func::FuncOp func);
 } // namespace kiln
 
 #endif

@@ -26,7 +26,8 @@ mlir::Value matchRmsNormalized(MulOp m, std::optional<float> &eps);
 /// SELECT_V2, RESHAPE) that compute the mean of squares exactly and choose,
 /// per row, the finest of several grids for it. `tierRatio` is the range
 /// factor between consecutive grids. Returns how many norms it rewrote.
-unsigned lowerRmsNormsToIntegerTflite(mlir::IRRewriter &rw, mlir::func::FuncOp func,
+unsigned lowerRmsNormsToIntegerTflite(mlir::IRRewriter &rw,
+                                      mlir::func::FuncOp func,
                                       double tierRatio);
 } // namespace kiln
 

@@ -6,8 +6,9 @@
 //   buffers: 3
 //     buffer #1 inline 2048 bytes at offset 160 (16-aligned)
 //   subgraph #0 "prefill": 4 tensors, 1 operators, inputs [0], outputs [3]
-//     tensor #1 "w" INT8 [32, 64] buffer 1 quant scale [0.5, ...] zero_point [0, ...] dimension 0
-//     op #0 FULLY_CONNECTED v5 inputs [0, 1, -1] outputs [3] FullyConnectedOptions {keep_num_dims: true, ...}
+//     tensor #1 "w" INT8 [32, 64] buffer 1 quant scale [0.5, ...] zero_point
+//     [0, ...] dimension 0 op #0 FULLY_CONNECTED v5 inputs [0, 1, -1] outputs
+//     [3] FullyConnectedOptions {keep_num_dims: true, ...}
 //   signature "prefill" subgraph 0
 //     input "x" tensor 0
 //   metadata: 1
@@ -29,7 +30,8 @@ namespace {
 constexpr size_t kMaxListed = 16;
 
 template <typename T, typename Fn>
-void printList(llvm::raw_ostream &os, const flatbuffers::Vector<T> *v, Fn print) {
+void printList(llvm::raw_ostream &os, const flatbuffers::Vector<T> *v,
+               Fn print) {
   os << '[';
   if (v)
     for (size_t i = 0, e = v->size(); i < e; ++i) {
@@ -48,7 +50,9 @@ void printInts(llvm::raw_ostream &os, const flatbuffers::Vector<int32_t> *v) {
   printList(os, v, [&](int32_t x) { os << x; });
 }
 
-void printFloat(llvm::raw_ostream &os, float f) { os << llvm::format("%.8g", f); }
+void printFloat(llvm::raw_ostream &os, float f) {
+  os << llvm::format("%.8g", f);
+}
 
 const char *boolName(bool b) { return b ? "true" : "false"; }
 
@@ -72,11 +76,13 @@ void printOptions(llvm::raw_ostream &os, const fb::Operator *op) {
   switch (type) {
   case BO::FullyConnectedOptions: {
     auto *o = op->builtin_options_as_FullyConnectedOptions();
-    const char *format = fb::EnumNameFullyConnectedOptionsWeightsFormat(o->weights_format());
+    const char *format =
+        fb::EnumNameFullyConnectedOptionsWeightsFormat(o->weights_format());
     os << "fused_activation_function: " << act(o->fused_activation_function())
        << ", weights_format: " << (format && *format ? format : "?")
        << ", keep_num_dims: " << boolName(o->keep_num_dims())
-       << ", asymmetric_quantize_inputs: " << boolName(o->asymmetric_quantize_inputs());
+       << ", asymmetric_quantize_inputs: "
+       << boolName(o->asymmetric_quantize_inputs());
     break;
   }
   case BO::SoftmaxOptions:
@@ -85,8 +91,8 @@ void printOptions(llvm::raw_ostream &os, const fb::Operator *op) {
     break;
   case BO::ConcatenationOptions: {
     auto *o = op->builtin_options_as_ConcatenationOptions();
-    os << "axis: " << o->axis()
-       << ", fused_activation_function: " << act(o->fused_activation_function());
+    os << "axis: " << o->axis() << ", fused_activation_function: "
+       << act(o->fused_activation_function());
     break;
   }
   case BO::AddOptions: {
@@ -119,7 +125,8 @@ void printOptions(llvm::raw_ostream &os, const fb::Operator *op) {
     break;
   }
   case BO::ReducerOptions:
-    os << "keep_dims: " << boolName(op->builtin_options_as_ReducerOptions()->keep_dims());
+    os << "keep_dims: "
+       << boolName(op->builtin_options_as_ReducerOptions()->keep_dims());
     break;
   case BO::StridedSliceOptions: {
     auto *o = op->builtin_options_as_StridedSliceOptions();
@@ -132,15 +139,18 @@ void printOptions(llvm::raw_ostream &os, const fb::Operator *op) {
   }
   case BO::CastOptions: {
     auto *o = op->builtin_options_as_CastOptions();
-    os << "in_data_type: " << getTensorTypeName(static_cast<int8_t>(o->in_data_type()))
-       << ", out_data_type: " << getTensorTypeName(static_cast<int8_t>(o->out_data_type()));
+    os << "in_data_type: "
+       << getTensorTypeName(static_cast<int8_t>(o->in_data_type()))
+       << ", out_data_type: "
+       << getTensorTypeName(static_cast<int8_t>(o->out_data_type()));
     break;
   }
   case BO::BatchMatMulOptions: {
     auto *o = op->builtin_options_as_BatchMatMulOptions();
     os << "adjoint_lhs: " << boolName(o->adjoint_lhs())
        << ", adjoint_rhs: " << boolName(o->adjoint_rhs())
-       << ", asymmetric_quantize_inputs: " << boolName(o->asymmetric_quantize_inputs());
+       << ", asymmetric_quantize_inputs: "
+       << boolName(o->asymmetric_quantize_inputs());
     break;
   }
   case BO::RmsNormOptions:
@@ -148,7 +158,8 @@ void printOptions(llvm::raw_ostream &os, const fb::Operator *op) {
     printFloat(os, op->builtin_options_as_RmsNormOptions()->epsilon());
     break;
   case BO::RoPEOptions: {
-    const char *mode = fb::EnumNameRoPEMode(op->builtin_options_as_RoPEOptions()->mode());
+    const char *mode =
+        fb::EnumNameRoPEMode(op->builtin_options_as_RoPEOptions()->mode());
     os << "mode: " << (mode && *mode ? mode : "?");
     break;
   }
@@ -167,7 +178,8 @@ void printQuoted(llvm::raw_ostream &os, const flatbuffers::String *s) {
 
 } // namespace
 
-LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes, llvm::raw_ostream &os,
+LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes,
+                                       llvm::raw_ostream &os,
                                        MLIRContext *context, Location loc) {
   FailureOr<ModelFile> opened = ModelFile::open(bytes, loc);
   if (failed(opened))
@@ -185,12 +197,15 @@ LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes, llvm::raw_ostream 
   os << "operator_codes: " << (opcodes ? opcodes->size() : 0) << '\n';
   if (opcodes)
     for (auto [i, code] : llvm::enumerate(*opcodes)) {
-      int32_t effective = getEffectiveBuiltinCode(code->deprecated_builtin_code(),
-                                                  static_cast<int32_t>(code->builtin_code()));
+      int32_t effective =
+          getEffectiveBuiltinCode(code->deprecated_builtin_code(),
+                                  static_cast<int32_t>(code->builtin_code()));
       os << "  opcode #" << i << ' ' << getBuiltinName(effective) << " ("
          << effective << ") version " << code->version()
-         << " deprecated_builtin_code " << static_cast<int>(code->deprecated_builtin_code())
-         << " builtin_code " << static_cast<int32_t>(code->builtin_code()) << '\n';
+         << " deprecated_builtin_code "
+         << static_cast<int>(code->deprecated_builtin_code())
+         << " builtin_code " << static_cast<int32_t>(code->builtin_code())
+         << '\n';
     }
 
   auto *buffers = model->buffers();
@@ -211,7 +226,8 @@ LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes, llvm::raw_ostream 
         os << "empty\n";
         continue;
       }
-      os << (offset % kBufferAlignment == 0 ? " (16-aligned)" : " (NOT 16-aligned)");
+      os << (offset % kBufferAlignment == 0 ? " (16-aligned)"
+                                            : " (NOT 16-aligned)");
       if (offset > bytes.size() || size > bytes.size() - offset)
         os << " (PAST THE END OF THE FILE)";
       os << '\n';
@@ -234,7 +250,8 @@ LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes, llvm::raw_ostream 
         for (auto [t, tensor] : llvm::enumerate(*tensors)) {
           os << "  tensor #" << t << ' ';
           printQuoted(os, tensor->name());
-          os << ' ' << getTensorTypeName(static_cast<int8_t>(tensor->type())) << ' ';
+          os << ' ' << getTensorTypeName(static_cast<int8_t>(tensor->type()))
+             << ' ';
           printInts(os, tensor->shape());
           if (tensor->shape_signature()) {
             os << " shape_signature ";
@@ -294,14 +311,16 @@ LogicalResult kiln::circle::dumpCircle(llvm::StringRef bytes, llvm::raw_ostream 
       os << "  metadata ";
       printQuoted(os, entry->name());
       os << " buffer " << entry->buffer() << ' ';
-      FailureOr<llvm::ArrayRef<uint8_t>> data = file.getBufferData(entry->buffer(), loc);
+      FailureOr<llvm::ArrayRef<uint8_t>> data =
+          file.getBufferData(entry->buffer(), loc);
       if (failed(data))
         return failure();
-      bool printable = llvm::all_of(*data, [](uint8_t c) { return c >= 32 && c < 127; });
+      bool printable =
+          llvm::all_of(*data, [](uint8_t c) { return c >= 32 && c < 127; });
       if (printable) {
         os << '"';
-        os.write_escaped(llvm::StringRef(reinterpret_cast<const char *>(data->data()),
-                                         data->size()));
+        os.write_escaped(llvm::StringRef(
+            reinterpret_cast<const char *>(data->data()), data->size()));
         os << '"';
       } else {
         os << data->size() << " bytes";

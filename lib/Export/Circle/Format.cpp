@@ -20,7 +20,8 @@ llvm::StringRef kiln::circle::getFileIdentifier(Flavor flavor) {
   return flavor == Flavor::Circle ? "CIR0" : "TFL3";
 }
 
-std::optional<Flavor> kiln::circle::getFlavorFromIdentifier(llvm::StringRef id) {
+std::optional<Flavor>
+kiln::circle::getFlavorFromIdentifier(llvm::StringRef id) {
   if (id == "CIR0")
     return Flavor::Circle;
   if (id == "TFL3")
@@ -45,7 +46,8 @@ std::vector<uint8_t> kiln::circle::unpackInt4(llvm::ArrayRef<uint8_t> packed,
                                               uint64_t count, bool isSigned) {
   std::vector<uint8_t> values(count);
   for (uint64_t i = 0; i < count && i / 2 < packed.size(); ++i) {
-    uint8_t nibble = (i % 2 == 0) ? (packed[i / 2] & 0x0F) : (packed[i / 2] >> 4);
+    uint8_t nibble =
+        (i % 2 == 0) ? (packed[i / 2] & 0x0F) : (packed[i / 2] >> 4);
     if (isSigned && (nibble & 0x08))
       nibble |= 0xF0;
     values[i] = nibble;

@@ -23,10 +23,11 @@ FailureOr<ModelFile> ModelFile::open(llvm::StringRef bytes, Location loc) {
            << shown << "'";
   }
   // The FlatBuffer itself is below 2 GiB; out-of-line data may follow it.
-  size_t length = std::min<size_t>(bytes.size(), FLATBUFFERS_MAX_BUFFER_SIZE - 1);
-  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t *>(bytes.data()),
-                                 length, /*max_depth=*/64,
-                                 /*max_tables=*/100000000);
+  size_t length =
+      std::min<size_t>(bytes.size(), FLATBUFFERS_MAX_BUFFER_SIZE - 1);
+  flatbuffers::Verifier verifier(
+      reinterpret_cast<const uint8_t *>(bytes.data()), length, /*max_depth=*/64,
+      /*max_tables=*/100000000);
   if (!verifier.VerifyBuffer<fb::Model>(nullptr))
     return emitError(loc, "the ")
            << identifier << " FlatBuffer does not verify against Kiln's schema";
@@ -37,8 +38,8 @@ FailureOr<ModelFile> ModelFile::open(llvm::StringRef bytes, Location loc) {
   return file;
 }
 
-FailureOr<llvm::ArrayRef<uint8_t>> ModelFile::getBufferData(uint32_t index,
-                                                           Location loc) const {
+FailureOr<llvm::ArrayRef<uint8_t>>
+ModelFile::getBufferData(uint32_t index, Location loc) const {
   auto *buffers = model->buffers();
   if (!buffers || index >= buffers->size())
     return emitError(loc, "buffer ") << index << " does not exist";
@@ -47,8 +48,8 @@ FailureOr<llvm::ArrayRef<uint8_t>> ModelFile::getBufferData(uint32_t index,
     uint64_t offset = buffer->offset(), size = buffer->size();
     if (offset > bytes.size() || size > bytes.size() - offset)
       return emitError(loc, "buffer ")
-             << index << " lies outside the file (offset " << offset << ", size "
-             << size << ", file " << bytes.size() << " bytes)";
+             << index << " lies outside the file (offset " << offset
+             << ", size " << size << ", file " << bytes.size() << " bytes)";
     return llvm::ArrayRef<uint8_t>(
         reinterpret_cast<const uint8_t *>(bytes.data()) + offset, size);
   }

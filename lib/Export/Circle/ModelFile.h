@@ -1,4 +1,5 @@
-//===- ModelFile.h - A verified Circle/TFLite file in memory -----*- C++ -*-===//
+//===- ModelFile.h - A verified Circle/TFLite file in memory -----*- C++
+//-*-===//
 #ifndef KILN_LIB_EXPORT_CIRCLE_MODELFILE_H
 #define KILN_LIB_EXPORT_CIRCLE_MODELFILE_H
 
@@ -17,12 +18,13 @@ struct ModelFile {
 
   /// Opens a whole file: checks the identifier (CIR0 or TFL3) and verifies
   /// the FlatBuffer against Kiln's schema. Errors are emitted at `loc`.
-  static mlir::FailureOr<ModelFile> open(llvm::StringRef bytes, mlir::Location loc);
+  static mlir::FailureOr<ModelFile> open(llvm::StringRef bytes,
+                                         mlir::Location loc);
 
   /// The data of buffer `index`: its inline vector, or its out-of-line bytes
   /// (Buffer.offset > 1, from the start of the file). Empty for no data.
-  mlir::FailureOr<llvm::ArrayRef<uint8_t>> getBufferData(uint32_t index,
-                                                        mlir::Location loc) const;
+  mlir::FailureOr<llvm::ArrayRef<uint8_t>>
+  getBufferData(uint32_t index, mlir::Location loc) const;
   /// Offset of an inline buffer's data from the start of the file.
   uint64_t getFileOffset(const void *pointer) const {
     return static_cast<const char *>(pointer) - bytes.data();

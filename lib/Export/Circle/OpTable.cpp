@@ -18,7 +18,8 @@ struct OpNames {
 
   template <typename... OpTys> static OpNames collect() {
     OpNames names;
-    (names.add(OpTys::getOperationName(), OpTys::getBuiltinOperatorName()), ...);
+    (names.add(OpTys::getOperationName(), OpTys::getBuiltinOperatorName()),
+     ...);
     return names;
   }
   void add(llvm::StringRef op, llvm::StringRef builtin) {
@@ -32,7 +33,7 @@ struct OpNames {
 const OpNames &getOpNames() {
   static const OpNames names = OpNames::collect<
 #define GET_OP_LIST
-#include "kiln/Dialect/Circle/IR/CircleOps.cpp.inc"
+#include "kiln/Dialect/Circle/CircleOps.cpp.inc"
       >();
   return names;
 }
@@ -57,7 +58,8 @@ kiln::circle::getBuiltinOperator(Operation *op, llvm::StringRef *name) {
 }
 
 std::optional<llvm::StringRef> kiln::circle::getOperationName(int32_t code) {
-  const char *builtin = fb::EnumNameBuiltinOperator(static_cast<fb::BuiltinOperator>(code));
+  const char *builtin =
+      fb::EnumNameBuiltinOperator(static_cast<fb::BuiltinOperator>(code));
   if (!builtin || !*builtin)
     return std::nullopt;
   const OpNames &names = getOpNames();
@@ -68,7 +70,8 @@ std::optional<llvm::StringRef> kiln::circle::getOperationName(int32_t code) {
 }
 
 std::string kiln::circle::getBuiltinName(int32_t code) {
-  const char *name = fb::EnumNameBuiltinOperator(static_cast<fb::BuiltinOperator>(code));
+  const char *name =
+      fb::EnumNameBuiltinOperator(static_cast<fb::BuiltinOperator>(code));
   if (name && *name)
     return name;
   return "BUILTIN_" + std::to_string(code);
@@ -81,7 +84,8 @@ std::string kiln::circle::getTensorTypeName(int8_t type) {
   return "TYPE_" + std::to_string(type);
 }
 
-static std::optional<fb::TensorType> integerTensorType(unsigned width, bool isSigned) {
+static std::optional<fb::TensorType> integerTensorType(unsigned width,
+                                                       bool isSigned) {
   using T = fb::TensorType;
   switch (width) {
   case 4:
@@ -119,20 +123,52 @@ std::optional<fb::TensorType> kiln::circle::getTensorType(Type type) {
   return std::nullopt;
 }
 
-bool kiln::circle::getIntegerStorage(int8_t type, unsigned &width, bool &isSigned) {
+bool kiln::circle::getIntegerStorage(int8_t type, unsigned &width,
+                                     bool &isSigned) {
   using T = fb::TensorType;
   switch (static_cast<T>(type)) {
-  case T::INT4: width = 4; isSigned = true; return true;
-  case T::UINT4: width = 4; isSigned = false; return true;
-  case T::INT8: width = 8; isSigned = true; return true;
-  case T::UINT8: width = 8; isSigned = false; return true;
-  case T::INT16: width = 16; isSigned = true; return true;
-  case T::UINT16: width = 16; isSigned = false; return true;
-  case T::INT32: width = 32; isSigned = true; return true;
-  case T::UINT32: width = 32; isSigned = false; return true;
-  case T::INT64: width = 64; isSigned = true; return true;
-  case T::UINT64: width = 64; isSigned = false; return true;
-  default: return false;
+  case T::INT4:
+    width = 4;
+    isSigned = true;
+    return true;
+  case T::UINT4:
+    width = 4;
+    isSigned = false;
+    return true;
+  case T::INT8:
+    width = 8;
+    isSigned = true;
+    return true;
+  case T::UINT8:
+    width = 8;
+    isSigned = false;
+    return true;
+  case T::INT16:
+    width = 16;
+    isSigned = true;
+    return true;
+  case T::UINT16:
+    width = 16;
+    isSigned = false;
+    return true;
+  case T::INT32:
+    width = 32;
+    isSigned = true;
+    return true;
+  case T::UINT32:
+    width = 32;
+    isSigned = false;
+    return true;
+  case T::INT64:
+    width = 64;
+    isSigned = true;
+    return true;
+  case T::UINT64:
+    width = 64;
+    isSigned = false;
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -140,12 +176,18 @@ Type kiln::circle::getElementType(int8_t type, MLIRContext *context) {
   using T = fb::TensorType;
   Builder b(context);
   switch (static_cast<T>(type)) {
-  case T::FLOAT32: return b.getF32Type();
-  case T::FLOAT16: return b.getF16Type();
-  case T::BFLOAT16: return b.getBF16Type();
-  case T::FLOAT64: return b.getF64Type();
-  case T::BOOL: return b.getI1Type();
-  default: break;
+  case T::FLOAT32:
+    return b.getF32Type();
+  case T::FLOAT16:
+    return b.getF16Type();
+  case T::BFLOAT16:
+    return b.getBF16Type();
+  case T::FLOAT64:
+    return b.getF64Type();
+  case T::BOOL:
+    return b.getI1Type();
+  default:
+    break;
   }
   unsigned width;
   bool isSigned;
@@ -159,11 +201,17 @@ Type kiln::circle::getElementType(int8_t type, MLIRContext *context) {
 unsigned kiln::circle::getTensorTypeBitWidth(int8_t type) {
   using T = fb::TensorType;
   switch (static_cast<T>(type)) {
-  case T::FLOAT32: return 32;
-  case T::FLOAT16: case T::BFLOAT16: return 16;
-  case T::FLOAT64: return 64;
-  case T::BOOL: return 8;
-  default: break;
+  case T::FLOAT32:
+    return 32;
+  case T::FLOAT16:
+  case T::BFLOAT16:
+    return 16;
+  case T::FLOAT64:
+    return 64;
+  case T::BOOL:
+    return 8;
+  default:
+    break;
   }
   unsigned width;
   bool isSigned;

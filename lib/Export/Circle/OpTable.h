@@ -14,8 +14,8 @@ namespace kiln::circle {
 /// The builtin operator a circle op is written as (from the op's
 /// getBuiltinOperatorName()), or nullopt for circle.const and non-circle ops.
 /// `name` receives the builtin name even if Kiln's schema lacks it.
-std::optional<fb::BuiltinOperator> getBuiltinOperator(mlir::Operation *op,
-                                                      llvm::StringRef *name = nullptr);
+std::optional<fb::BuiltinOperator>
+getBuiltinOperator(mlir::Operation *op, llvm::StringRef *name = nullptr);
 
 /// The circle op name ("circle.add") written as `code`, if any.
 std::optional<llvm::StringRef> getOperationName(int32_t code);

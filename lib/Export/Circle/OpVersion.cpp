@@ -18,12 +18,16 @@ struct Sig {
   llvm::ArrayRef<TensorSignature> ins, outs;
 
   bool in(size_t i, TensorType t) const {
-    return i < ins.size() && !ins[i].absent && ins[i].type == static_cast<int8_t>(t);
+    return i < ins.size() && !ins[i].absent &&
+           ins[i].type == static_cast<int8_t>(t);
   }
   bool out(size_t i, TensorType t) const {
-    return i < outs.size() && !outs[i].absent && outs[i].type == static_cast<int8_t>(t);
+    return i < outs.size() && !outs[i].absent &&
+           outs[i].type == static_cast<int8_t>(t);
   }
-  size_t inRank(size_t i) const { return i < ins.size() ? ins[i].shape.size() : 0; }
+  size_t inRank(size_t i) const {
+    return i < ins.size() ? ins[i].shape.size() : 0;
+  }
   /// Two inputs whose shapes differ (the kernel has to broadcast).
   bool broadcasts() const {
     return ins.size() >= 2 && ins[0].shape != ins[1].shape;
@@ -45,16 +49,17 @@ struct Sig {
 };
 } // namespace
 
-int32_t kiln::circle::getOperatorVersion(int32_t builtinCode,
-                                         llvm::ArrayRef<TensorSignature> inputs,
-                                         llvm::ArrayRef<TensorSignature> outputs,
-                                         const OptionsSignature &opt) {
+int32_t kiln::circle::getOperatorVersion(
+    int32_t builtinCode, llvm::ArrayRef<TensorSignature> inputs,
+    llvm::ArrayRef<TensorSignature> outputs, const OptionsSignature &opt) {
   Sig s{inputs, outputs};
   using T = TensorType;
   switch (static_cast<BuiltinOperator>(builtinCode)) {
   case BuiltinOperator::FULLY_CONNECTED: {
-    bool hybrid = s.in(0, T::FLOAT32) && s.in(1, T::INT8) && s.out(0, T::FLOAT32);
-    if (hybrid && inputs.size() > 1 && Sig::perChannel(inputs[1], /*alongDim0=*/true))
+    bool hybrid =
+        s.in(0, T::FLOAT32) && s.in(1, T::INT8) && s.out(0, T::FLOAT32);
+    if (hybrid && inputs.size() > 1 &&
+        Sig::perChannel(inputs[1], /*alongDim0=*/true))
       return 12;
     // (11: int16 x int8 with quantized_bias_type, which Kiln does not set;
     //  8: sparse weights, which Kiln does not write.)

@@ -37,7 +37,8 @@ using namespace kiln::circle;
 static double widenScale(float value) {
   for (int digits = 1; digits <= 9; ++digits) {
     char text[32];
-    std::snprintf(text, sizeof(text), "%.*g", digits, static_cast<double>(value));
+    std::snprintf(text, sizeof(text), "%.*g", digits,
+                  static_cast<double>(value));
     double wide = std::strtod(text, nullptr);
     if (static_cast<float>(wide) == value)
       return wide;
@@ -61,7 +62,8 @@ private:
   /// Type of a constant's attribute: the tensor type, with integer storage
   /// for quantized tensors.
   static RankedTensorType getStorageType(RankedTensorType type);
-  FailureOr<ElementsAttr> getConstantAttr(uint32_t buffer, RankedTensorType type,
+  FailureOr<ElementsAttr> getConstantAttr(uint32_t buffer,
+                                          RankedTensorType type,
                                           llvm::StringRef tensorName);
   LogicalResult readOptions(int32_t code, const fb::Operator *op,
                             NamedAttrList &attrs);
@@ -71,11 +73,13 @@ private:
     unsigned width;
     bool isSigned;
     return quant && quant->scale() && quant->scale()->size() > 0 &&
-           getIntegerStorage(static_cast<int8_t>(tensor->type()), width, isSigned) &&
+           getIntegerStorage(static_cast<int8_t>(tensor->type()), width,
+                             isSigned) &&
            width > 32;
   }
   /// Their parameters as kiln.quant_scales / _zero_points / _dimension.
-  LogicalResult addExtraQuantization(const fb::Tensor *tensor, RankedTensorType type,
+  LogicalResult addExtraQuantization(const fb::Tensor *tensor,
+                                     RankedTensorType type,
                                      OperationState &state) {
     if (!isWideQuantized(tensor))
       return success();
@@ -88,10 +92,11 @@ private:
         zp && llvm::any_of(*zp, [](int64_t z) { return z != 0; })) {
       if (zp->size() != scales.size())
         return emitError(tensorLoc(tensor), "tensor '")
-               << tensorName(tensor) << "' has " << scales.size() << " scales but "
-               << zp->size() << " zero points";
-      state.addAttribute("kiln.quant_zero_points",
-                         b.getDenseI64ArrayAttr(SmallVector<int64_t>(zp->begin(), zp->end())));
+               << tensorName(tensor) << "' has " << scales.size()
+               << " scales but " << zp->size() << " zero points";
+      state.addAttribute(
+          "kiln.quant_zero_points",
+          b.getDenseI64ArrayAttr(SmallVector<int64_t>(zp->begin(), zp->end())));
     }
     if (quant->quantized_dimension() != 0)
       state.addAttribute("kiln.quant_dimension",
@@ -137,13 +142,14 @@ RankedTensorType ModelReader::getStorageType(RankedTensorType type) {
   auto q = dyn_cast<quant::QuantizedType>(type.getElementType());
   if (!q)
     return type;
-  Type storage = IntegerType::get(type.getContext(), q.getStorageTypeIntegralWidth(),
-                                  q.isSigned() ? IntegerType::Signless
-                                               : IntegerType::Unsigned);
+  Type storage = IntegerType::get(
+      type.getContext(), q.getStorageTypeIntegralWidth(),
+      q.isSigned() ? IntegerType::Signless : IntegerType::Unsigned);
   return RankedTensorType::get(type.getShape(), storage);
 }
 
-FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor) {
+FailureOr<RankedTensorType>
+ModelReader::getTensorType(const fb::Tensor *tensor) {
   Location at = tensorLoc(tensor);
   std::string name = tensorName(tensor);
   SmallVector<int64_t> shape;
@@ -176,8 +182,8 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
     unsigned width;
     bool isSigned;
     if (!getIntegerStorage(type, width, isSigned))
-      return emitError(at, "tensor '")
-             << name << "' is quantized but has type " << getTensorTypeName(type);
+      return emitError(at, "tensor '") << name << "' is quantized but has type "
+                                       << getTensorTypeName(type);
     SmallVector<double> scales;
     for (float scale : *quant->scale())
       scales.push_back(widenScale(scale));
@@ -185,8 +191,8 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
     if (auto *zp = quant->zero_point(); zp && zp->size()) {
       if (zp->size() != scales.size())
         return emitError(at, "tensor '")
-               << name << "' has " << scales.size() << " scales but " << zp->size()
-               << " zero points";
+               << name << "' has " << scales.size() << " scales but "
+               << zp->size() << " zero points";
       zeroPoints.assign(zp->begin(), zp->end());
     }
     int32_t dimension = quant->quantized_dimension();
@@ -198,13 +204,15 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
       if (!ShapedType::isDynamic(shape[dimension]) &&
           static_cast<uint64_t>(shape[dimension]) != scales.size())
         return emitError(at, "tensor '")
-               << name << "' has " << scales.size() << " scales along dimension "
-               << dimension << " of size " << shape[dimension];
+               << name << "' has " << scales.size()
+               << " scales along dimension " << dimension << " of size "
+               << shape[dimension];
     }
     for (double scale : scales)
       if (!(scale > 0) || !std::isfinite(scale))
-        return emitError(at, "tensor '") << name << "' has the quantization scale "
-                                         << scale << " (not positive and finite)";
+        return emitError(at, "tensor '")
+               << name << "' has the quantization scale " << scale
+               << " (not positive and finite)";
     if (width > 32) {
       // MLIR's quant types stop at 32-bit storage: a plain integer tensor;
       // constants keep the parameters in kiln.quant_* attributes.
@@ -214,8 +222,10 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
     Type storage = IntegerType::get(context, width);
     Type expressed = Float32Type::get(context);
     unsigned flags = isSigned ? quant::QuantizationFlags::Signed : 0;
-    int64_t storageMin = quant::QuantizedType::getDefaultMinimumForInteger(isSigned, width);
-    int64_t storageMax = quant::QuantizedType::getDefaultMaximumForInteger(isSigned, width);
+    int64_t storageMin =
+        quant::QuantizedType::getDefaultMinimumForInteger(isSigned, width);
+    int64_t storageMax =
+        quant::QuantizedType::getDefaultMaximumForInteger(isSigned, width);
     for (int64_t z : zeroPoints)
       if (z < storageMin || z > storageMax)
         return emitError(at, "tensor '")
@@ -229,8 +239,8 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
           storageMin, storageMax);
     else
       element = quant::UniformQuantizedType::getChecked(
-          emitter, flags, storage, expressed, scales[0], zeroPoints[0], storageMin,
-          storageMax);
+          emitter, flags, storage, expressed, scales[0], zeroPoints[0],
+          storageMin, storageMax);
     if (!element)
       return failure();
   } else {
@@ -243,9 +253,9 @@ FailureOr<RankedTensorType> ModelReader::getTensorType(const fb::Tensor *tensor)
   return RankedTensorType::get(shape, element);
 }
 
-FailureOr<ElementsAttr> ModelReader::getConstantAttr(uint32_t buffer,
-                                                     RankedTensorType type,
-                                                     llvm::StringRef tensorName) {
+FailureOr<ElementsAttr>
+ModelReader::getConstantAttr(uint32_t buffer, RankedTensorType type,
+                             llvm::StringRef tensorName) {
   auto key = std::make_pair(buffer, Type(type));
   if (auto it = constants.find(key); it != constants.end())
     return it->second;
@@ -260,7 +270,8 @@ FailureOr<ElementsAttr> ModelReader::getConstantAttr(uint32_t buffer,
   if (data->size() != getBufferSize(element, count))
     return emitError(at, "constant '")
            << tensorName << "': buffer " << buffer << " holds " << data->size()
-           << " bytes, but " << type << " needs " << getBufferSize(element, count);
+           << " bytes, but " << type << " needs "
+           << getBufferSize(element, count);
 
   // One byte per value for 4-bit types, as MLIR stores them.
   std::vector<uint8_t> unpacked;
@@ -272,7 +283,8 @@ FailureOr<ElementsAttr> ModelReader::getConstantAttr(uint32_t buffer,
 
   ElementsAttr attr;
   bool shared = bufferTypes.lookup(buffer).size() > 1;
-  std::string content(reinterpret_cast<const char *>(data->data()), data->size());
+  std::string content(reinterpret_cast<const char *>(data->data()),
+                      data->size());
   auto contentKey = std::make_pair(type.getAsOpaquePointer(), content);
   if (!shared && count <= 16 && !denseContents.count(contentKey)) {
     denseContents[contentKey] = buffer;
@@ -287,15 +299,17 @@ FailureOr<ElementsAttr> ModelReader::getConstantAttr(uint32_t buffer,
         ints.push_back(APInt(4, v & 0x0F));
       attr = DenseElementsAttr::get(type, ints);
     } else {
-      llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(values.data()), values.size());
+      llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(values.data()),
+                               values.size());
       attr = DenseElementsAttr::getFromRawBuffer(type, raw);
     }
   } else {
     auto it = resources.find(buffer);
     if (it == resources.end()) {
-      llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(values.data()), values.size());
-      AsmResourceBlob blob =
-          HeapAsmResourceBlob::allocateAndCopyWithAlign(raw, alignof(std::max_align_t));
+      llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(values.data()),
+                               values.size());
+      AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+          raw, alignof(std::max_align_t));
       auto resource = DenseResourceElementsAttr::get(
           type, "buffer_" + std::to_string(buffer), std::move(blob));
       it = resources.try_emplace(buffer, resource.getRawHandle()).first;
@@ -344,8 +358,10 @@ LogicalResult ModelReader::readOptions(int32_t code, const fb::Operator *op,
   case BO::FULLY_CONNECTED:
     if (auto *o = op->builtin_options_as_FullyConnectedOptions()) {
       setActivation(o->fused_activation_function());
-      if (o->weights_format() != fb::FullyConnectedOptionsWeightsFormat::DEFAULT) {
-        const char *format = fb::EnumNameFullyConnectedOptionsWeightsFormat(o->weights_format());
+      if (o->weights_format() !=
+          fb::FullyConnectedOptionsWeightsFormat::DEFAULT) {
+        const char *format =
+            fb::EnumNameFullyConnectedOptionsWeightsFormat(o->weights_format());
         if (!format || !*format)
           return emitError(loc, "unknown FULLY_CONNECTED weights_format ")
                  << static_cast<int>(o->weights_format());
@@ -403,7 +419,8 @@ LogicalResult ModelReader::readOptions(int32_t code, const fb::Operator *op,
     if (auto *o = op->builtin_options_as_RoPEOptions()) {
       const char *mode = fb::EnumNameRoPEMode(o->mode());
       if (!mode || !*mode)
-        return emitError(loc, "unknown ROPE mode ") << static_cast<int>(o->mode());
+        return emitError(loc, "unknown ROPE mode ")
+               << static_cast<int>(o->mode());
       if (o->mode() != fb::RoPEMode::GPT_NEOX)
         attrs.set("mode", b.getStringAttr(mode));
     }
@@ -431,8 +448,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   size_t numTensors = tensors ? tensors->size() : 0;
   auto checkIndex = [&](int32_t t) -> LogicalResult {
     if (t < 0 || static_cast<size_t>(t) >= numTensors)
-      return emitError(loc, "subgraph ") << index << " refers to tensor " << t
-                                         << ", which does not exist";
+      return emitError(loc, "subgraph ")
+             << index << " refers to tensor " << t << ", which does not exist";
     return success();
   };
   std::vector<RankedTensorType> types(numTensors);
@@ -455,9 +472,11 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
     name = base + "_" + std::to_string(n);
 
   auto listOf = [](const flatbuffers::Vector<int32_t> *v) {
-    return v ? std::vector<int32_t>(v->begin(), v->end()) : std::vector<int32_t>();
+    return v ? std::vector<int32_t>(v->begin(), v->end())
+             : std::vector<int32_t>();
   };
-  std::vector<int32_t> inputs = listOf(sg->inputs()), outputs = listOf(sg->outputs());
+  std::vector<int32_t> inputs = listOf(sg->inputs()),
+                       outputs = listOf(sg->outputs());
   SmallVector<Type> inputTypes, outputTypes;
   for (int32_t t : inputs) {
     if (failed(checkIndex(t)))
@@ -475,8 +494,9 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   module.push_back(func);
   if (signature && !key.empty() && key != name)
     func->setAttr("kiln.signature", b.getStringAttr(key));
-  auto signatureName = [&](const flatbuffers::Vector<flatbuffers::Offset<fb::TensorMap>> *maps,
-                           int32_t tensor) -> StringAttr {
+  auto signatureName =
+      [&](const flatbuffers::Vector<flatbuffers::Offset<fb::TensorMap>> *maps,
+          int32_t tensor) -> StringAttr {
     if (maps)
       for (const fb::TensorMap *m : *maps)
         if (static_cast<int32_t>(m->tensor_index()) == tensor && m->name())
@@ -516,7 +536,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
     const fb::Tensor *tensor = tensors->Get(t);
     if (values[t] || produced[t] || tensor->buffer() == 0)
       continue;
-    FailureOr<llvm::ArrayRef<uint8_t>> data = file.getBufferData(tensor->buffer(), loc);
+    FailureOr<llvm::ArrayRef<uint8_t>> data =
+        file.getBufferData(tensor->buffer(), loc);
     if (failed(data))
       return failure();
     if (data->empty() && !types[t].hasStaticShape())
@@ -539,7 +560,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   auto emitConstant = [&](int32_t t) -> LogicalResult {
     const fb::Tensor *tensor = tensors->Get(t);
     RankedTensorType storage = getStorageType(types[t]);
-    FailureOr<ElementsAttr> attr = getConstantAttr(tensor->buffer(), storage, tensorName(tensor));
+    FailureOr<ElementsAttr> attr =
+        getConstantAttr(tensor->buffer(), storage, tensorName(tensor));
     if (failed(attr))
       return failure();
     OperationState state(tensorLoc(tensor), ConstOp::getOperationName());
@@ -554,7 +576,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   size_t nextConstant = 0;
   if (operators) {
     for (auto [k, op] : llvm::enumerate(*operators)) {
-      std::vector<int32_t> opInputs = listOf(op->inputs()), opOutputs = listOf(op->outputs());
+      std::vector<int32_t> opInputs = listOf(op->inputs()),
+                           opOutputs = listOf(op->outputs());
       int32_t firstOutput = std::numeric_limits<int32_t>::max();
       for (int32_t t : opOutputs)
         firstOutput = std::min(firstOutput, t);
@@ -567,16 +590,20 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
 
       auto *opcodes = model->operator_codes();
       if (!opcodes || op->opcode_index() >= opcodes->size())
-        return emitError(loc, "operator ") << k << " of subgraph " << index
-                                           << " has no operator code";
+        return emitError(loc, "operator ")
+               << k << " of subgraph " << index << " has no operator code";
       const fb::OperatorCode *opcode = opcodes->Get(op->opcode_index());
-      int32_t code = getEffectiveBuiltinCode(opcode->deprecated_builtin_code(),
-                                             static_cast<int32_t>(opcode->builtin_code()));
+      int32_t code =
+          getEffectiveBuiltinCode(opcode->deprecated_builtin_code(),
+                                  static_cast<int32_t>(opcode->builtin_code()));
       std::optional<llvm::StringRef> opName = getOperationName(code);
       if (!opName)
         return emitError(loc, "operator ")
-               << k << " of subgraph " << index << " is " << getBuiltinName(code)
-               << (opcode->custom_code() ? " (custom '" + opcode->custom_code()->str() + "')" : "")
+               << k << " of subgraph " << index << " is "
+               << getBuiltinName(code)
+               << (opcode->custom_code()
+                       ? " (custom '" + opcode->custom_code()->str() + "')"
+                       : "")
                << ", which has no circle dialect op";
 
       Location opLoc = UnknownLoc::get(context);
@@ -585,7 +612,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
       OperationState state(opLoc, *opName);
       for (auto [position, t] : llvm::enumerate(opInputs)) {
         if (t < 0) {
-          if (code == static_cast<int32_t>(fb::BuiltinOperator::FULLY_CONNECTED) &&
+          if (code ==
+                  static_cast<int32_t>(fb::BuiltinOperator::FULLY_CONNECTED) &&
               position == 2)
             continue; // no bias
           return emitError(opLoc, "operator ")
@@ -622,8 +650,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   SmallVector<Value> results;
   for (int32_t t : outputs) {
     if (!values[t])
-      return emitError(loc, "subgraph ") << index << " output tensor " << t
-                                         << " is never written";
+      return emitError(loc, "subgraph ")
+             << index << " output tensor " << t << " is never written";
     results.push_back(values[t]);
   }
   b.create<func::ReturnOp>(func.getLoc(), results);
@@ -631,9 +659,11 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
 }
 
 OwningOpRef<ModuleOp> ModelReader::read() {
-  context->loadDialect<func::FuncDialect, quant::QuantizationDialect, CircleDialect>();
+  context->loadDialect<func::FuncDialect, quant::QuantizationDialect,
+                       CircleDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  (*module)->setAttr("kiln.flavor", b.getStringAttr(stringifyFlavor(file.flavor)));
+  (*module)->setAttr("kiln.flavor",
+                     b.getStringAttr(stringifyFlavor(file.flavor)));
 
   // Buffers referenced with more than one attribute type (shared across
   // shapes) become one resource.
@@ -648,8 +678,8 @@ OwningOpRef<ModuleOp> ModelReader::read() {
           auto *buffers = model->buffers();
           if (!buffers || tensor->buffer() >= buffers->size()) {
             emitError(tensorLoc(tensor), "tensor '")
-                << tensorName(tensor) << "' refers to buffer " << tensor->buffer()
-                << ", which does not exist (the file has "
+                << tensorName(tensor) << "' refers to buffer "
+                << tensor->buffer() << ", which does not exist (the file has "
                 << (buffers ? buffers->size() : 0) << " buffers)";
             return nullptr;
           }
@@ -673,10 +703,12 @@ OwningOpRef<ModuleOp> ModelReader::read() {
   if (auto *metadata = model->metadata())
     for (const fb::Metadata *entry : *metadata) {
       std::string name = entry->name() ? entry->name()->str() : "";
-      FailureOr<llvm::ArrayRef<uint8_t>> data = file.getBufferData(entry->buffer(), loc);
+      FailureOr<llvm::ArrayRef<uint8_t>> data =
+          file.getBufferData(entry->buffer(), loc);
       if (failed(data))
         return nullptr;
-      std::string value(reinterpret_cast<const char *>(data->data()), data->size());
+      std::string value(reinterpret_cast<const char *>(data->data()),
+                        data->size());
       llvm::StringRef n(name);
       if (n == "kiln.version")
         continue; // the writer records its own version
@@ -707,7 +739,8 @@ OwningOpRef<ModuleOp> ModelReader::read() {
 }
 
 OwningOpRef<ModuleOp> kiln::circle::readCircle(llvm::StringRef bytes,
-                                               MLIRContext *context, Location loc) {
+                                               MLIRContext *context,
+                                               Location loc) {
   FailureOr<ModelFile> file = ModelFile::open(bytes, loc);
   if (failed(file))
     return nullptr;

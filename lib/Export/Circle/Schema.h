@@ -1,4 +1,5 @@
-//===- Schema.h - The generated FlatBuffer API of kiln_circle.fbs -*- C++ -*-===//
+//===- Schema.h - The generated FlatBuffer API of kiln_circle.fbs -*- C++
+//-*-===//
 //
 // Private to lib/Export/Circle: the code flatc generates at build time from
 // include/kiln/Export/Circle/schema/kiln_circle.fbs, namespace

@@ -1,4 +1,5 @@
-//===- Translations.cpp - mlir-translate registrations ---------------------===//
+//===- Translations.cpp - mlir-translate registrations
+//---------------------===//
 #include "kiln/Export/Circle/Reader.h"
 #include "kiln/Export/Circle/Writer.h"
 
@@ -15,7 +16,8 @@ using namespace mlir;
 using namespace kiln::circle;
 
 static void registerCircleDialects(DialectRegistry &registry) {
-  registry.insert<func::FuncDialect, quant::QuantizationDialect, CircleDialect>();
+  registry
+      .insert<func::FuncDialect, quant::QuantizationDialect, CircleDialect>();
 }
 
 void kiln::circle::registerToCircleTranslation(
@@ -25,7 +27,8 @@ void kiln::circle::registerToCircleTranslation(
       llvm::cl::values(
           clEnumValN(Flavor::Circle, "circle",
                      "Circle (CIR0): Circle-only operators and types allowed"),
-          clEnumValN(Flavor::TFLite, "tflite", "TFLite (TFL3): TFLite builtins only")),
+          clEnumValN(Flavor::TFLite, "tflite",
+                     "TFLite (TFL3): TFLite builtins only")),
       llvm::cl::init(Flavor::Circle));
   static llvm::cl::opt<bool> forceExternal(
       "force-external-buffers",
@@ -35,7 +38,8 @@ void kiln::circle::registerToCircleTranslation(
   static std::function<void(DialectRegistry &)> extra = extraDialects;
 
   static TranslateFromMLIRRegistration toCircle(
-      "mlir-to-circle", "Write circle-dialect functions as a Circle/TFLite file",
+      "mlir-to-circle",
+      "Write circle-dialect functions as a Circle/TFLite file",
       [](Operation *op, llvm::raw_ostream &os) -> LogicalResult {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)
@@ -59,27 +63,31 @@ static llvm::StringRef getMainBuffer(llvm::SourceMgr &sourceMgr) {
   return sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer();
 }
 
-static Location getMainLocation(llvm::SourceMgr &sourceMgr, MLIRContext *context) {
+static Location getMainLocation(llvm::SourceMgr &sourceMgr,
+                                MLIRContext *context) {
   return FileLineColLoc::get(
       context,
-      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferIdentifier(),
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())
+          ->getBufferIdentifier(),
       0, 0);
 }
 
 void kiln::circle::registerFromCircleTranslations() {
   static TranslateToMLIRRegistration fromCircle(
       "circle-to-mlir", "Import a Circle/TFLite file into the circle dialect",
-      [](llvm::SourceMgr &sourceMgr, MLIRContext *context) -> OwningOpRef<Operation *> {
-        OwningOpRef<ModuleOp> module = readCircle(
-            getMainBuffer(sourceMgr), context, getMainLocation(sourceMgr, context));
+      [](llvm::SourceMgr &sourceMgr,
+         MLIRContext *context) -> OwningOpRef<Operation *> {
+        OwningOpRef<ModuleOp> module =
+            readCircle(getMainBuffer(sourceMgr), context,
+                       getMainLocation(sourceMgr, context));
         return OwningOpRef<Operation *>(module.release());
       },
       registerCircleDialects, llvm::Align(16));
 
   static TranslateRegistration dump(
       "circle-dump", "Print the structure of a Circle/TFLite file",
-      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr, llvm::raw_ostream &os,
-         MLIRContext *context) -> LogicalResult {
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+         llvm::raw_ostream &os, MLIRContext *context) -> LogicalResult {
         return dumpCircle(getMainBuffer(*sourceMgr), os, context,
                           getMainLocation(*sourceMgr, context));
       });

@@ -145,23 +145,26 @@ struct BufferDesc {
   uint64_t numChunks() const { return (size + kChunkBytes - 1) / kChunkBytes; }
   /// Stored bytes [i * kChunkBytes, min(size, (i + 1) * kChunkBytes)), a
   /// view of the attribute or made in `scratch`.
-  llvm::ArrayRef<uint8_t> chunk(uint64_t i, std::vector<uint8_t> &scratch) const {
+  llvm::ArrayRef<uint8_t> chunk(uint64_t i,
+                                std::vector<uint8_t> &scratch) const {
     uint64_t begin = i * kChunkBytes;
     uint64_t length = std::min(kChunkBytes, size - begin);
     switch (source) {
     case Source::Bytes:
-      return (isOwned ? llvm::ArrayRef<uint8_t>(owned) : view).slice(begin, length);
+      return (isOwned ? llvm::ArrayRef<uint8_t>(owned) : view)
+          .slice(begin, length);
     case Source::PackInt4: {
       // kChunkBytes is even: each piece packs whole bytes.
       uint64_t first = 2 * begin;
-      llvm::ArrayRef<uint8_t> values =
-          view.slice(first, std::min<uint64_t>(2 * length, view.size() - first));
+      llvm::ArrayRef<uint8_t> values = view.slice(
+          first, std::min<uint64_t>(2 * length, view.size() - first));
       scratch.resize(length);
       size_t pairs = values.size() / 2;
       const uint8_t *in = values.data();
       uint8_t *out = scratch.data();
       for (size_t j = 0; j < pairs; ++j)
-        out[j] = static_cast<uint8_t>((in[2 * j] & 0x0F) | (in[2 * j + 1] << 4));
+        out[j] =
+            static_cast<uint8_t>((in[2 * j] & 0x0F) | (in[2 * j + 1] << 4));
       if (values.size() % 2)
         out[pairs] = in[values.size() - 1] & 0x0F;
       return scratch;
@@ -296,7 +299,8 @@ public:
   /// Streams the finished file: the tables, and each buffer's bytes from its
   /// attribute. Stops early (and returns false) once `failed` says the
   /// output has failed.
-  bool emit(llvm::raw_ostream &os, llvm::function_ref<bool()> failed = nullptr) const;
+  bool emit(llvm::raw_ostream &os,
+            llvm::function_ref<bool()> failed = nullptr) const;
 
 private:
   /// Builds the tables into `fbb`: buffers out of line (placeholder offsets)
@@ -304,7 +308,8 @@ private:
   void serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
                  std::vector<fbs::uoffset_t> &inlineEnds);
   LogicalResult addFunction(func::FuncOp func);
-  FailureOr<TensorDesc> describeTensor(Type type, std::string name, Location loc);
+  FailureOr<TensorDesc> describeTensor(Type type, std::string name,
+                                       Location loc);
   FailureOr<uint32_t> getOrCreateBuffer(ConstOp op, const TensorDesc &tensor);
   void fillStats(WriterStats &stats) const;
   LogicalResult addExtraQuantization(ConstOp op, TensorDesc &tensor);
@@ -349,8 +354,9 @@ LogicalResult ModelWriter::build() {
     if (func.isPublic())
       funcs.push_back(func);
   if (funcs.empty())
-    return emitError(module.getLoc(), "no public function to write: each public "
-                                      "func.func becomes a subgraph");
+    return emitError(module.getLoc(),
+                     "no public function to write: each public "
+                     "func.func becomes a subgraph");
 
   std::vector<std::string> keys;
   llvm::StringSet<> seenKeys;
@@ -359,7 +365,8 @@ LogicalResult ModelWriter::build() {
       return failure();
     const std::string &key = subgraphs.back().signatureKey;
     if (!seenKeys.insert(key).second)
-      return emitError(func.getLoc(), "signature key '") << key << "' is used twice";
+      return emitError(func.getLoc(), "signature key '")
+             << key << "' is used twice";
     keys.push_back(key);
   }
   return collectMetadata(funcs, keys);
@@ -371,7 +378,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
            << func.getSymName() << "': it has no body";
   if (!func.getBody().hasOneBlock())
     return emitError(func.getLoc(), "cannot write '")
-           << func.getSymName() << "': a subgraph needs a single-block function";
+           << func.getSymName()
+           << "': a subgraph needs a single-block function";
 
   SubgraphDesc sg;
   sg.name = func.getSymName().str();
@@ -390,7 +398,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
   };
   auto addTensor = [&](Value value, std::string name, Location loc,
                        ConstOp constOp) -> FailureOr<int32_t> {
-    FailureOr<TensorDesc> tensor = describeTensor(value.getType(), uniqueName(name), loc);
+    FailureOr<TensorDesc> tensor =
+        describeTensor(value.getType(), uniqueName(name), loc);
     if (failed(tensor))
       return failure();
     if (constOp) {
@@ -414,12 +423,13 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     std::string locName = getLocName(arg.getLoc());
     std::string fallback = "input_" + std::to_string(i);
     std::string tensorName = !locName.empty() ? locName
-                             : kilnName        ? kilnName.str()
-                                               : fallback;
-    std::string signatureName = kilnName          ? kilnName.str()
+                             : kilnName       ? kilnName.str()
+                                              : fallback;
+    std::string signatureName = kilnName           ? kilnName.str()
                                 : !locName.empty() ? locName
                                                    : fallback;
-    FailureOr<int32_t> index = addTensor(arg, tensorName, arg.getLoc(), nullptr);
+    FailureOr<int32_t> index =
+        addTensor(arg, tensorName, arg.getLoc(), nullptr);
     if (failed(index))
       return failure();
     sg.inputs.push_back(*index);
@@ -446,7 +456,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     }
 
     llvm::StringRef builtinName;
-    std::optional<fb::BuiltinOperator> code = getBuiltinOperator(&op, &builtinName);
+    std::optional<fb::BuiltinOperator> code =
+        getBuiltinOperator(&op, &builtinName);
     if (!code) {
       if (!builtinName.empty())
         return op.emitOpError("builtin operator ")
@@ -462,7 +473,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
              << ") is a Circle-only operator: the tflite flavor cannot hold "
                 "it (write the circle flavor, or lower with flavor=tflite)";
     if (op.getNumRegions() != 0)
-      return op.emitOpError("has regions, which a builtin operator cannot have");
+      return op.emitOpError(
+          "has regions, which a builtin operator cannot have");
 
     OperatorDesc desc;
     std::vector<TensorSignature> inSigs, outSigs;
@@ -484,7 +496,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     for (Value result : op.getResults()) {
       std::string name = getLocName(op.getLoc());
       if (name.empty())
-        name = op.getName().stripDialect().str() + "_" + std::to_string(sg.tensors.size());
+        name = op.getName().stripDialect().str() + "_" +
+               std::to_string(sg.tensors.size());
       FailureOr<int32_t> index = addTensor(result, name, op.getLoc(), nullptr);
       if (failed(index))
         return failure();
@@ -510,8 +523,8 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
                                                   Location loc) {
   auto ranked = dyn_cast<RankedTensorType>(type);
   if (!ranked)
-    return emitError(loc, "tensor '")
-           << name << "' has type " << type << ": only ranked tensors can be written";
+    return emitError(loc, "tensor '") << name << "' has type " << type
+                                      << ": only ranked tensors can be written";
   Type element = ranked.getElementType();
   std::optional<fb::TensorType> tensorType = getTensorType(element);
   if (!tensorType)
@@ -528,9 +541,8 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
                           fb::TensorType::UINT16, fb::TensorType::UINT32,
                           fb::TensorType::UINT64},
                          *tensorType))
-    emitWarning(loc, "tensor '")
-        << name << "' has element type " << element
-        << ", which ONE's Circle importer rejects";
+    emitWarning(loc, "tensor '") << name << "' has element type " << element
+                                 << ", which ONE's Circle importer rejects";
 
   TensorDesc desc;
   desc.name = std::move(name);
@@ -544,7 +556,8 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
       continue;
     }
     if (dim > std::numeric_limits<int32_t>::max())
-      return emitError(loc, "tensor '") << desc.name << "' has a dimension above 2^31";
+      return emitError(loc, "tensor '")
+             << desc.name << "' has a dimension above 2^31";
     desc.shape.push_back(static_cast<int32_t>(dim));
     desc.shapeSignature.push_back(static_cast<int32_t>(dim));
   }
@@ -552,7 +565,8 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
     desc.shapeSignature.clear();
 
   if (auto q = dyn_cast<quant::UniformQuantizedType>(element)) {
-    desc.quant = QuantDesc{{static_cast<float>(q.getScale())}, {q.getZeroPoint()}, 0};
+    desc.quant =
+        QuantDesc{{static_cast<float>(q.getScale())}, {q.getZeroPoint()}, 0};
   } else if (auto q = dyn_cast<quant::UniformQuantizedPerAxisType>(element)) {
     QuantDesc quant;
     for (double scale : q.getScales())
@@ -561,7 +575,8 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
     quant.dimension = q.getQuantizedDimension();
     if (quant.dimension < 0 || quant.dimension >= ranked.getRank() ||
         ranked.isDynamicDim(quant.dimension) ||
-        ranked.getDimSize(quant.dimension) != static_cast<int64_t>(quant.scales.size()))
+        ranked.getDimSize(quant.dimension) !=
+            static_cast<int64_t>(quant.scales.size()))
       return emitError(loc, "tensor '")
              << desc.name << "' has " << quant.scales.size()
              << " scales, which do not match its quantized dimension "
@@ -580,7 +595,8 @@ FailureOr<TensorDesc> ModelWriter::describeTensor(Type type, std::string name,
 /// discardable attributes: `kiln.quant_scales` (array of f64 or f32),
 /// optional `kiln.quant_zero_points` (array of i64, default zeros) and
 /// `kiln.quant_dimension` (integer, default 0).
-LogicalResult ModelWriter::addExtraQuantization(ConstOp op, TensorDesc &tensor) {
+LogicalResult ModelWriter::addExtraQuantization(ConstOp op,
+                                                TensorDesc &tensor) {
   Attribute scalesAttr = op->getAttr("kiln.quant_scales");
   if (!scalesAttr)
     return success();
@@ -595,24 +611,29 @@ LogicalResult ModelWriter::addExtraQuantization(ConstOp op, TensorDesc &tensor) 
   else if (auto f32 = dyn_cast<DenseF32ArrayAttr>(scalesAttr))
     quant.scales.assign(f32.asArrayRef().begin(), f32.asArrayRef().end());
   else
-    return op.emitOpError("'kiln.quant_scales' must be an array<f64: ...> or array<f32: ...>");
+    return op.emitOpError(
+        "'kiln.quant_scales' must be an array<f64: ...> or array<f32: ...>");
   if (quant.scales.empty())
     return op.emitOpError("'kiln.quant_scales' is empty");
   quant.zeroPoints.assign(quant.scales.size(), 0);
   if (Attribute zpAttr = op->getAttr("kiln.quant_zero_points")) {
     auto zps = dyn_cast<DenseI64ArrayAttr>(zpAttr);
     if (!zps || zps.size() != static_cast<int64_t>(quant.scales.size()))
-      return op.emitOpError("'kiln.quant_zero_points' must be an array<i64: ...> "
-                            "as long as 'kiln.quant_scales'");
+      return op.emitOpError(
+          "'kiln.quant_zero_points' must be an array<i64: ...> "
+          "as long as 'kiln.quant_scales'");
     quant.zeroPoints.assign(zps.asArrayRef().begin(), zps.asArrayRef().end());
   }
   if (auto dim = op->getAttrOfType<IntegerAttr>("kiln.quant_dimension"))
     quant.dimension = dim.getInt();
   if (quant.scales.size() > 1 &&
-      (quant.dimension < 0 || quant.dimension >= static_cast<int32_t>(tensor.shape.size()) ||
-       tensor.shape[quant.dimension] != static_cast<int32_t>(quant.scales.size())))
+      (quant.dimension < 0 ||
+       quant.dimension >= static_cast<int32_t>(tensor.shape.size()) ||
+       tensor.shape[quant.dimension] !=
+           static_cast<int32_t>(quant.scales.size())))
     return op.emitOpError("has ")
-           << quant.scales.size() << " 'kiln.quant_scales', which do not match dimension "
+           << quant.scales.size()
+           << " 'kiln.quant_scales', which do not match dimension "
            << quant.dimension << " of its shape";
   tensor.quant = std::move(quant);
   return success();
@@ -623,14 +644,21 @@ LogicalResult ModelWriter::addExtraQuantization(ConstOp op, TensorDesc &tensor) 
 static std::string getStorageKind(const TensorDesc &tensor) {
   using T = fb::TensorType;
   switch (tensor.type) {
-  case T::FLOAT32: return "f32";
-  case T::FLOAT16: return "f16";
-  case T::BFLOAT16: return "bf16";
-  case T::FLOAT64: return "f64";
-  case T::BOOL: return "i1";
-  default: break;
+  case T::FLOAT32:
+    return "f32";
+  case T::FLOAT16:
+    return "f16";
+  case T::BFLOAT16:
+    return "bf16";
+  case T::FLOAT64:
+    return "f64";
+  case T::BOOL:
+    return "i1";
+  default:
+    break;
   }
-  std::string name = llvm::StringRef(fb::EnumNameTensorType(tensor.type)).lower();
+  std::string name =
+      llvm::StringRef(fb::EnumNameTensorType(tensor.type)).lower();
   if (tensor.quant)
     return name; // int8, uint8, int4, uint4, int16, int32, int64
   llvm::StringRef n(name);
@@ -674,7 +702,8 @@ FailureOr<uint32_t> ModelWriter::getOrCreateBuffer(ConstOp op,
   return index;
 }
 
-FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location loc,
+FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value,
+                                                   Location loc,
                                                    llvm::StringRef tensorName) {
   auto type = cast<ShapedType>(value.getType());
   Type element = type.getElementType();
@@ -685,7 +714,8 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
   unsigned width = element.getIntOrFloatBitWidth();
   if (width != 1 && width != 4 && width % 8 != 0)
     return emitError(loc, "constant '")
-           << tensorName << "' has " << width << "-bit elements, which cannot be stored";
+           << tensorName << "' has " << width
+           << "-bit elements, which cannot be stored";
   uint64_t count = type.getNumElements();
   uint64_t elementBytes = width <= 8 ? 1 : width / 8;
 
@@ -693,10 +723,11 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
     AsmResourceBlob *blob = resource.getRawHandle().getBlob();
     if (!blob)
       return emitError(loc, "constant '")
-             << tensorName << "': resource '" << resource.getRawHandle().getKey()
-             << "' has no data";
+             << tensorName << "': resource '"
+             << resource.getRawHandle().getKey() << "' has no data";
     llvm::ArrayRef<char> raw = blob->getData();
-    llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
+    llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()),
+                                  raw.size());
     if (width == 4 && bytes.size() == count)
       return BufferDesc::ofInt4Values(bytes); // packed while written
     if (width == 4 && bytes.size() == getPackedInt4Size(count))
@@ -705,17 +736,18 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
       return BufferDesc::ofView(bytes);
     {
       return emitError(loc, "constant '")
-             << tensorName << "': resource '" << resource.getRawHandle().getKey()
-             << "' holds " << bytes.size() << " bytes, but " << type << " needs "
-             << count * elementBytes;
+             << tensorName << "': resource '"
+             << resource.getRawHandle().getKey() << "' holds " << bytes.size()
+             << " bytes, but " << type << " needs " << count * elementBytes;
     }
   }
 
   auto dense = dyn_cast<DenseElementsAttr>(value);
   if (!dense)
     return emitError(loc, "constant '")
-           << tensorName << "' has an attribute of an unsupported kind: a dense "
-                            "or dense_resource attribute is needed";
+           << tensorName
+           << "' has an attribute of an unsupported kind: a dense "
+              "or dense_resource attribute is needed";
   if (width == 1) {
     if (dense.isSplat()) {
       uint8_t b = dense.getSplatValue<bool>() ? 1 : 0;
@@ -735,14 +767,16 @@ FailureOr<BufferDesc> ModelWriter::getConstantData(ElementsAttr value, Location 
     return BufferDesc::ofOwned(packInt4(values));
   }
   llvm::ArrayRef<char> raw = dense.getRawData();
-  llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()), raw.size());
+  llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()),
+                                raw.size());
   if (dense.isSplat())
     return BufferDesc::ofSplat(bytes.take_front(elementBytes), count);
   return BufferDesc::ofView(bytes);
 }
 
 uint32_t ModelWriter::getOpcodeIndex(int32_t code, int32_t version) {
-  auto [it, inserted] = opcodeIndex.try_emplace({code, version}, opcodes.size());
+  auto [it, inserted] =
+      opcodeIndex.try_emplace({code, version}, opcodes.size());
   if (inserted)
     opcodes.push_back({code, version});
   return it->second;
@@ -750,24 +784,30 @@ uint32_t ModelWriter::getOpcodeIndex(int32_t code, int32_t version) {
 
 /// Options of one operator: fields from its attributes, plus the options
 /// fields that set its version.
-FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &sg,
+FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op,
+                                             const SubgraphDesc &sg,
                                              OptionsSignature &v) {
   using BO = fb::BuiltinOptions;
-  auto activation = [&](llvm::StringRef name) -> FailureOr<fb::ActivationFunctionType> {
+  auto activation =
+      [&](llvm::StringRef name) -> FailureOr<fb::ActivationFunctionType> {
     if (auto a = lookupEnum(name, fb::EnumValuesActivationFunctionType(),
                             fb::EnumNameActivationFunctionType))
       return *a;
-    return op->emitOpError("unknown fused_activation_function '") << name << "'";
+    return op->emitOpError("unknown fused_activation_function '")
+           << name << "'";
   };
-  auto none = [](fbs::FlatBufferBuilder &) -> BuiltOptions { return {BO::NONE, 0}; };
+  auto none = [](fbs::FlatBufferBuilder &) -> BuiltOptions {
+    return {BO::NONE, 0};
+  };
   // Element type of an operand or result's tensor.
   auto isQuantInt16 = [](Value value) {
-    auto q = dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(value.getType()));
+    auto q =
+        dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(value.getType()));
     return q && q.getStorageTypeIntegralWidth() == 16;
   };
-#define KILN_EMPTY_OPTIONS(NAME)                                                \
-  [](fbs::FlatBufferBuilder &b) -> BuiltOptions {                               \
-    return {BO::NAME, fb::Create##NAME(b).Union()};                             \
+#define KILN_EMPTY_OPTIONS(NAME)                                               \
+  [](fbs::FlatBufferBuilder &b) -> BuiltOptions {                              \
+    return {BO::NAME, fb::Create##NAME(b).Union()};                            \
   }
 
   return llvm::TypeSwitch<Operation *, FailureOr<OptionsFn>>(op)
@@ -809,12 +849,23 @@ FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &
       })
       .Case([&](PowOp) { return OptionsFn(KILN_EMPTY_OPTIONS(PowOptions)); })
       .Case([&](NegOp) { return OptionsFn(KILN_EMPTY_OPTIONS(NegOptions)); })
-      .Case([&](QuantizeOp) { return OptionsFn(KILN_EMPTY_OPTIONS(QuantizeOptions)); })
-      .Case([&](DequantizeOp) { return OptionsFn(KILN_EMPTY_OPTIONS(DequantizeOptions)); })
-      .Case([&](TransposeOp) { return OptionsFn(KILN_EMPTY_OPTIONS(TransposeOptions)); })
-      .Case([&](SliceOp) { return OptionsFn(KILN_EMPTY_OPTIONS(SliceOptions)); })
-      .Case([&](SelectV2Op) { return OptionsFn(KILN_EMPTY_OPTIONS(SelectV2Options)); })
-      .Case([&](BroadcastToOp) { return OptionsFn(KILN_EMPTY_OPTIONS(BroadcastToOptions)); })
+      .Case([&](QuantizeOp) {
+        return OptionsFn(KILN_EMPTY_OPTIONS(QuantizeOptions));
+      })
+      .Case([&](DequantizeOp) {
+        return OptionsFn(KILN_EMPTY_OPTIONS(DequantizeOptions));
+      })
+      .Case([&](TransposeOp) {
+        return OptionsFn(KILN_EMPTY_OPTIONS(TransposeOptions));
+      })
+      .Case(
+          [&](SliceOp) { return OptionsFn(KILN_EMPTY_OPTIONS(SliceOptions)); })
+      .Case([&](SelectV2Op) {
+        return OptionsFn(KILN_EMPTY_OPTIONS(SelectV2Options));
+      })
+      .Case([&](BroadcastToOp) {
+        return OptionsFn(KILN_EMPTY_OPTIONS(BroadcastToOptions));
+      })
       .Case<RsqrtOp, LogisticOp>([&](auto) { return OptionsFn(none); })
       .Case([&](CastOp o) -> FailureOr<OptionsFn> {
         auto in = getTensorType(getElementTypeOrSelf(o.getInput().getType()));
@@ -830,39 +881,46 @@ FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &
         auto act = activation(o.getFusedActivationFunction());
         if (failed(act))
           return failure();
-        auto format = lookupEnum(o.getWeightsFormat(),
-                                 fb::EnumValuesFullyConnectedOptionsWeightsFormat(),
-                                 fb::EnumNameFullyConnectedOptionsWeightsFormat);
+        auto format =
+            lookupEnum(o.getWeightsFormat(),
+                       fb::EnumValuesFullyConnectedOptionsWeightsFormat(),
+                       fb::EnumNameFullyConnectedOptionsWeightsFormat);
         if (!format)
-          return o.emitOpError("unknown weights_format '") << o.getWeightsFormat() << "'";
+          return o.emitOpError("unknown weights_format '")
+                 << o.getWeightsFormat() << "'";
         fb::ActivationFunctionType a = *act;
         fb::FullyConnectedOptionsWeightsFormat f = *format;
         bool keep = o.getKeepNumDims(), asym = o.getAsymmetricQuantizeInputs();
         v.keepNumDims = keep;
         v.asymmetricQuantizeInputs = asym;
-        v.shuffledWeights = f == fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8;
+        v.shuffledWeights =
+            f == fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8;
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
           return {BO::FullyConnectedOptions,
                   fb::CreateFullyConnectedOptions(b, a, f, keep, asym).Union()};
         });
       })
       .Case([&](BatchMatMulOp o) -> FailureOr<OptionsFn> {
-        bool x = o.getAdjX(), y = o.getAdjY(), asym = o.getAsymmetricQuantizeInputs();
+        bool x = o.getAdjX(), y = o.getAdjY(),
+             asym = o.getAsymmetricQuantizeInputs();
         v.asymmetricQuantizeInputs = asym;
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          return {BO::BatchMatMulOptions, fb::CreateBatchMatMulOptions(b, x, y, asym).Union()};
+          return {BO::BatchMatMulOptions,
+                  fb::CreateBatchMatMulOptions(b, x, y, asym).Union()};
         });
       })
       .Case([&](SoftmaxOp o) -> FailureOr<OptionsFn> {
         float beta = o.getBeta().convertToFloat();
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          return {BO::SoftmaxOptions, fb::CreateSoftmaxOptions(b, beta).Union()};
+          return {BO::SoftmaxOptions,
+                  fb::CreateSoftmaxOptions(b, beta).Union()};
         });
       })
       .Case([&](MeanOp o) -> FailureOr<OptionsFn> {
         bool keep = o.getKeepDims();
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          return {BO::ReducerOptions, fb::CreateReducerOptions(b, keep).Union()};
+          return {BO::ReducerOptions,
+                  fb::CreateReducerOptions(b, keep).Union()};
         });
       })
       .Case([&](ReshapeOp o) -> FailureOr<OptionsFn> {
@@ -870,13 +928,15 @@ FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &
         // the options; the shape tensor stays the operand runtimes use.
         std::optional<std::vector<int32_t>> newShape;
         if (auto shapeConst = o.getShape().getDefiningOp<ConstOp>())
-          if (auto dense = dyn_cast<DenseIntElementsAttr>(shapeConst.getValue())) {
+          if (auto dense =
+                  dyn_cast<DenseIntElementsAttr>(shapeConst.getValue())) {
             newShape.emplace();
             for (const APInt &d : dense.getValues<APInt>())
               newShape->push_back(static_cast<int32_t>(d.getSExtValue()));
           }
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          auto vec = newShape ? b.CreateVector(*newShape) : fbs::Offset<fbs::Vector<int32_t>>();
+          auto vec = newShape ? b.CreateVector(*newShape)
+                              : fbs::Offset<fbs::Vector<int32_t>>();
           return {BO::ReshapeOptions, fb::CreateReshapeOptions(b, vec).Union()};
         });
       })
@@ -890,8 +950,8 @@ FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &
         v.newAxisMask = newAxis;
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
           return {BO::StridedSliceOptions,
-                  fb::CreateStridedSliceOptions(b, begin, end, ellipsis, newAxis,
-                                                shrink, offset)
+                  fb::CreateStridedSliceOptions(b, begin, end, ellipsis,
+                                                newAxis, shrink, offset)
                       .Union()};
         });
       })
@@ -902,24 +962,28 @@ FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &
         fb::ActivationFunctionType a = *act;
         int32_t axis = o.getAxis();
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          return {BO::ConcatenationOptions, fb::CreateConcatenationOptions(b, axis, a).Union()};
+          return {BO::ConcatenationOptions,
+                  fb::CreateConcatenationOptions(b, axis, a).Union()};
         });
       })
       .Case([&](GatherOp o) -> FailureOr<OptionsFn> {
         int32_t axis = o.getAxis(), batchDims = o.getBatchDims();
         v.batchDims = batchDims;
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          return {BO::GatherOptions, fb::CreateGatherOptions(b, axis, batchDims).Union()};
+          return {BO::GatherOptions,
+                  fb::CreateGatherOptions(b, axis, batchDims).Union()};
         });
       })
       .Case([&](RmsNormOp o) -> FailureOr<OptionsFn> {
         float epsilon = o.getEpsilon().convertToFloat();
         return OptionsFn([=](fbs::FlatBufferBuilder &b) -> BuiltOptions {
-          return {BO::RmsNormOptions, fb::CreateRmsNormOptions(b, epsilon).Union()};
+          return {BO::RmsNormOptions,
+                  fb::CreateRmsNormOptions(b, epsilon).Union()};
         });
       })
       .Case([&](RopeOp o) -> FailureOr<OptionsFn> {
-        auto mode = lookupEnum(o.getMode(), fb::EnumValuesRoPEMode(), fb::EnumNameRoPEMode);
+        auto mode = lookupEnum(o.getMode(), fb::EnumValuesRoPEMode(),
+                               fb::EnumNameRoPEMode);
         if (!mode)
           return o.emitOpError("unknown mode '") << o.getMode() << "'";
         fb::RoPEMode m = *mode;
@@ -928,7 +992,8 @@ FailureOr<OptionsFn> ModelWriter::getOptions(Operation *op, const SubgraphDesc &
         });
       })
       .Default([&](Operation *op) -> FailureOr<OptionsFn> {
-        return op->emitOpError("has no options mapping in Kiln's Circle writer");
+        return op->emitOpError(
+            "has no options mapping in Kiln's Circle writer");
       });
 #undef KILN_EMPTY_OPTIONS
 }
@@ -954,9 +1019,11 @@ LogicalResult ModelWriter::collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
   if (Attribute attr = module->getAttr("kiln.metadata")) {
     auto dict = dyn_cast<DictionaryAttr>(attr);
     if (!dict)
-      return module.emitError("'kiln.metadata' must be a dictionary of strings");
+      return module.emitError(
+          "'kiln.metadata' must be a dictionary of strings");
     for (NamedAttribute entry : dict)
-      metadata.push_back({entry.getName().str(), attrToString(entry.getValue())});
+      metadata.push_back(
+          {entry.getName().str(), attrToString(entry.getValue())});
   }
   return success();
 }
@@ -978,7 +1045,8 @@ void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
         continue;
       fbb.ForceVectorAlignment(size, sizeof(uint8_t), kBufferAlignment);
       uint8_t *room;
-      inlineEnds[i] = fbb.CreateUninitializedVector(size, sizeof(uint8_t), &room);
+      inlineEnds[i] =
+          fbb.CreateUninitializedVector(size, sizeof(uint8_t), &room);
     }
   // Buffers: the sentinel, constants, then metadata strings (always inline).
   std::vector<fbs::Offset<fb::Buffer>> bufferOffsets;
@@ -988,18 +1056,20 @@ void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
     if (size == 0)
       bufferOffsets.push_back(fb::CreateBuffer(fbb));
     else if (inlineData)
-      bufferOffsets.push_back(
-          fb::CreateBuffer(fbb, fbs::Offset<fbs::Vector<uint8_t>>(inlineEnds[i])));
+      bufferOffsets.push_back(fb::CreateBuffer(
+          fbb, fbs::Offset<fbs::Vector<uint8_t>>(inlineEnds[i])));
     else // Placeholder offset 1 ("not set" to readers), patched by finish().
       bufferOffsets.push_back(fb::CreateBuffer(fbb, 0, 1, size));
   }
   std::vector<fbs::Offset<fb::Metadata>> metadataOffsets;
   for (const auto &[name, value] : metadata) {
     fbb.ForceVectorAlignment(value.size(), sizeof(uint8_t), kBufferAlignment);
-    auto vec = fbb.CreateVector(reinterpret_cast<const uint8_t *>(value.data()), value.size());
+    auto vec = fbb.CreateVector(reinterpret_cast<const uint8_t *>(value.data()),
+                                value.size());
     uint32_t index = bufferOffsets.size();
     bufferOffsets.push_back(fb::CreateBuffer(fbb, vec));
-    metadataOffsets.push_back(fb::CreateMetadata(fbb, fbb.CreateString(name), index));
+    metadataOffsets.push_back(
+        fb::CreateMetadata(fbb, fbb.CreateString(name), index));
   }
 
   std::vector<fbs::Offset<fb::SubGraph>> subgraphOffsets;
@@ -1019,7 +1089,8 @@ void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
       fbs::Offset<fbs::Vector<int32_t>> signature;
       if (!t.shapeSignature.empty())
         signature = fbb.CreateVector(t.shapeSignature);
-      tensors.push_back(fb::CreateTensor(fbb, shape, t.type, t.buffer, name, quant,
+      tensors.push_back(fb::CreateTensor(fbb, shape, t.type, t.buffer, name,
+                                         quant,
                                          /*is_variable=*/false, signature,
                                          /*has_rank=*/true));
     }
@@ -1028,8 +1099,8 @@ void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
       auto inputs = fbb.CreateVector(op.inputs);
       auto outputs = fbb.CreateVector(op.outputs);
       BuiltOptions opts = op.options(fbb);
-      operators.push_back(fb::CreateOperator(fbb, op.opcodeIndex, inputs, outputs,
-                                             opts.first, opts.second));
+      operators.push_back(fb::CreateOperator(fbb, op.opcodeIndex, inputs,
+                                             outputs, opts.first, opts.second));
     }
     subgraphOffsets.push_back(fb::CreateSubGraph(
         fbb, fbb.CreateVector(tensors), fbb.CreateVector(sg.inputs),
@@ -1092,7 +1163,8 @@ LogicalResult ModelWriter::finish() {
              inlineBound >= FLATBUFFERS_MAX_BUFFER_SIZE ||
              !allocator.reserve(inlineBound + 4096);
   if (!external) {
-    fbs::FlatBufferBuilder fbb(inlineBound, &allocator, /*own_allocator=*/false);
+    fbs::FlatBufferBuilder fbb(inlineBound, &allocator,
+                               /*own_allocator=*/false);
     serialize(fbb, /*inlineData=*/true, inlineEnds);
     flatbuffer = fbb.Release();
   }
@@ -1108,7 +1180,9 @@ LogicalResult ModelWriter::finish() {
         continue;
       uint64_t offset = alignExternalBufferOffset(fileSize);
       if (!fbBuffers->GetMutableObject(i)->mutate_offset(offset))
-        return emitError(module.getLoc(), "internal error: cannot place buffer ") << i;
+        return emitError(module.getLoc(),
+                         "internal error: cannot place buffer ")
+               << i;
       dataOffsets[i] = offset;
       fileSize = offset + size;
     }
@@ -1117,14 +1191,16 @@ LogicalResult ModelWriter::finish() {
     // before the end of the finished buffer; its data follows the length.
     for (size_t i = 1; i < buffers.size(); ++i)
       if (inlineEnds[i])
-        dataOffsets[i] = flatbuffer.size() - inlineEnds[i] + sizeof(fbs::uoffset_t);
+        dataOffsets[i] =
+            flatbuffer.size() - inlineEnds[i] + sizeof(fbs::uoffset_t);
   }
 
   // Verifying reads the tables and vector lengths, not the data.
   fbs::Verifier verifier(flatbuffer.data(), flatbuffer.size(), /*max_depth=*/64,
                          /*max_tables=*/100000000);
   if (!verifier.VerifyBuffer<fb::Model>(identifier.c_str()))
-    return emitError(module.getLoc(), "internal error: the written FlatBuffer does not verify");
+    return emitError(module.getLoc(),
+                     "internal error: the written FlatBuffer does not verify");
   if (options.stats)
     fillStats(*options.stats);
   return success();
@@ -1144,7 +1220,8 @@ void ModelWriter::fillStats(WriterStats &stats) const {
   stats.fileBytes = fileSize;
 }
 
-bool ModelWriter::emit(llvm::raw_ostream &os, llvm::function_ref<bool()> failed) const {
+bool ModelWriter::emit(llvm::raw_ostream &os,
+                       llvm::function_ref<bool()> failed) const {
   const char *tables = reinterpret_cast<const char *>(flatbuffer.data());
   WriteProgress progress;
   progress.external = external;
@@ -1155,7 +1232,9 @@ bool ModelWriter::emit(llvm::raw_ostream &os, llvm::function_ref<bool()> failed)
       ++progress.buffers;
       progress.bytes += buffers[i].size;
     }
-  llvm::sort(order, [&](uint32_t a, uint32_t b) { return dataOffsets[a] < dataOffsets[b]; });
+  llvm::sort(order, [&](uint32_t a, uint32_t b) {
+    return dataOffsets[a] < dataOffsets[b];
+  });
   if (options.progress)
     options.progress(progress);
 
@@ -1207,7 +1286,8 @@ LogicalResult kiln::circle::writeCircle(ModuleOp module, llvm::raw_ostream &os,
   return success();
 }
 
-LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef path,
+LogicalResult kiln::circle::writeCircleFile(ModuleOp module,
+                                            llvm::StringRef path,
                                             const WriterOptions &options) {
   ModelWriter writer(module, options);
   if (failed(writer.build()) || failed(writer.finish()))
@@ -1229,13 +1309,15 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
     if (ec)
-      return emitError(module.getLoc(), "cannot write '") << path << "': " << ec.message();
+      return emitError(module.getLoc(), "cannot write '")
+             << path << "': " << ec.message();
     writer.emit(os, [&] { return os.has_error(); });
     os.close();
     if (os.has_error()) {
       std::string message = os.error().message();
       os.clear_error();
-      return emitError(module.getLoc(), "cannot write '") << path << "': " << message;
+      return emitError(module.getLoc(), "cannot write '")
+             << path << "': " << message;
     }
     return success();
   }
@@ -1243,7 +1325,8 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
   // was written (a full disk leaves the old file, or none).
   llvm::SmallString<256> tmp;
   int fd;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%", fd, tmp))
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%", fd, tmp))
     return emitError(module.getLoc(), "cannot write '")
            << path << "': cannot create a file next to it: " << ec.message();
   llvm::sys::RemoveFileOnSignal(tmp);
@@ -1264,7 +1347,8 @@ LogicalResult kiln::circle::writeCircleFile(ModuleOp module, llvm::StringRef pat
     llvm::sys::fs::remove(tmp);
   llvm::sys::DontRemoveFileOnSignal(tmp);
   if (!failure.empty())
-    return emitError(module.getLoc(), "cannot write '") << path << "': " << failure;
+    return emitError(module.getLoc(), "cannot write '")
+           << path << "': " << failure;
   return success();
 }
 

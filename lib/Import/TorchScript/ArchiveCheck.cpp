@@ -13,8 +13,8 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <zlib.h>
@@ -40,7 +40,8 @@ struct Entry {
   uint64_t dataOffset = 0, compressedSize = 0, size = 0;
   uint32_t crc = 0; // CRC-32 the central directory records
   uint16_t method = 0;
-  uint64_t localNameEnd = 0, centralNameEnd = 0; // offsets of the last name byte
+  uint64_t localNameEnd = 0,
+           centralNameEnd = 0; // offsets of the last name byte
 };
 
 std::string hex(uint64_t v) {
@@ -62,7 +63,9 @@ public:
   llvm::StringMap<size_t> byName;
 
 private:
-  bool has(uint64_t off, uint64_t n) const { return off <= b.size() && n <= b.size() - off; }
+  bool has(uint64_t off, uint64_t n) const {
+    return off <= b.size() && n <= b.size() - off;
+  }
   ArrayRef<uint8_t> b;
 };
 
@@ -85,7 +88,8 @@ std::string Zip::parse() {
   if (rd(e + 4, 2) != 0 || rd(e + 6, 2) != 0)
     return "multi-disk zip archive (end of central directory at offset " +
            std::to_string(eocd) + ")";
-  uint64_t count = rd(e + 10, 2), cdSize = rd(e + 12, 4), cdOffset = rd(e + 16, 4);
+  uint64_t count = rd(e + 10, 2), cdSize = rd(e + 12, 4),
+           cdOffset = rd(e + 16, 4);
   uint64_t cdLimit = eocd;
   if (count == 0xFFFF || cdSize == 0xFFFFFFFF || cdOffset == 0xFFFFFFFF) {
     // zip64: the locator just before the EOCD points at the zip64 record.
@@ -94,7 +98,8 @@ std::string Zip::parse() {
              std::to_string(eocd - 20) + ")";
     uint64_t z = rd(&b[eocd - 20 + 8], 8);
     if (!has(z, 56) || z > uint64_t(eocd) - 20 || rd(&b[z], 4) != 0x06064b50)
-      return "damaged zip64 end of central directory (offset " + std::to_string(z) + ")";
+      return "damaged zip64 end of central directory (offset " +
+             std::to_string(z) + ")";
     count = rd(&b[z + 32], 8);
     cdSize = rd(&b[z + 40], 8);
     cdOffset = rd(&b[z + 48], 8);
@@ -108,8 +113,8 @@ std::string Zip::parse() {
            " entries in " + std::to_string(cdSize) + " bytes";
   uint64_t p = cdOffset, end = cdOffset + cdSize;
   for (uint64_t i = 0; i < count; ++i) {
-    std::string at = "central directory entry " + std::to_string(i) + " (offset " +
-                     std::to_string(p) + ")";
+    std::string at = "central directory entry " + std::to_string(i) +
+                     " (offset " + std::to_string(p) + ")";
     if (p + 46 > end || rd(&b[p], 4) != 0x02014b50)
       return "damaged " + at;
     const uint8_t *c = &b[p];
@@ -119,10 +124,12 @@ std::string Zip::parse() {
     entry.crc = static_cast<uint32_t>(rd(c + 16, 4));
     entry.compressedSize = rd(c + 20, 4);
     entry.size = rd(c + 24, 4);
-    uint64_t nameLen = rd(c + 28, 2), extraLen = rd(c + 30, 2), commentLen = rd(c + 32, 2);
+    uint64_t nameLen = rd(c + 28, 2), extraLen = rd(c + 30, 2),
+             commentLen = rd(c + 32, 2);
     uint64_t local = rd(c + 42, 4);
     if (p + 46 + nameLen + extraLen + commentLen > end)
-      return "damaged " + at + ": its name or extra field runs past the directory";
+      return "damaged " + at +
+             ": its name or extra field runs past the directory";
     if (nameLen == 0)
       return "damaged " + at + ": an empty name";
     entry.name.assign(reinterpret_cast<const char *>(c + 46), nameLen);
@@ -149,18 +156,23 @@ std::string Zip::parse() {
     }
     if (entry.method != 0 && entry.method != 8)
       return "entry '" + entry.name + "' uses compression method " +
-             std::to_string(entry.method) + " (only stored and deflated entries are read)";
+             std::to_string(entry.method) +
+             " (only stored and deflated entries are read)";
     if (entry.method == 0 && entry.compressedSize != entry.size)
       return "entry '" + entry.name + "' is stored, but its sizes differ (" +
-             std::to_string(entry.compressedSize) + " and " + std::to_string(entry.size) + ")";
+             std::to_string(entry.compressedSize) + " and " +
+             std::to_string(entry.size) + ")";
     // Deflate expands at most ~1032:1.
     if (entry.method == 8 && entry.size / 1032 > entry.compressedSize + 64)
       return "entry '" + entry.name + "' claims " + std::to_string(entry.size) +
-             " bytes from " + std::to_string(entry.compressedSize) + " deflated bytes";
+             " bytes from " + std::to_string(entry.compressedSize) +
+             " deflated bytes";
     // Local header.
     if (!has(local, 30) || rd(&b[local], 4) != 0x04034b50)
-      return "entry '" + entry.name + "': no local header at offset " + std::to_string(local);
-    uint64_t lNameLen = rd(&b[local + 26], 2), lExtraLen = rd(&b[local + 28], 2);
+      return "entry '" + entry.name + "': no local header at offset " +
+             std::to_string(local);
+    uint64_t lNameLen = rd(&b[local + 26], 2),
+             lExtraLen = rd(&b[local + 28], 2);
     if (lNameLen != nameLen || !has(local + 30, lNameLen + lExtraLen) ||
         std::memcmp(&b[local + 30], entry.name.data(), nameLen) != 0)
       return "entry '" + entry.name + "': its local header (offset " +
@@ -169,8 +181,9 @@ std::string Zip::parse() {
     entry.dataOffset = local + 30 + lNameLen + lExtraLen;
     if (!has(entry.dataOffset, entry.compressedSize) ||
         entry.dataOffset + entry.compressedSize > cdOffset)
-      return "entry '" + entry.name + "' (offset " + std::to_string(entry.dataOffset) +
-             ", " + std::to_string(entry.compressedSize) + " bytes) runs past its end";
+      return "entry '" + entry.name + "' (offset " +
+             std::to_string(entry.dataOffset) + ", " +
+             std::to_string(entry.compressedSize) + " bytes) runs past its end";
     if (!byName.try_emplace(entry.name, entries.size()).second)
       return "the archive holds '" + entry.name + "' twice";
     entries.push_back(std::move(entry));
@@ -188,11 +201,25 @@ std::string Zip::parse() {
 struct PV;
 using PVRef = std::shared_ptr<PV>;
 struct PV {
-  enum Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Object, Storage, Tensor, Other };
+  enum Kind {
+    None,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Tuple,
+    List,
+    Dict,
+    Global,
+    Object,
+    Storage,
+    Tensor,
+    Other
+  };
   Kind kind;
   int64_t i = 0;
-  std::string s;            // Str; Global: "module name"
-  std::vector<PVRef> items; // Tuple, List, Dict (key, value, ...)
+  std::string s;                    // Str; Global: "module name"
+  std::vector<PVRef> items;         // Tuple, List, Dict (key, value, ...)
   uint64_t elemSize = 0, bytes = 0; // Storage
   unsigned depth = 0;
   explicit PV(Kind k) : kind(k) {}
@@ -203,10 +230,13 @@ constexpr unsigned kMaxDepth = 1000;
 uint64_t storageElementSize(StringRef name) {
   return llvm::StringSwitch<uint64_t>(name)
       .Cases("torch FloatStorage", "torch IntStorage", "torch QInt32Storage", 4)
-      .Cases("torch DoubleStorage", "torch LongStorage", "torch ComplexFloatStorage", 8)
-      .Cases("torch HalfStorage", "torch BFloat16Storage", "torch ShortStorage", 2)
+      .Cases("torch DoubleStorage", "torch LongStorage",
+             "torch ComplexFloatStorage", 8)
+      .Cases("torch HalfStorage", "torch BFloat16Storage", "torch ShortStorage",
+             2)
       .Cases("torch CharStorage", "torch ByteStorage", "torch BoolStorage", 1)
-      .Cases("torch QInt8Storage", "torch QUInt8Storage", "torch QUInt4x2Storage", 1)
+      .Cases("torch QInt8Storage", "torch QUInt8Storage",
+             "torch QUInt4x2Storage", 1)
       .Case("torch ComplexDoubleStorage", 16)
       .Default(0);
 }
@@ -276,9 +306,10 @@ PVRef Unpickler::persistent(const PVRef &pid) {
     return fail("a persistent id (tensor storage) where none may be");
   auto &t = pid->items;
   if (pid->kind != PV::Tuple || t.size() != 5 || t[0]->kind != PV::Str ||
-      t[0]->s != "storage" || t[1]->kind != PV::Global || t[2]->kind != PV::Str ||
-      t[3]->kind != PV::Str || t[4]->kind != PV::Int)
-    return fail("a persistent id that is not ('storage', type, key, device, size)");
+      t[0]->s != "storage" || t[1]->kind != PV::Global ||
+      t[2]->kind != PV::Str || t[3]->kind != PV::Str || t[4]->kind != PV::Int)
+    return fail(
+        "a persistent id that is not ('storage', type, key, device, size)");
   uint64_t elemSize = storageElementSize(t[1]->s);
   if (!elemSize)
     return fail("a storage of unknown type '" + t[1]->s + "'");
@@ -288,11 +319,13 @@ PVRef Unpickler::persistent(const PVRef &pid) {
     return fail("a storage whose record '" + name + "' is missing");
   const Entry &record = zip->entries[it->second];
   uint64_t needed;
-  if (t[4]->i < 0 || __builtin_mul_overflow(uint64_t(t[4]->i), elemSize, &needed) ||
+  if (t[4]->i < 0 ||
+      __builtin_mul_overflow(uint64_t(t[4]->i), elemSize, &needed) ||
       needed > record.size)
-    return fail("tensor record '" + name + "' holds " + std::to_string(record.size) +
-                " bytes, but its storage has " + std::to_string(t[4]->i) +
-                " elements of " + std::to_string(elemSize) + " bytes");
+    return fail("tensor record '" + name + "' holds " +
+                std::to_string(record.size) + " bytes, but its storage has " +
+                std::to_string(t[4]->i) + " elements of " +
+                std::to_string(elemSize) + " bytes");
   PVRef s = make(PV::Storage);
   s->elemSize = elemSize;
   s->bytes = record.size;
@@ -303,11 +336,13 @@ PVRef Unpickler::persistent(const PVRef &pid) {
 PVRef Unpickler::reduce(const PVRef &callable, const PVRef &args) {
   StringRef fn = callable->s;
   auto &a = args->items;
-  if (fn == "torch._utils _rebuild_tensor_v2" || fn == "torch._utils _rebuild_qtensor") {
+  if (fn == "torch._utils _rebuild_tensor_v2" ||
+      fn == "torch._utils _rebuild_qtensor") {
     if (a.size() < 4 || a[0]->kind != PV::Storage || a[1]->kind != PV::Int ||
         a[2]->kind != PV::Tuple || a[3]->kind != PV::Tuple || !isInts(a[2]) ||
         !isInts(a[3]) || a[2]->items.size() != a[3]->items.size())
-      return fail("a tensor that is not (storage, offset, sizes, strides, ...)");
+      return fail(
+          "a tensor that is not (storage, offset, sizes, strides, ...)");
     // The last element the view reads must lie inside the record.
     const PV &storage = *a[0];
     bool empty = false;
@@ -318,20 +353,23 @@ PVRef Unpickler::reduce(const PVRef &callable, const PVRef &args) {
     for (size_t k = 0; k < a[2]->items.size(); ++k) {
       int64_t size = a[2]->items[k]->i, stride = a[3]->items[k]->i;
       if (size < 0 || stride < 0)
-        return fail("a tensor with a negative size or stride in '" + storage.s + "'");
+        return fail("a tensor with a negative size or stride in '" + storage.s +
+                    "'");
       if (size == 0) {
         empty = true;
         continue;
       }
       uint64_t step;
-      overflow |= __builtin_mul_overflow(uint64_t(size - 1), uint64_t(stride), &step) ||
-                  __builtin_add_overflow(last, step, &last);
+      overflow |=
+          __builtin_mul_overflow(uint64_t(size - 1), uint64_t(stride), &step) ||
+          __builtin_add_overflow(last, step, &last);
     }
     uint64_t end;
     if (!empty && (overflow || __builtin_add_overflow(last, 1, &end) ||
-                   __builtin_mul_overflow(end, storage.elemSize, &end) || end > storage.bytes))
-      return fail("a tensor reads past the end of its record '" + storage.s + "' (" +
-                  std::to_string(storage.bytes) + " bytes)");
+                   __builtin_mul_overflow(end, storage.elemSize, &end) ||
+                   end > storage.bytes))
+      return fail("a tensor reads past the end of its record '" + storage.s +
+                  "' (" + std::to_string(storage.bytes) + " bytes)");
     return make(PV::Tensor);
   }
   if (fn.starts_with("torch.jit._pickle build_")) {
@@ -389,7 +427,8 @@ PVRef Unpickler::run() {
       break;
     case '.': // STOP
       if (stack.size() != 1 || !marks.empty())
-        return fail("pickle STOP with " + std::to_string(stack.size()) + " values on the stack");
+        return fail("pickle STOP with " + std::to_string(stack.size()) +
+                    " values on the stack");
       return stack.back();
     case '(':
       marks.push_back(stack.size());
@@ -420,7 +459,8 @@ PVRef Unpickler::run() {
     case 0x87: {
       size_t n = op - 0x84;
       if (stack.size() < floor() + n)
-        return fail("pickle TUPLE" + std::to_string(n) + " on too short a stack");
+        return fail("pickle TUPLE" + std::to_string(n) +
+                    " on too short a stack");
       PVRef t = make(PV::Tuple);
       for (size_t k = stack.size() - n; k < stack.size(); ++k)
         if (!addChild(*t, stack[k]))
@@ -430,7 +470,8 @@ PVRef Unpickler::run() {
       break;
     }
     case 'a': // APPEND
-      if (stack.size() < floor() + 2 || stack[stack.size() - 2]->kind != PV::List)
+      if (stack.size() < floor() + 2 ||
+          stack[stack.size() - 2]->kind != PV::List)
         return fail("pickle APPEND without a list");
       {
         PVRef x = pop();
@@ -440,14 +481,16 @@ PVRef Unpickler::run() {
       break;
     case 'e':   // APPENDS
     case 'u': { // SETITEMS
-      if (marks.empty() || marks.back() < 1 || marks.back() - 1 < (marks.size() > 1 ? marks[marks.size() - 2] : 0))
+      if (marks.empty() || marks.back() < 1 ||
+          marks.back() - 1 < (marks.size() > 1 ? marks[marks.size() - 2] : 0))
         return fail("pickle APPENDS/SETITEMS without a container");
       PVRef target = stack[marks.back() - 1];
       std::vector<PVRef> items;
       popMark(items);
       if (target->kind != (op == 'e' ? PV::List : PV::Dict))
-        return fail(op == 'e' ? "pickle APPENDS to something other than a list"
-                              : "pickle SETITEMS on something other than a dict");
+        return fail(op == 'e'
+                        ? "pickle APPENDS to something other than a list"
+                        : "pickle SETITEMS on something other than a dict");
       if (op == 'u' && items.size() % 2)
         return fail("pickle SETITEMS with an odd number of values");
       for (PVRef &x : items)
@@ -456,7 +499,8 @@ PVRef Unpickler::run() {
       break;
     }
     case 's': // SETITEM
-      if (stack.size() < floor() + 3 || stack[stack.size() - 3]->kind != PV::Dict)
+      if (stack.size() < floor() + 3 ||
+          stack[stack.size() - 3]->kind != PV::Dict)
         return fail("pickle SETITEM without a dict");
       {
         PVRef value = pop(), key = pop();
@@ -469,7 +513,8 @@ PVRef Unpickler::run() {
       if (!readN(op == 'q' ? 1 : 4, v))
         return fail("truncated pickle");
       if (stack.size() <= floor() || v > memo.size())
-        return fail("pickle memo index " + std::to_string(v) + " out of sequence");
+        return fail("pickle memo index " + std::to_string(v) +
+                    " out of sequence");
       if (v == memo.size())
         memo.push_back(stack.back());
       else
@@ -485,7 +530,8 @@ PVRef Unpickler::run() {
       if (!readN(op == 'h' ? 1 : 4, v))
         return fail("truncated pickle");
       if (v >= memo.size())
-        return fail("pickle memo index " + std::to_string(v) + " was never stored");
+        return fail("pickle memo index " + std::to_string(v) +
+                    " was never stored");
       stack.push_back(memo[v]);
       break;
     case 'N':
@@ -513,7 +559,9 @@ PVRef Unpickler::run() {
       if (!readN(1, n) || n > 8 || !readN(n, v))
         return fail("bad pickle LONG1");
       PVRef x = make(PV::Int);
-      x->i = n == 0 ? 0 : n == 8 ? int64_t(v) : int64_t(v << (64 - 8 * n)) >> (64 - 8 * n);
+      x->i = n == 0   ? 0
+             : n == 8 ? int64_t(v)
+                      : int64_t(v << (64 - 8 * n)) >> (64 - 8 * n);
       stack.push_back(x);
       break;
     }
@@ -531,9 +579,12 @@ PVRef Unpickler::run() {
     case 'T':
     case 'B':
     case 'C': {
-      unsigned w = (op == 0x8c || op == 'U' || op == 'C') ? 1 : op == 0x8d ? 8 : 4;
+      unsigned w = (op == 0x8c || op == 'U' || op == 'C') ? 1
+                   : op == 0x8d                           ? 8
+                                                          : 4;
       if (!readN(w, v) || !need(v))
-        return fail("a pickle string of " + std::to_string(v) + " bytes past the end");
+        return fail("a pickle string of " + std::to_string(v) +
+                    " bytes past the end");
       PVRef x = make(PV::Str);
       x->s.assign(reinterpret_cast<const char *>(&d[pos]), v);
       pos += v;
@@ -557,13 +608,14 @@ PVRef Unpickler::run() {
       stack.push_back(g);
       break;
     }
-    case 0x81: // NEWOBJ
+    case 0x81:  // NEWOBJ
     case 'R': { // REDUCE
       if (stack.size() < floor() + 2)
         return fail("pickle REDUCE/NEWOBJ on too short a stack");
       PVRef args = pop(), callable = pop();
       if (callable->kind != PV::Global || args->kind != PV::Tuple)
-        return fail("pickle REDUCE/NEWOBJ of something other than a global and a tuple");
+        return fail("pickle REDUCE/NEWOBJ of something other than a global and "
+                    "a tuple");
       if (op == 0x81) {
         PVRef o = make(PV::Object);
         o->s = callable->s;
@@ -611,7 +663,8 @@ std::string checkDebugStructure(const PVRef &top) {
   const PV *records = top.get();
   std::vector<uint64_t> table;
   bool withTable = false;
-  if (top->kind == PV::Tuple && top->items.size() == 3 && top->items[0]->kind == PV::Str &&
+  if (top->kind == PV::Tuple && top->items.size() == 3 &&
+      top->items[0]->kind == PV::Str &&
       top->items[0]->s == "FORMAT_WITH_STRING_TABLE") {
     withTable = true;
     const PV &t = *top->items[1];
@@ -629,15 +682,15 @@ std::string checkDebugStructure(const PVRef &top) {
   int64_t lastBytes = 0;
   for (const PVRef &r : records->items) {
     auto &e = r->items;
-    if (r->kind != PV::Tuple || e.size() < 2 || e.size() > 3 || e[0]->kind != PV::Int ||
-        (e.size() == 3 && e[2]->kind != PV::Int))
+    if (r->kind != PV::Tuple || e.size() < 2 || e.size() > 3 ||
+        e[0]->kind != PV::Int || (e.size() == 3 && e[2]->kind != PV::Int))
       return "a source range record is not (offset, range[, tag])";
     if (e[0]->i < lastBytes)
       return "source range offsets out of order";
     lastBytes = e[0]->i;
     const PV &range = *e[1];
-    if (range.kind != PV::Tuple || range.items.size() != 3 || range.items[1]->kind != PV::Int ||
-        range.items[2]->kind != PV::Int)
+    if (range.kind != PV::Tuple || range.items.size() != 3 ||
+        range.items[1]->kind != PV::Int || range.items[2]->kind != PV::Int)
       return "a source range is not (source, start, end)";
     const PV &source = *range.items[0];
     if (source.kind != PV::Tuple || source.items.size() != 3 ||
@@ -659,7 +712,8 @@ std::string checkDebugStructure(const PVRef &top) {
       }
     } else {
       if (source.items[0]->kind != PV::Str ||
-          (source.items[1]->kind != PV::Str && source.items[1]->kind != PV::None))
+          (source.items[1]->kind != PV::Str &&
+           source.items[1]->kind != PV::None))
         return "a source is not (text, file, line)";
       length = source.items[0]->s.size();
     }
@@ -669,7 +723,8 @@ std::string checkDebugStructure(const PVRef &top) {
     (void)length;
     int64_t start = range.items[1]->i, end = range.items[2]->i;
     if (start < 0 || end < start || end > (int64_t(1) << 31))
-      return "a source range [" + std::to_string(start) + ", " + std::to_string(end) + ")";
+      return "a source range [" + std::to_string(start) + ", " +
+             std::to_string(end) + ")";
   }
   return "";
 }
@@ -678,14 +733,16 @@ uint32_t crc32Of(ArrayRef<uint8_t> data) {
   return static_cast<uint32_t>(::crc32_z(0, data.data(), data.size()));
 }
 
-bool inflateEntry(ArrayRef<uint8_t> file, const Entry &e, std::vector<uint8_t> &out) {
+bool inflateEntry(ArrayRef<uint8_t> file, const Entry &e,
+                  std::vector<uint8_t> &out) {
   out.assign(e.size, 0);
   z_stream zs;
   std::memset(&zs, 0, sizeof(zs));
   if (inflateInit2(&zs, -MAX_WBITS) != Z_OK)
     return false;
   zs.next_in = const_cast<Bytef *>(file.data() + e.dataOffset);
-  zs.avail_in = static_cast<uInt>(std::min<uint64_t>(e.compressedSize, UINT32_MAX));
+  zs.avail_in =
+      static_cast<uInt>(std::min<uint64_t>(e.compressedSize, UINT32_MAX));
   zs.next_out = out.data();
   zs.avail_out = static_cast<uInt>(std::min<uint64_t>(e.size, UINT32_MAX));
   int rc = inflate(&zs, Z_FINISH);
@@ -696,27 +753,30 @@ bool inflateEntry(ArrayRef<uint8_t> file, const Entry &e, std::vector<uint8_t> &
 
 } // namespace
 
-ArchiveCheckResult
-kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> bytes,
-                                           llvm::function_ref<void(uint64_t, uint64_t)> checked) {
+ArchiveCheckResult kiln::torchscript::checkTorchScriptArchive(
+    ArrayRef<uint8_t> bytes,
+    llvm::function_ref<void(uint64_t, uint64_t)> checked) {
   ArchiveCheckResult result;
   Zip zip(bytes);
   result.error = zip.parse();
   if (!result.error.empty())
     return result;
   for (const Entry &e : zip.entries)
-    result.records.push_back({e.name, e.dataOffset, e.compressedSize, e.size, e.crc, e.method});
+    result.records.push_back(
+        {e.name, e.dataOffset, e.compressedSize, e.size, e.crc, e.method});
   // LibTorch names every record after the first entry's directory.
   StringRef first = zip.entries.front().name;
   size_t slash = first.find('/');
   if (slash == StringRef::npos) {
-    result.error = "entry '" + first.str() + "' is outside an archive directory";
+    result.error =
+        "entry '" + first.str() + "' is outside an archive directory";
     return result;
   }
   std::string prefix = first.take_front(slash + 1).str();
   result.prefix = prefix;
 
-  auto contents = [&](const Entry &e, std::vector<uint8_t> &storage) -> ArrayRef<uint8_t> {
+  auto contents = [&](const Entry &e,
+                      std::vector<uint8_t> &storage) -> ArrayRef<uint8_t> {
     if (e.method == 0)
       return bytes.slice(e.dataOffset, e.size);
     if (!inflateEntry(bytes, e, storage))
@@ -740,19 +800,21 @@ kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> bytes,
         checked(e.dataOffset, e.compressedSize);
       if (crc == e.crc)
         continue;
-      problem = "its CRC-32 is " + hex(crc) + ", the archive records " + hex(e.crc);
+      problem =
+          "its CRC-32 is " + hex(crc) + ", the archive records " + hex(e.crc);
     }
     if (StringRef(e.name).ends_with(".debug_pkl")) {
-      result.warnings.push_back("dropping the damaged debug information '" + e.name + "' (" +
-                                problem + "): locations in it are lost");
+      result.warnings.push_back("dropping the damaged debug information '" +
+                                e.name + "' (" + problem +
+                                "): locations in it are lost");
       result.renameOffsets.push_back(e.localNameEnd);
       result.renameOffsets.push_back(e.centralNameEnd);
       result.records[&e - zip.entries.data()].dropped = true;
       droppedDebug.insert(&e);
       continue;
     }
-    result.error = "entry '" + e.name + "' (offset " + std::to_string(e.dataOffset) +
-                   ") is damaged: " + problem;
+    result.error = "entry '" + e.name + "' (offset " +
+                   std::to_string(e.dataOffset) + ") is damaged: " + problem;
     return result;
   }
   for (const Entry &e : zip.entries) {
@@ -785,8 +847,9 @@ kiln::torchscript::checkTorchScriptArchive(ArrayRef<uint8_t> bytes,
       result.error = "entry '" + name.str() + "' is damaged: " + problem;
       return result;
     }
-    result.warnings.push_back("dropping the damaged debug information '" + name.str() +
-                              "' (" + problem + "): locations in it are lost");
+    result.warnings.push_back("dropping the damaged debug information '" +
+                              name.str() + "' (" + problem +
+                              "): locations in it are lost");
     result.renameOffsets.push_back(e.localNameEnd);
     result.renameOffsets.push_back(e.centralNameEnd);
     result.records[&e - zip.entries.data()].dropped = true;

@@ -288,7 +288,7 @@ Type FunctionImporter::promotionType(TSNode *n, Frame &f, unsigned i,
   if (e.kind == Entry::Kind::Constant && e.ivalue.isTensor() &&
       e.ivalue.toTensor().dim() == 0) {
     const at::Tensor &t = e.ivalue.toTensor();
-    return t.is_floating_point() ? Type(b.getF64Type())
+    return t.is_floating_point()                      ? Type(b.getF64Type())
            : t.scalar_type() == c10::ScalarType::Bool ? Type(b.getI1Type())
                                                       : Type(b.getI64Type());
   }
@@ -357,9 +357,9 @@ LogicalResult FunctionImporter::convertNot(TSNode *n, Frame &f) {
   auto v = scalarOperand(n, f, 0, b.getI1Type());
   if (failed(v))
     return failure();
-  setOutput(n, f, 0,
-            b.create<arith::XOrIOp>(locOf(n, f), *v, constantBool(true))
-                .getResult());
+  setOutput(
+      n, f, 0,
+      b.create<arith::XOrIOp>(locOf(n, f), *v, constantBool(true)).getResult());
   return success();
 }
 
@@ -367,9 +367,10 @@ LogicalResult FunctionImporter::convertBoolBinary(TSNode *n, Frame &f) {
   if (isTensorInput(n, 0) || isTensorInput(n, 1))
     return error(n, f) << "tensor " << n->kind().toQualString()
                        << " is not supported";
-  Type t = tsKind(n, 0) == TypeKind::BoolType && tsKind(n, 1) == TypeKind::BoolType
-               ? Type(b.getI1Type())
-               : Type(b.getI64Type());
+  Type t =
+      tsKind(n, 0) == TypeKind::BoolType && tsKind(n, 1) == TypeKind::BoolType
+          ? Type(b.getI1Type())
+          : Type(b.getI64Type());
   auto lhs = scalarOperand(n, f, 0, t), rhs = scalarOperand(n, f, 1, t);
   if (failed(lhs) || failed(rhs))
     return failure();
@@ -387,8 +388,8 @@ LogicalResult FunctionImporter::convertCompare(TSNode *n, Frame &f) {
                        << " is not supported by kiln";
   bool isFloat = tsKind(n, 0) == TypeKind::FloatType ||
                  tsKind(n, 1) == TypeKind::FloatType;
-  bool isBool = tsKind(n, 0) == TypeKind::BoolType &&
-                tsKind(n, 1) == TypeKind::BoolType;
+  bool isBool =
+      tsKind(n, 0) == TypeKind::BoolType && tsKind(n, 1) == TypeKind::BoolType;
   Type t = isFloat  ? Type(b.getF64Type())
            : isBool ? Type(b.getI1Type())
                     : Type(b.getI64Type());
@@ -429,12 +430,14 @@ LogicalResult FunctionImporter::convertScalarCast(TSNode *n, Frame &f) {
       llvm::StringRef kind = n->kind().toUnqualString();
       if (kind == "ScalarImplicit") {
         const at::Tensor &t = in.ivalue.toTensor();
-        setOutput(n, f, 0,
-                  Entry::ofConstant(t.is_floating_point()
-                                        ? c10::IValue(*s)
-                                        : c10::IValue(static_cast<int64_t>(*s))));
+        setOutput(
+            n, f, 0,
+            Entry::ofConstant(t.is_floating_point()
+                                  ? c10::IValue(*s)
+                                  : c10::IValue(static_cast<int64_t>(*s))));
       } else if (kind == "Int")
-        setOutput(n, f, 0, Entry::ofConstant(c10::IValue(static_cast<int64_t>(*s))));
+        setOutput(n, f, 0,
+                  Entry::ofConstant(c10::IValue(static_cast<int64_t>(*s))));
       else if (kind == "Float")
         setOutput(n, f, 0, Entry::ofConstant(c10::IValue(*s)));
       else
@@ -550,7 +553,8 @@ LogicalResult FunctionImporter::convertSize(TSNode *n, Frame &f) {
   auto dim = scalarOperand(n, f, 1, b.getI64Type());
   if (failed(dim))
     return failure();
-  setOutput(n, f, 0, b.create<SizeOp>(loc, b.getI64Type(), *x, *dim).getResult());
+  setOutput(n, f, 0,
+            b.create<SizeOp>(loc, b.getI64Type(), *x, *dim).getResult());
   return success();
 }
 
@@ -558,7 +562,8 @@ LogicalResult FunctionImporter::convertDim(TSNode *n, Frame &f) {
   auto x = tensorOperand(n, f, 0);
   if (failed(x))
     return failure();
-  setOutput(n, f, 0, b.create<RankOp>(locOf(n, f), b.getI64Type(), *x).getResult());
+  setOutput(n, f, 0,
+            b.create<RankOp>(locOf(n, f), b.getI64Type(), *x).getResult());
   return success();
 }
 
@@ -577,8 +582,8 @@ LogicalResult FunctionImporter::convertScalarArith(TSNode *n, Frame &f) {
   auto rhsV = materialize(input(n, f, 1), loc);
   if (failed(lhsV) || failed(rhsV))
     return failure();
-  bool isFloat = lhsV->getType().isF64() || rhsV->getType().isF64() ||
-                 kind == "div";
+  bool isFloat =
+      lhsV->getType().isF64() || rhsV->getType().isF64() || kind == "div";
   Type t = isFloat ? Type(b.getF64Type()) : Type(b.getI64Type());
   auto lhs = scalarOperand(n, f, 0, t), rhs = scalarOperand(n, f, 1, t);
   if (failed(lhs) || failed(rhs))
@@ -751,8 +756,8 @@ LogicalResult FunctionImporter::convertLinear(TSNode *n, Frame &f) {
     bias = *bv;
   }
   setOutput(n, f, 0,
-            finish(b.create<LinearOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                      *x, *w, bias)));
+            finish(b.create<LinearOp>(
+                locOf(n, f), unrankedOf(elementTypeOf(*x)), *x, *w, bias)));
   return success();
 }
 
@@ -761,8 +766,8 @@ LogicalResult FunctionImporter::convertMatmul(TSNode *n, Frame &f) {
   if (failed(x) || failed(y))
     return failure();
   setOutput(n, f, 0,
-            finish(b.create<MatmulOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                      *x, *y)));
+            finish(b.create<MatmulOp>(locOf(n, f),
+                                      unrankedOf(elementTypeOf(*x)), *x, *y)));
   return success();
 }
 
@@ -859,8 +864,8 @@ LogicalResult FunctionImporter::convertReshape(TSNode *n, Frame &f) {
   if (failed(x) || failed(sizes))
     return failure();
   setOutput(n, f, 0,
-            finish(b.create<ReshapeOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                       *x, *sizes)));
+            finish(b.create<ReshapeOp>(
+                locOf(n, f), unrankedOf(elementTypeOf(*x)), *x, *sizes)));
   return success();
 }
 
@@ -873,10 +878,9 @@ LogicalResult FunctionImporter::convertTranspose(TSNode *n, Frame &f) {
   if (failed(d1))
     return failure();
   setOutput(n, f, 0,
-            finish(b.create<TransposeOp>(locOf(n, f),
-                                         unrankedOf(elementTypeOf(*x)), *x,
-                                         b.getI64IntegerAttr(*d0),
-                                         b.getI64IntegerAttr(*d1))));
+            finish(b.create<TransposeOp>(
+                locOf(n, f), unrankedOf(elementTypeOf(*x)), *x,
+                b.getI64IntegerAttr(*d0), b.getI64IntegerAttr(*d1))));
   return success();
 }
 
@@ -885,9 +889,10 @@ LogicalResult FunctionImporter::convertPermute(TSNode *n, Frame &f) {
   auto dims = requireConstIntList(n, f, 1, "permutation");
   if (failed(x) || failed(dims))
     return failure();
-  setOutput(n, f, 0,
-            finish(b.create<PermuteOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                       *x, b.getDenseI64ArrayAttr(*dims))));
+  setOutput(
+      n, f, 0,
+      finish(b.create<PermuteOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)), *x,
+                                 b.getDenseI64ArrayAttr(*dims))));
   return success();
 }
 
@@ -910,10 +915,10 @@ LogicalResult FunctionImporter::convertUnsqueeze(TSNode *n, Frame &f) {
   auto dim = requireConstInt(n, f, 1, "dimension");
   if (failed(x) || failed(dim))
     return failure();
-  setOutput(n, f, 0,
-            finish(b.create<UnsqueezeOp>(locOf(n, f),
-                                         unrankedOf(elementTypeOf(*x)), *x,
-                                         b.getI64IntegerAttr(*dim))));
+  setOutput(
+      n, f, 0,
+      finish(b.create<UnsqueezeOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
+                                   *x, b.getI64IntegerAttr(*dim))));
   return success();
 }
 
@@ -925,9 +930,10 @@ LogicalResult FunctionImporter::convertSqueeze(TSNode *n, Frame &f) {
   auto dim = requireConstInt(n, f, 1, "dimension");
   if (failed(x) || failed(dim))
     return failure();
-  setOutput(n, f, 0,
-            finish(b.create<SqueezeOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                       *x, b.getI64IntegerAttr(*dim))));
+  setOutput(
+      n, f, 0,
+      finish(b.create<SqueezeOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)), *x,
+                                 b.getI64IntegerAttr(*dim))));
   return success();
 }
 
@@ -937,8 +943,8 @@ LogicalResult FunctionImporter::convertExpand(TSNode *n, Frame &f) {
   if (failed(x) || failed(sizes))
     return failure();
   setOutput(n, f, 0,
-            finish(b.create<ExpandOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                      *x, *sizes)));
+            finish(b.create<ExpandOp>(
+                locOf(n, f), unrankedOf(elementTypeOf(*x)), *x, *sizes)));
   return success();
 }
 
@@ -990,7 +996,8 @@ LogicalResult FunctionImporter::convertSlice(TSNode *n, Frame &f) {
 
 LogicalResult FunctionImporter::convertSelect(TSNode *n, Frame &f) {
   if (tsKind(n, 1) != TypeKind::IntType)
-    return error(n, f) << "aten::select with a named dimension is not supported";
+    return error(n, f)
+           << "aten::select with a named dimension is not supported";
   auto x = tensorOperand(n, f, 0);
   auto dim = requireConstInt(n, f, 1, "dimension");
   if (failed(x) || failed(dim))
@@ -998,9 +1005,10 @@ LogicalResult FunctionImporter::convertSelect(TSNode *n, Frame &f) {
   auto index = scalarOperand(n, f, 2, b.getI64Type());
   if (failed(index))
     return failure();
-  setOutput(n, f, 0,
-            finish(b.create<SelectOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)),
-                                      *x, b.getI64IntegerAttr(*dim), *index)));
+  setOutput(
+      n, f, 0,
+      finish(b.create<SelectOp>(locOf(n, f), unrankedOf(elementTypeOf(*x)), *x,
+                                b.getI64IntegerAttr(*dim), *index)));
   return success();
 }
 
@@ -1094,11 +1102,13 @@ LogicalResult FunctionImporter::convertTo(TSNode *n, Frame &f) {
     if (failed(other))
       return failure();
     target = elementTypeOf(*other);
-  } else if (count > 1 &&
-             (tsKind(n, 1) == TypeKind::DeviceObjType ||
-              (tsKind(n, 1) == TypeKind::OptionalType &&
-               n->input(1)->type()->expectRef<c10::OptionalType>()
-                       .getElementType()->kind() == TypeKind::DeviceObjType))) {
+  } else if (count > 1 && (tsKind(n, 1) == TypeKind::DeviceObjType ||
+                           (tsKind(n, 1) == TypeKind::OptionalType &&
+                            n->input(1)
+                                    ->type()
+                                    ->expectRef<c10::OptionalType>()
+                                    .getElementType()
+                                    ->kind() == TypeKind::DeviceObjType))) {
     dtypeIndex = 2; // to.device, to.prim_Device
   } else if (count > 1) {
     dtypeIndex = 1; // to.dtype, to.dtype_layout, to.prim_dtype
@@ -1221,15 +1231,15 @@ LogicalResult FunctionImporter::convertFakeQuant(TSNode *n, Frame &f) {
   if (!qmin || !qmax)
     return nonConstant("quant_min/quant_max");
   setOutput(n, f, 0,
-            finish(b.create<FakeQuantOp>(locOf(n, f), x->getType(), *x,
-                                         b.getF64FloatAttr(*scale),
-                                         b.getI64IntegerAttr(*zp),
-                                         b.getI64IntegerAttr(*qmin),
-                                         b.getI64IntegerAttr(*qmax))));
+            finish(b.create<FakeQuantOp>(
+                locOf(n, f), x->getType(), *x, b.getF64FloatAttr(*scale),
+                b.getI64IntegerAttr(*zp), b.getI64IntegerAttr(*qmin),
+                b.getI64IntegerAttr(*qmax))));
   return success();
 }
 
-LogicalResult FunctionImporter::convertFakeQuantPerChannel(TSNode *n, Frame &f) {
+LogicalResult FunctionImporter::convertFakeQuantPerChannel(TSNode *n,
+                                                           Frame &f) {
   auto x = tensorOperand(n, f, 0);
   if (failed(x))
     return failure();
@@ -1256,8 +1266,10 @@ LogicalResult FunctionImporter::convertFakeQuantPerChannel(TSNode *n, Frame &f) 
                           "points of one length";
   at::Tensor s = scales->to(at::kDouble).contiguous();
   at::Tensor z = zps->to(at::kLong).contiguous();
-  SmallVector<double> sv(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
-  SmallVector<int64_t> zv(z.data_ptr<int64_t>(), z.data_ptr<int64_t>() + z.numel());
+  SmallVector<double> sv(s.data_ptr<double>(),
+                         s.data_ptr<double>() + s.numel());
+  SmallVector<int64_t> zv(z.data_ptr<int64_t>(),
+                          z.data_ptr<int64_t>() + z.numel());
   setOutput(n, f, 0,
             finish(b.create<FakeQuantPerAxisOp>(
                 locOf(n, f), x->getType(), *x, b.getI64IntegerAttr(*axis),

@@ -48,7 +48,8 @@ Value FunctionImporter::boxedScalar(Entry &e) {
 
 Value FunctionImporter::scalarBinary(llvm::StringRef kind, Value lhs, Value rhs,
                                      Location loc) {
-  bool isFloat = lhs.getType().isF64() || rhs.getType().isF64() || kind == "div";
+  bool isFloat =
+      lhs.getType().isF64() || rhs.getType().isF64() || kind == "div";
   auto toFloat = [&](Value v) -> Value {
     if (v.getType().isF64())
       return v;
@@ -124,10 +125,10 @@ FailureOr<bool> FunctionImporter::tryBoxedArith(TSNode *n, Frame &f,
   Value r = scalarBinary(kind, lhs, rhs, loc);
   if (!r)
     return false;
-  setOutput(n, f, 0,
-            b.create<FromScalarOp>(loc, RankedTensorType::get({}, r.getType()),
-                                   r)
-                .getResult());
+  setOutput(
+      n, f, 0,
+      b.create<FromScalarOp>(loc, RankedTensorType::get({}, r.getType()), r)
+          .getResult());
   return true;
 }
 
@@ -182,7 +183,8 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
       Value batch = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(0));
       Value len = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(-2));
       Value dim = b.create<SizeOp>(loc, b.getI64Type(), x, constantI64(-1));
-      Value one = finish(b.create<UnsqueezeOp>(loc, type, x, b.getI64IntegerAttr(2)));
+      Value one =
+          finish(b.create<UnsqueezeOp>(loc, type, x, b.getI64IntegerAttr(2)));
       Value wide = finish(b.create<ExpandOp>(
           loc, type, one, ValueRange{batch, kvHeads, groups, len, dim}));
       return finish(b.create<ReshapeOp>(loc, type, wide,
@@ -191,9 +193,8 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
     key = repeat(key);
     value = repeat(value);
   }
-  Value keyT = finish(b.create<TransposeOp>(loc, type, key,
-                                            b.getI64IntegerAttr(-2),
-                                            b.getI64IntegerAttr(-1)));
+  Value keyT = finish(b.create<TransposeOp>(
+      loc, type, key, b.getI64IntegerAttr(-2), b.getI64IntegerAttr(-1)));
   Value scores = finish(b.create<MatmulOp>(loc, type, *q, keyT));
   Value scale;
   if (count > 6 && !isNoneOperand(n, f, 6)) {
@@ -208,9 +209,10 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
     Value df = b.create<arith::SIToFPOp>(loc, b.getF64Type(), d);
     Value boxed = b.create<FromScalarOp>(
         loc, RankedTensorType::get({}, b.getF64Type()), df);
-    Value asElt = finish(b.create<CastOp>(
-        loc, RankedTensorType::get({}, elt), boxed));
-    scale = finish(b.create<RsqrtOp>(loc, RankedTensorType::get({}, elt), asElt));
+    Value asElt =
+        finish(b.create<CastOp>(loc, RankedTensorType::get({}, elt), boxed));
+    scale =
+        finish(b.create<RsqrtOp>(loc, RankedTensorType::get({}, elt), asElt));
   }
   scores = finish(b.create<MulOp>(loc, type, scores, scale));
   if (count > 3 && !isNoneOperand(n, f, 3)) {
@@ -218,7 +220,8 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
     if (failed(mask))
       return failure();
     if (elementTypeOf(*mask).isInteger(1)) {
-      Value ninf = scalarTensorConstant(-std::numeric_limits<double>::infinity(), elt);
+      Value ninf =
+          scalarTensorConstant(-std::numeric_limits<double>::infinity(), elt);
       scores = finish(b.create<WhereOp>(loc, type, *mask, scores, ninf));
     } else {
       scores = finish(b.create<AddOp>(loc, type, scores, *mask));
@@ -229,7 +232,9 @@ LogicalResult FunctionImporter::convertScaledDotProductAttention(TSNode *n,
     Value l = b.create<SizeOp>(loc, b.getI64Type(), *q, constantI64(-2));
     Value s = b.create<SizeOp>(loc, b.getI64Type(), key, constantI64(-2));
     Value mask = finish(b.create<CausalMaskOp>(
-        loc, RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic}, elt),
+        loc,
+        RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                              elt),
         l, s));
     scores = finish(b.create<AddOp>(loc, type, scores, mask));
   }
@@ -253,10 +258,10 @@ LogicalResult FunctionImporter::convertRmsNorm(TSNode *n, Frame &f) {
   Location loc = locOf(n, f);
   Type elt = elementTypeOf(*x);
   Type type = unrankedOf(elt);
-  Value sq = finish(
-      b.create<PowOp>(loc, type, *x, scalarTensorConstant(2.0, elt)));
-  Value var = finish(b.create<MeanOp>(loc, type, sq, b.getDenseI64ArrayAttr({-1}),
-                                      b.getBoolAttr(true)));
+  Value sq =
+      finish(b.create<PowOp>(loc, type, *x, scalarTensorConstant(2.0, elt)));
+  Value var = finish(b.create<MeanOp>(
+      loc, type, sq, b.getDenseI64ArrayAttr({-1}), b.getBoolAttr(true)));
   Value shifted =
       finish(b.create<AddOp>(loc, type, var, scalarTensorConstant(*eps, elt)));
   Value inv = finish(b.create<RsqrtOp>(loc, type, shifted));
@@ -292,9 +297,8 @@ LogicalResult FunctionImporter::convertChunk(TSNode *n, Frame &f) {
   for (int64_t i = 0; i < *chunks; ++i) {
     Value start = b.create<arith::MulIOp>(loc, step, constantI64(i));
     Value end = b.create<arith::MulIOp>(loc, step, constantI64(i + 1));
-    list.elements.push_back(Entry::ofValue(
-        finish(b.create<SliceOp>(loc, type, *x, b.getI64IntegerAttr(dim), start,
-                                 end, constantI64(1)))));
+    list.elements.push_back(Entry::ofValue(finish(b.create<SliceOp>(
+        loc, type, *x, b.getI64IntegerAttr(dim), start, end, constantI64(1)))));
   }
   setOutput(n, f, 0, list);
   return success();
@@ -316,8 +320,8 @@ LogicalResult FunctionImporter::convertStack(TSNode *n, Frame &f) {
   for (Value v : *inputs) {
     if (elementTypeOf(v) != elt)
       return error(n, f) << "aten::stack of tensors with different dtypes";
-    expanded.push_back(finish(b.create<UnsqueezeOp>(
-        loc, unrankedOf(elt), v, b.getI64IntegerAttr(dim))));
+    expanded.push_back(finish(b.create<UnsqueezeOp>(loc, unrankedOf(elt), v,
+                                                    b.getI64IntegerAttr(dim))));
   }
   setOutput(n, f, 0,
             finish(b.create<CatOp>(loc, unrankedOf(elt), expanded,

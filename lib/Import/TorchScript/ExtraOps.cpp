@@ -20,13 +20,10 @@
 
 namespace {
 
-at::Tensor scaledDotProductAttention(const at::Tensor &query,
-                                     const at::Tensor &key,
-                                     const at::Tensor &value,
-                                     const c10::optional<at::Tensor> &mask,
-                                     double dropout, bool isCausal,
-                                     c10::optional<double> scale,
-                                     bool enableGqa) {
+at::Tensor scaledDotProductAttention(
+    const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
+    const c10::optional<at::Tensor> &mask, double dropout, bool isCausal,
+    c10::optional<double> scale, bool enableGqa) {
   TORCH_CHECK(dropout == 0.0,
               "scaled_dot_product_attention: dropout_p must be 0 at inference");
   int64_t d = query.size(-1);
@@ -74,19 +71,19 @@ void kiln::torchscript::registerExtraOperators() {
     // LibTorch that already has an operator keeps its own.
     if (!defined("aten::scaled_dot_product_attention")) {
       auto *aten = new torch::Library(torch::Library::FRAGMENT, "aten",
-                                    c10::nullopt, __FILE__, __LINE__);
+                                      c10::nullopt, __FILE__, __LINE__);
       aten->def("scaled_dot_product_attention(Tensor query, Tensor key, "
-              "Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, "
-              "bool is_causal=False, *, float? scale=None, "
-              "bool enable_gqa=False) -> Tensor",
-              &scaledDotProductAttention);
+                "Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, "
+                "bool is_causal=False, *, float? scale=None, "
+                "bool enable_gqa=False) -> Tensor",
+                &scaledDotProductAttention);
     }
     if (!defined("circle_custom::rms_norm")) {
       auto *circle = new torch::Library(torch::Library::DEF, "circle_custom",
-                                      c10::nullopt, __FILE__, __LINE__);
-    circle->def("rms_norm(Tensor hidden_states, Tensor weight, "
-                "float eps=1e-06) -> Tensor",
-                &circleRmsNorm);
+                                        c10::nullopt, __FILE__, __LINE__);
+      circle->def("rms_norm(Tensor hidden_states, Tensor weight, "
+                  "float eps=1e-06) -> Tensor",
+                  &circleRmsNorm);
     }
   });
 }

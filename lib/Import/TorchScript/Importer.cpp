@@ -72,7 +72,8 @@ kiln::torchscript::sourceOf(const TSNode *node) {
 /// does. (torch.nn.functional keeps its own
 /// location: the importer's call-site logic handles scripted calls.)
 static bool isTorchInternal(llvm::StringRef file) {
-  return file.ends_with("/torch/_tensor.py") || file.ends_with("/torch/_ops.py");
+  return file.ends_with("/torch/_tensor.py") ||
+         file.ends_with("/torch/_ops.py");
 }
 
 Location ModuleImporter::fileLoc(TSNode *node) {
@@ -93,7 +94,8 @@ Location ModuleImporter::fileLoc(TSNode *node) {
     for (TSValue *out : n->outputs())
       for (const torch::jit::Use &use : out->uses())
         if (seen.insert(use.user).second) {
-          if (auto s = sourceOf(use.user); s && !isTorchInternal(std::get<0>(*s)))
+          if (auto s = sourceOf(use.user);
+              s && !isTorchInternal(std::get<0>(*s)))
             return make(*s);
           work.push_back(use.user);
         }
@@ -206,7 +208,8 @@ Value FunctionImporter::constantBool(bool v) {
 }
 
 Value FunctionImporter::scalarTensorConstant(double v, Type elt) {
-  auto key = std::make_pair(elt.getAsOpaquePointer(), llvm::bit_cast<int64_t>(v));
+  auto key =
+      std::make_pair(elt.getAsOpaquePointer(), llvm::bit_cast<int64_t>(v));
   if (Value c = tensorScalarConstants[key])
     return c;
   auto type = RankedTensorType::get({}, elt);
@@ -221,7 +224,8 @@ Value FunctionImporter::scalarTensorConstant(double v, Type elt) {
       attr = DenseElementsAttr::get(type, v != 0);
     else
       attr = DenseElementsAttr::get(
-          type, APInt(it.getWidth(), static_cast<int64_t>(v), /*isSigned=*/true));
+          type,
+          APInt(it.getWidth(), static_cast<int64_t>(v), /*isSigned=*/true));
   } else {
     return {};
   }
@@ -238,8 +242,8 @@ FailureOr<Value> FunctionImporter::materializeConstant(const c10::IValue &iv,
   if (iv.isNone()) {
     if (!noneConstant) {
       setHoistPoint(constBuilder, entry, lastHoisted);
-      auto op = constBuilder.create<NoneOp>(UnknownLoc::get(ctx),
-                                            NoneType::get(ctx));
+      auto op =
+          constBuilder.create<NoneOp>(UnknownLoc::get(ctx), NoneType::get(ctx));
       lastHoisted = op;
       noneConstant = op;
     }
@@ -256,7 +260,8 @@ FailureOr<Value> FunctionImporter::materializeConstant(const c10::IValue &iv,
     std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
     std::vector<int64_t> strides(t.strides().begin(), t.strides().end());
     auto key = std::make_tuple(
-        t.has_storage() ? t.storage().data() : static_cast<const void *>(t.unsafeGetTensorImpl()),
+        t.has_storage() ? t.storage().data()
+                        : static_cast<const void *>(t.unsafeGetTensorImpl()),
         static_cast<int64_t>(t.storage_offset()), sizes, strides,
         static_cast<int>(t.scalar_type()));
     if (Value c = tensorConstants[key])
@@ -287,9 +292,11 @@ FailureOr<Value> FunctionImporter::materializeConstant(const c10::IValue &iv,
         return failure();
       elements.push_back(*v);
     }
-    SmallVector<Type> types(llvm::map_range(elements, [](Value v) { return v.getType(); }));
+    SmallVector<Type> types(
+        llvm::map_range(elements, [](Value v) { return v.getType(); }));
     setHoistPoint(constBuilder, entry, lastHoisted);
-    auto op = constBuilder.create<TupleOp>(loc, TupleType::get(ctx, types), elements);
+    auto op =
+        constBuilder.create<TupleOp>(loc, TupleType::get(ctx, types), elements);
     lastHoisted = op;
     return Value(op);
   }
@@ -307,15 +314,16 @@ FailureOr<Value> FunctionImporter::materializeConstant(const c10::IValue &iv,
       setHoistPoint(constBuilder, entry, lastHoisted);
       auto coerced = coerceValue(constBuilder, loc, *v, elt);
       if (failed(coerced))
-        return emitError(loc) << "cannot put a " << v->getType()
-                              << " into a list of " << elt;
-      if (Operation *def = coerced->getDefiningOp(); def && def->getBlock() == entry &&
-                                                     *coerced != *v)
+        return emitError(loc)
+               << "cannot put a " << v->getType() << " into a list of " << elt;
+      if (Operation *def = coerced->getDefiningOp();
+          def && def->getBlock() == entry && *coerced != *v)
         lastHoisted = def;
       elements.push_back(*coerced);
     }
     setHoistPoint(constBuilder, entry, lastHoisted);
-    auto op = constBuilder.create<ListOp>(loc, ListType::get(ctx, elt), elements);
+    auto op =
+        constBuilder.create<ListOp>(loc, ListType::get(ctx, elt), elements);
     lastHoisted = op;
     return Value(op);
   }
@@ -348,7 +356,8 @@ FailureOr<Value> FunctionImporter::materialize(Entry &entry, Location loc) {
     elements.push_back(*v);
   }
   if (!entry.isList) {
-    SmallVector<Type> types(llvm::map_range(elements, [](Value v) { return v.getType(); }));
+    SmallVector<Type> types(
+        llvm::map_range(elements, [](Value v) { return v.getType(); }));
     return Value(b.create<TupleOp>(loc, TupleType::get(ctx, types), elements));
   }
   Type elt;
@@ -364,8 +373,8 @@ FailureOr<Value> FunctionImporter::materialize(Entry &entry, Location loc) {
   for (Value &v : elements) {
     auto coerced = coerceValue(b, loc, v, elt);
     if (failed(coerced))
-      return emitError(loc) << "cannot put a " << v.getType()
-                            << " into a list of " << elt;
+      return emitError(loc)
+             << "cannot put a " << v.getType() << " into a list of " << elt;
     v = *coerced;
   }
   return Value(b.create<ListOp>(loc, ListType::get(ctx, elt), elements));
@@ -609,8 +618,8 @@ LogicalResult FunctionImporter::convertCallMethod(TSNode *n, Frame &f) {
   jit::Function *fn = self.ivalue.toObject()->type()->findMethod(name);
   jit::GraphFunction *graphFn = fn ? jit::tryToGraphFunction(*fn) : nullptr;
   if (!graphFn)
-    return error(n, f) << "module '" << self.path << "' has no TorchScript method '"
-                       << name << "'";
+    return error(n, f) << "module '" << self.path
+                       << "' has no TorchScript method '" << name << "'";
   if (f.depth >= kMaxInlineDepth)
     return error(n, f) << "calls nested deeper than " << kMaxInlineDepth;
   Frame callee;
@@ -804,7 +813,8 @@ LogicalResult FunctionImporter::convertLoop(TSNode *n, Frame &f) {
     Type t = eraseShapes(v->getType());
     auto c = coerceValue(b, loc, *v, t);
     if (failed(c))
-      return error(n, f) << "cannot carry a " << v->getType() << " through a loop";
+      return error(n, f) << "cannot carry a " << v->getType()
+                         << " through a loop";
     inits.push_back(*c);
     types.push_back(t);
   }
@@ -910,10 +920,10 @@ LogicalResult FunctionImporter::convertListUnpack(TSNode *n, Frame &f) {
     return success();
   }
   for (unsigned i = 0; i < count; ++i)
-    setOutput(n, f, i,
-              b.create<ListGetOp>(loc, listType.getElementType(), *v,
-                                  constantI64(i))
-                  .getResult());
+    setOutput(
+        n, f, i,
+        b.create<ListGetOp>(loc, listType.getElementType(), *v, constantI64(i))
+            .getResult());
   return success();
 }
 
@@ -932,7 +942,8 @@ static Value tupleElement(OpBuilder &b, Location loc, Value tuple, unsigned i) {
   if (auto construct = tuple.getDefiningOp<TupleOp>())
     return construct.getElements()[i];
   auto type = cast<TupleType>(tuple.getType());
-  return b.create<TupleGetOp>(loc, type.getType(i), tuple, b.getI64IntegerAttr(i));
+  return b.create<TupleGetOp>(loc, type.getType(i), tuple,
+                              b.getI64IntegerAttr(i));
 }
 
 LogicalResult FunctionImporter::convertTupleUnpack(TSNode *n, Frame &f) {
@@ -996,9 +1007,10 @@ LogicalResult FunctionImporter::convertUncheckedCast(TSNode *n, Frame &f) {
     setOutput(n, f, 0, in);
     return success();
   }
-  setOutput(n, f, 0,
-            b.create<UncheckedCastOp>(locOf(n, f), opt.getElementType(), in.value)
-                .getResult());
+  setOutput(
+      n, f, 0,
+      b.create<UncheckedCastOp>(locOf(n, f), opt.getElementType(), in.value)
+          .getResult());
   return success();
 }
 
@@ -1024,8 +1036,9 @@ LogicalResult FunctionImporter::convertGetItem(TSNode *n, Frame &f) {
   if (failed(v) || failed(i))
     return failure();
   auto listType = cast<ListType>(v->getType());
-  setOutput(n, f, 0,
-            b.create<ListGetOp>(loc, listType.getElementType(), *v, *i).getResult());
+  setOutput(
+      n, f, 0,
+      b.create<ListGetOp>(loc, listType.getElementType(), *v, *i).getResult());
   return success();
 }
 
@@ -1086,8 +1099,8 @@ LogicalResult FunctionImporter::importMethod(const torch::jit::ObjectPtr &self,
                                              SmallVectorImpl<bool> &hintUsed) {
   jit::GraphFunction *graphFn = jit::tryToGraphFunction(method);
   if (!graphFn)
-    return emitError(func.getLoc()) << "method '" << method.name()
-                                    << "' is not a TorchScript graph";
+    return emitError(func.getLoc())
+           << "method '" << method.name() << "' is not a TorchScript graph";
   TSGraph &graph = *graphFn->graph();
   const c10::FunctionSchema &schema = method.getSchema();
   Block *entry = new Block();
@@ -1116,9 +1129,8 @@ LogicalResult FunctionImporter::importMethod(const torch::jit::ObjectPtr &self,
         continue;
       auto applied = applyShapeHint(*type, hint.path, hint.type);
       if (failed(applied))
-        return emitError(func.getLoc())
-               << "input shape hint for '" << name << "' does not fit its type "
-               << *type;
+        return emitError(func.getLoc()) << "input shape hint for '" << name
+                                        << "' does not fit its type " << *type;
       type = applied;
       hintUsed[k] = true;
       hinted = true;
@@ -1162,7 +1174,8 @@ FailureOr<ElementsAttr> ModuleImporter::weightAttr(const at::Tensor &t,
   std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
   std::vector<int64_t> strides(t.strides().begin(), t.strides().end());
   auto key = std::make_tuple(
-      t.has_storage() ? t.storage().data() : static_cast<const void *>(t.unsafeGetTensorImpl()),
+      t.has_storage() ? t.storage().data()
+                      : static_cast<const void *>(t.unsafeGetTensorImpl()),
       static_cast<int64_t>(t.storage_offset()), sizes, strides,
       static_cast<int>(t.scalar_type()));
   if (auto it = weightAttrs.find(key); it != weightAttrs.end())
@@ -1222,11 +1235,16 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
         emitError(loc) << "cannot read '" << path << "': " << mapError;
         return nullptr;
       }
-      llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(file->data), file->size);
-      ArchiveCheckResult check = checkTorchScriptArchive(
-          bytes, [&](uint64_t offset, uint64_t size) { dropMappedPages(*file, offset, size); });
+      llvm::ArrayRef<uint8_t> bytes(
+          reinterpret_cast<const uint8_t *>(file->data), file->size);
+      ArchiveCheckResult check =
+          checkTorchScriptArchive(bytes, [&](uint64_t offset, uint64_t size) {
+            dropMappedPages(*file, offset, size);
+          });
       if (!check.error.empty()) {
-        emitError(loc) << "'" << path << "' is not a readable TorchScript file: " << check.error;
+        emitError(loc) << "'" << path
+                       << "' is not a readable TorchScript file: "
+                       << check.error;
         return nullptr;
       }
       for (const std::string &w : check.warnings)
@@ -1234,7 +1252,8 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
       // A failed allocation throws (LLVM's handler would abort) while
       // LibTorch reads the file.
       std::new_handler previous = std::set_new_handler(nullptr);
-      auto restore = llvm::make_scope_exit([&] { std::set_new_handler(previous); });
+      auto restore =
+          llvm::make_scope_exit([&] { std::set_new_handler(previous); });
       // The weights stay in the mapping (MappedLoad.cpp); an archive that
       // needs LibTorch's own reading of every record loads as a copy.
       std::optional<jit::Module> mapped;
@@ -1255,7 +1274,8 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
       }
       if (options.reportLoad)
         llvm::errs() << "kiln: loaded '" << path << "' "
-                     << (loadedMapped ? "with its weights mapped" : "as a copy (" + why + ")")
+                     << (loadedMapped ? "with its weights mapped"
+                                      : "as a copy (" + why + ")")
                      << "\n";
     } catch (const std::exception &e) {
       // c10::Error, or jit::ErrorReport from compiling the serialized code.
@@ -1270,15 +1290,15 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
           return !(llvm::isAlnum(c) || c == '_' || c == ':' || c == '.');
         });
         op = op.rtrim('.');
-        emitError(loc) << "cannot load '" << path << "': it calls the operator '"
-                       << op
+        emitError(loc) << "cannot load '" << path
+                       << "': it calls the operator '" << op
                        << "', which neither LibTorch 1.13 nor Kiln defines "
                           "(Kiln adds aten::scaled_dot_product_attention and "
                           "circle_custom::rms_norm)";
         return nullptr;
       }
-      emitError(loc) << "'" << path << "' is not a readable TorchScript file: "
-                     << msg.trim();
+      emitError(loc) << "'" << path
+                     << "' is not a readable TorchScript file: " << msg.trim();
       return nullptr;
     }
 
@@ -1330,7 +1350,8 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
           NameLoc::get(StringAttr::get(&context, name), loc), name,
           FunctionType::get(&context, {}, {}));
       FunctionImporter importer(*this, func);
-      if (failed(importer.importMethod(module._ivalue(), *fn, hints, hintUsed)) &&
+      if (failed(
+              importer.importMethod(module._ivalue(), *fn, hints, hintUsed)) &&
           unsupported.empty())
         return nullptr;
     }
@@ -1371,9 +1392,9 @@ OwningOpRef<ModuleOp> ModuleImporter::run() {
   return nullptr;
 }
 
-OwningOpRef<ModuleOp> kiln::importTorchScript(llvm::StringRef path,
-                                              MLIRContext &context,
-                                              const TorchScriptImportOptions &options) {
+OwningOpRef<ModuleOp>
+kiln::importTorchScript(llvm::StringRef path, MLIRContext &context,
+                        const TorchScriptImportOptions &options) {
   context.loadDialect<func::FuncDialect, arith::ArithDialect, scf::SCFDialect,
                       tensor::TensorDialect, KilnDialect>();
   ModuleImporter importer(context, path, options);

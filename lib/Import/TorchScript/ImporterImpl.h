@@ -52,16 +52,17 @@ struct MappedFile {
   ~MappedFile();
 };
 /// Maps `path`; null with `error` set if it cannot.
-std::shared_ptr<MappedFile> mapFile(const std::string &path, std::string &error);
+std::shared_ptr<MappedFile> mapFile(const std::string &path,
+                                    std::string &error);
 /// Drops the whole pages of [offset, offset + size) from the process.
 void dropMappedPages(const MappedFile &file, uint64_t offset, uint64_t size);
 /// Loads the checked archive in `file` with its stored data/ records used in
 /// place (MappedLoad.cpp says how). nullopt with `why` set when the archive
 /// needs `torch::jit::load` of the whole file instead; LibTorch errors
 /// propagate as exceptions.
-std::optional<torch::jit::Module> loadMapped(const std::shared_ptr<MappedFile> &file,
-                                             const ArchiveCheckResult &check,
-                                             std::string &why);
+std::optional<torch::jit::Module>
+loadMapped(const std::shared_ptr<MappedFile> &file,
+           const ArchiveCheckResult &check, std::string &why);
 
 using TSNode = torch::jit::Node;
 using TSValue = torch::jit::Value;
@@ -88,12 +89,10 @@ mlir::Type unrankedOf(mlir::Type elementType);
 /// A tensor as an elements attribute: parameters/buffers are borrowed
 /// dense_resource blobs named `name`; tiny literals and bool tensors (whose
 /// in-memory layout is not MLIR's) are dense copies.
-mlir::FailureOr<mlir::ElementsAttr> tensorToAttr(const at::Tensor &tensor,
-                                                 llvm::StringRef name,
-                                                 mlir::MLIRContext &context,
-                                                 std::string &error,
-                                                 bool preferDense,
-                                                 std::function<void()> onRelease = {});
+mlir::FailureOr<mlir::ElementsAttr>
+tensorToAttr(const at::Tensor &tensor, llvm::StringRef name,
+             mlir::MLIRContext &context, std::string &error, bool preferDense,
+             std::function<void()> onRelease = {});
 
 //===----------------------------------------------------------------------===//
 // Values during import
@@ -362,7 +361,8 @@ public:
   weightAttr(const at::Tensor &tensor, llvm::StringRef name, std::string &err);
 
   /// Lists the op kinds no converter handles, reachable from `graph`.
-  void scanUnsupported(TSBlock *block, llvm::DenseSet<const TSGraph *> &visited);
+  void scanUnsupported(TSBlock *block,
+                       llvm::DenseSet<const TSGraph *> &visited);
 
   /// Records an unsupported op kind (first location wins) and counts its
   /// occurrences.

@@ -58,7 +58,8 @@ size_t pageSize() {
 /// Drops the whole pages inside [begin, begin + n) from the process (a
 /// private, unwritten file page is read again from the file if touched).
 void dropPages(const char *begin, size_t n) {
-  uintptr_t lo = reinterpret_cast<uintptr_t>(begin), hi = lo + n, page = pageSize();
+  uintptr_t lo = reinterpret_cast<uintptr_t>(begin), hi = lo + n,
+            page = pageSize();
   lo = (lo + page - 1) / page * page;
   hi = hi / page * page;
   if (hi > lo)
@@ -196,7 +197,8 @@ bool forEachTensor(const c10::IValue &v, llvm::DenseSet<const void *> &seen,
   }
   if (v.isGenericDict()) {
     for (const auto &kv : v.toGenericDict())
-      if (!forEachTensor(kv.key(), seen, fn) || !forEachTensor(kv.value(), seen, fn))
+      if (!forEachTensor(kv.key(), seen, fn) ||
+          !forEachTensor(kv.value(), seen, fn))
         return false;
     return true;
   }
@@ -218,7 +220,7 @@ std::shared_ptr<MappedFile> kiln::torchscript::mapFile(const std::string &path,
     error = std::strerror(errno);
     return nullptr;
   }
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) {
     error = std::strerror(errno);
     ::close(fd);
@@ -228,8 +230,8 @@ std::shared_ptr<MappedFile> kiln::torchscript::mapFile(const std::string &path,
     ::close(fd);
     return std::make_shared<MappedFile>();
   }
-  void *p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE, fd, 0);
+  void *p = ::mmap(nullptr, static_cast<size_t>(st.st_size),
+                   PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) {
     error = std::strerror(errno);
@@ -252,9 +254,11 @@ void kiln::torchscript::dropMappedPages(const MappedFile &file, uint64_t offset,
 
 std::optional<torch::jit::Module>
 kiln::torchscript::loadMapped(const std::shared_ptr<MappedFile> &file,
-                              const ArchiveCheckResult &check, std::string &why) {
+                              const ArchiveCheckResult &check,
+                              std::string &why) {
   llvm::StringRef bytes(file->data, file->size);
-  std::string dataDir = check.prefix + "data/", codeDir = check.prefix + "code/";
+  std::string dataDir = check.prefix + "data/",
+              codeDir = check.prefix + "code/";
   std::mt19937_64 rng(std::random_device{}());
   uint64_t nonce = rng();
   std::vector<ZipEntry> entries;
@@ -290,8 +294,8 @@ kiln::torchscript::loadMapped(const std::shared_ptr<MappedFile> &file,
       marked.push_back({file->data + r.dataOffset, r.size});
       // (markers does not reallocate: reserved above.)
       llvm::StringRef marker(markers.data() + at, 16);
-      uint32_t crc = static_cast<uint32_t>(
-          ::crc32_z(0, reinterpret_cast<const Bytef *>(marker.data()), marker.size()));
+      uint32_t crc = static_cast<uint32_t>(::crc32_z(
+          0, reinterpret_cast<const Bytef *>(marker.data()), marker.size()));
       entries.push_back({r.name, 0, crc, 16, marker});
       continue;
     }
@@ -322,7 +326,8 @@ kiln::torchscript::loadMapped(const std::shared_ptr<MappedFile> &file,
     if (s->nbytes() > rec.size)
       return; // left unpatched: the fallback below reloads
     auto *ctx = new StorageRef{file, rec.data, rec.size};
-    s->set_data_ptr_noswap(at::DataPtr(const_cast<char *>(rec.data), ctx, &releaseStorage,
+    s->set_data_ptr_noswap(at::DataPtr(const_cast<char *>(rec.data), ctx,
+                                       &releaseStorage,
                                        c10::Device(c10::DeviceType::CPU)));
     patched[header[1]] = true;
   });
@@ -342,7 +347,8 @@ kiln::torchscript::loadMapped(const std::shared_ptr<MappedFile> &file,
       return;
     uint64_t nonceThere;
     std::memcpy(&nonceThere, s->data(), 8);
-    if (nonceThere == nonce && !(s->data() >= file->data && s->data() < file->data + file->size))
+    if (nonceThere == nonce &&
+        !(s->data() >= file->data && s->data() < file->data + file->size))
       unpatched = true;
   });
   if (unpatched) {

@@ -96,15 +96,16 @@ FailureOr<Type> convertType(const c10::TypePtr &type, MLIRContext &ctx,
   case TypeKind::NoneType:
     return Type(NoneType::get(&ctx));
   case TypeKind::OptionalType: {
-    auto inner = convertType(type->expectRef<c10::OptionalType>().getElementType(),
-                             ctx, error);
+    auto inner = convertType(
+        type->expectRef<c10::OptionalType>().getElementType(), ctx, error);
     if (failed(inner))
       return failure();
     return Type(OptionalType::get(&ctx, *inner));
   }
   case TypeKind::TupleType: {
     SmallVector<Type> elements;
-    for (const c10::TypePtr &el : type->expectRef<c10::TupleType>().elements()) {
+    for (const c10::TypePtr &el :
+         type->expectRef<c10::TupleType>().elements()) {
       auto converted = convertType(el, ctx, error);
       if (failed(converted))
         return failure();
@@ -256,7 +257,8 @@ FailureOr<InputShapeHint> parseInputShapeHint(llvm::StringRef hint,
   size_t consumed = 0;
   // The parser's own diagnostic is replaced by the message below.
   ScopedDiagnosticHandler silence(&ctx, [](Diagnostic &) { return success(); });
-  Type type = mlir::parseType(spec, &ctx, &consumed, /*isKnownNullTerminated=*/false);
+  Type type =
+      mlir::parseType(spec, &ctx, &consumed, /*isKnownNullTerminated=*/false);
   auto tensor = dyn_cast_or_null<TensorType>(type);
   if (!tensor || consumed != spec.size()) {
     error = "input shape hint '" + hint.str() + "': '" + rhs.str() +
@@ -346,7 +348,8 @@ FailureOr<ElementsAttr> tensorToAttr(const at::Tensor &tensor,
       return ElementsAttr(DenseElementsAttr::get(type, values));
     }
     auto attr = DenseElementsAttr::getFromRawBuffer(
-        type, ArrayRef<char>(static_cast<const char *>(data.data_ptr()), bytes));
+        type,
+        ArrayRef<char>(static_cast<const char *>(data.data_ptr()), bytes));
     if (onRelease)
       onRelease();
     return ElementsAttr(attr);
@@ -355,11 +358,12 @@ FailureOr<ElementsAttr> tensorToAttr(const at::Tensor &tensor,
   // The deleter owns a reference to the tensor: its storage lives as long as
   // the blob (i.e. the MLIRContext), however long the torch module lives.
   auto keep = std::make_shared<at::Tensor>(data);
-  return ElementsAttr(borrowResource(type, name, raw, [keep, onRelease]() mutable {
-    keep.reset();
-    if (onRelease)
-      onRelease();
-  }));
+  return ElementsAttr(
+      borrowResource(type, name, raw, [keep, onRelease]() mutable {
+        keep.reset();
+        if (onRelease)
+          onRelease();
+      }));
 }
 
 TensorImportForTest importTensorForTest(MLIRContext &ctx,

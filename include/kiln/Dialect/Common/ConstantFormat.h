@@ -1,7 +1,9 @@
-//===- ConstantFormat.h - Shared assembly of kiln/circle constants -*- C++ -*-===//
+//===- ConstantFormat.h - Shared assembly of kiln/circle constants -*- C++
+//-*-===//
 //
 //   kiln.constant dense<1.0> : tensor<4xf32>
-//   kiln.constant dense_resource<w> : tensor<2x4xi8> as tensor<2x4x!quant.uniform<i8:f32:0, {...}>>
+//   kiln.constant dense_resource<w> : tensor<2x4xi8> as
+//   tensor<2x4x!quant.uniform<i8:f32:0, {...}>>
 //
 // The attribute carries its own type; `as` names the result type only when it
 // differs (quantized results stored as integers).

@@ -60,7 +60,8 @@ inline uint64_t alignExternalBufferOffset(uint64_t offset) {
 /// Total size above which the writer moves constant data out of the
 /// FlatBuffer (FlatBuffers use 32-bit offsets: a buffer must stay below
 /// 2 GiB). Leaves 64 MiB of headroom for the tables themselves.
-constexpr uint64_t kDefaultExternalBufferThreshold = (uint64_t(1) << 31) - (uint64_t(64) << 20);
+constexpr uint64_t kDefaultExternalBufferThreshold =
+    (uint64_t(1) << 31) - (uint64_t(64) << 20);
 
 /// Number of bytes that `count` 4-bit values occupy packed.
 inline uint64_t getPackedInt4Size(uint64_t count) { return (count + 1) / 2; }

@@ -53,9 +53,9 @@ struct ArchiveCheckResult {
 
 /// `checked(offset, size)` is called after each record's bytes have been
 /// read for its CRC (a caller that mapped the file can drop those pages).
-ArchiveCheckResult
-checkTorchScriptArchive(llvm::ArrayRef<uint8_t> bytes,
-                        llvm::function_ref<void(uint64_t, uint64_t)> checked = nullptr);
+ArchiveCheckResult checkTorchScriptArchive(
+    llvm::ArrayRef<uint8_t> bytes,
+    llvm::function_ref<void(uint64_t, uint64_t)> checked = nullptr);
 
 } // namespace kiln::torchscript
 

@@ -70,9 +70,10 @@ mlir::FailureOr<mlir::Type> applyShapeHint(mlir::Type type,
 /// A dense_resource attribute over `data`, without copying it: the blob
 /// borrows the memory and calls `release` when the context drops it. `name`
 /// is a hint for the blob key (made unique by the context).
-mlir::DenseResourceElementsAttr
-borrowResource(mlir::ShapedType type, llvm::StringRef name,
-               llvm::ArrayRef<char> data, std::function<void()> release);
+mlir::DenseResourceElementsAttr borrowResource(mlir::ShapedType type,
+                                               llvm::StringRef name,
+                                               llvm::ArrayRef<char> data,
+                                               std::function<void()> release);
 
 /// Test hook: makes an at::Tensor (arange values of dtype `scalarTypeName`,
 /// `shape`, transposed when asked so it is not contiguous) and imports it as

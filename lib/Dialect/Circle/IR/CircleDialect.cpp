@@ -2,8 +2,8 @@
 #include "kiln/Dialect/Circle/IR/CircleDialect.h"
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
 
-#include "mlir/Dialect/Quant/QuantTypes.h"
 #include "kiln/Dialect/Common/ConstantFormat.h"
+#include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -11,12 +11,12 @@
 using namespace mlir;
 using namespace kiln::circle;
 
-#include "kiln/Dialect/Circle/IR/CircleDialect.cpp.inc"
+#include "kiln/Dialect/Circle/CircleDialect.cpp.inc"
 
 void CircleDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
-#include "kiln/Dialect/Circle/IR/CircleOps.cpp.inc"
+#include "kiln/Dialect/Circle/CircleOps.cpp.inc"
       >();
 }
 
@@ -28,7 +28,8 @@ static bool isActivation(StringRef name) {
 
 static LogicalResult verifyActivation(Operation *op, StringRef name) {
   if (!isActivation(name))
-    return op->emitOpError("unknown fused_activation_function '") << name << "'";
+    return op->emitOpError("unknown fused_activation_function '")
+           << name << "'";
   return success();
 }
 
@@ -44,7 +45,8 @@ static LogicalResult verifySameShapeIfRanked(Operation *op, Value a, Value b) {
 LogicalResult ConstOp::verify() {
   auto attrType = cast<ShapedType>(getValue().getType());
   auto type = getType();
-  if (type.hasRank() && attrType.hasRank() && type.getShape() != attrType.getShape())
+  if (type.hasRank() && attrType.hasRank() &&
+      type.getShape() != attrType.getShape())
     return emitOpError("value shape differs from result shape");
   Type elt = type.getElementType(), attrElt = attrType.getElementType();
   if (elt == attrElt)
@@ -53,8 +55,8 @@ LogicalResult ConstOp::verify() {
     if (auto i = dyn_cast<IntegerType>(attrElt))
       if (i.getWidth() == q.getStorageTypeIntegralWidth())
         return success();
-  return emitOpError("value element type ") << attrElt
-                                            << " does not store " << elt;
+  return emitOpError("value element type ")
+         << attrElt << " does not store " << elt;
 }
 
 OpFoldResult ConstOp::fold(FoldAdaptor) { return getValue(); }
@@ -63,7 +65,9 @@ ParseResult ConstOp::parse(OpAsmParser &parser, OperationState &result) {
   return kiln::parseConstantOp(parser, result);
 }
 
-void ConstOp::print(OpAsmPrinter &p) { kiln::printConstantOp(p, *this, getValue()); }
+void ConstOp::print(OpAsmPrinter &p) {
+  kiln::printConstantOp(p, *this, getValue());
+}
 
 #define CIRCLE_BINARY_VERIFY(OP)                                               \
   LogicalResult OP::verify() {                                                 \
@@ -94,7 +98,8 @@ LogicalResult SoftmaxOp::verify() {
 LogicalResult FullyConnectedOp::verify() {
   if (failed(verifyActivation(*this, getFusedActivationFunction())))
     return failure();
-  if (getWeightsFormat() != "DEFAULT" && getWeightsFormat() != "SHUFFLED4x16INT8")
+  if (getWeightsFormat() != "DEFAULT" &&
+      getWeightsFormat() != "SHUFFLED4x16INT8")
     return emitOpError("unknown weights_format '") << getWeightsFormat() << "'";
   auto filter = dyn_cast<RankedTensorType>(getFilter().getType());
   if (filter && filter.getRank() != 2)
@@ -147,9 +152,10 @@ LogicalResult RmsNormOp::verify() {
 
 LogicalResult RopeOp::verify() {
   if (getMode() != "GPT_NEOX" && getMode() != "GPT_J")
-    return emitOpError("mode must be GPT_NEOX or GPT_J, got '") << getMode() << "'";
+    return emitOpError("mode must be GPT_NEOX or GPT_J, got '")
+           << getMode() << "'";
   return verifySameShapeIfRanked(*this, getInput(), getOutput());
 }
 
 #define GET_OP_CLASSES
-#include "kiln/Dialect/Circle/IR/CircleOps.cpp.inc"
+#include "kiln/Dialect/Circle/CircleOps.cpp.inc"

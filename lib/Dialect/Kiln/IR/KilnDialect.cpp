@@ -11,19 +11,19 @@
 using namespace mlir;
 using namespace kiln;
 
-#include "kiln/Dialect/Kiln/IR/KilnDialect.cpp.inc"
+#include "kiln/Dialect/Kiln/KilnDialect.cpp.inc"
 
 #define GET_TYPEDEF_CLASSES
-#include "kiln/Dialect/Kiln/IR/KilnTypes.cpp.inc"
+#include "kiln/Dialect/Kiln/KilnTypes.cpp.inc"
 
 void KilnDialect::initialize() {
   addTypes<
 #define GET_TYPEDEF_LIST
-#include "kiln/Dialect/Kiln/IR/KilnTypes.cpp.inc"
+#include "kiln/Dialect/Kiln/KilnTypes.cpp.inc"
       >();
   addOperations<
 #define GET_OP_LIST
-#include "kiln/Dialect/Kiln/IR/KilnOps.cpp.inc"
+#include "kiln/Dialect/Kiln/KilnOps.cpp.inc"
       >();
 }
 

@@ -7,12 +7,11 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 
+#include "kiln/Dialect/Common/ConstantFormat.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
-#include "kiln/Dialect/Common/ConstantFormat.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
@@ -26,7 +25,7 @@ using namespace kiln;
 
 static constexpr int64_t kDyn = ShapedType::kDynamic;
 
-#include "kiln/Dialect/Kiln/IR/KilnInterfaces.cpp.inc"
+#include "kiln/Dialect/Kiln/KilnInterfaces.cpp.inc"
 
 //===----------------------------------------------------------------------===//
 // Shared helpers
@@ -120,7 +119,8 @@ static LogicalResult verifyInferred(Operation *op) {
     return success();
   if (failed(verifyCompatibleShape(actual.getShape(), expected.getShape())))
     return op->emitOpError("result shape ")
-           << shapeStr(actual.getShape()) << " is incompatible with inferred shape "
+           << shapeStr(actual.getShape())
+           << " is incompatible with inferred shape "
            << shapeStr(expected.getShape());
   return success();
 }
@@ -134,9 +134,9 @@ LogicalResult ConstantOp::verify() {
   auto resultType = getType();
   if (resultType.hasRank() && attrType.hasRank() &&
       resultType.getShape() != attrType.getShape())
-    return emitOpError("value shape ") << shapeStr(attrType.getShape())
-                                       << " differs from result shape "
-                                       << shapeStr(resultType.getShape());
+    return emitOpError("value shape ")
+           << shapeStr(attrType.getShape()) << " differs from result shape "
+           << shapeStr(resultType.getShape());
   Type resultElt = resultType.getElementType();
   Type attrElt = attrType.getElementType();
   if (resultElt == attrElt)
@@ -158,14 +158,16 @@ ParseResult ConstantOp::parse(OpAsmParser &parser, OperationState &result) {
   return kiln::parseConstantOp(parser, result);
 }
 
-void ConstantOp::print(OpAsmPrinter &p) { kiln::printConstantOp(p, *this, getValue()); }
+void ConstantOp::print(OpAsmPrinter &p) {
+  kiln::printConstantOp(p, *this, getValue());
+}
 
 OpFoldResult NoneOp::fold(FoldAdaptor) { return UnitAttr::get(getContext()); }
 
 LogicalResult SomeOp::verify() {
   if (getType().getElementType() != getValue().getType())
-    return emitOpError("wraps ") << getValue().getType() << " into "
-                                 << getType();
+    return emitOpError("wraps ")
+           << getValue().getType() << " into " << getType();
   return success();
 }
 
@@ -198,11 +200,11 @@ LogicalResult TupleGetOp::verify() {
   auto types = getTuple().getType().getTypes();
   int64_t index = getIndex();
   if (index < 0 || index >= static_cast<int64_t>(types.size()))
-    return emitOpError("index ") << index << " out of range for a tuple of "
-                                 << types.size();
+    return emitOpError("index ")
+           << index << " out of range for a tuple of " << types.size();
   if (types[index] != getType())
-    return emitOpError("result type ") << getType() << " differs from element "
-                                       << types[index];
+    return emitOpError("result type ")
+           << getType() << " differs from element " << types[index];
   return success();
 }
 
@@ -216,8 +218,8 @@ LogicalResult ListOp::verify() {
   Type elt = getType().getElementType();
   for (Value v : getElements())
     if (v.getType() != elt)
-      return emitOpError("element of type ") << v.getType()
-                                             << " in a list of " << elt;
+      return emitOpError("element of type ")
+             << v.getType() << " in a list of " << elt;
   return success();
 }
 
@@ -241,8 +243,8 @@ OpFoldResult ListGetOp::fold(FoldAdaptor) {
 LogicalResult ListAppendOp::verify() {
   Type elt = getList().getType().getElementType();
   if (getValue().getType() != elt)
-    return emitOpError("appends ") << getValue().getType() << " to a list of "
-                                   << elt;
+    return emitOpError("appends ")
+           << getValue().getType() << " to a list of " << elt;
   return success();
 }
 
@@ -280,8 +282,9 @@ OpFoldResult FromScalarOp::fold(FoldAdaptor adaptor) {
   if (auto i = dyn_cast_or_null<IntegerAttr>(adaptor.getScalar())) {
     if (auto ft = dyn_cast<FloatType>(elt))
       return DenseElementsAttr::get(
-          type, FloatAttr::get(ft, static_cast<double>(i.getValue().getSExtValue()))
-                    .getValue());
+          type,
+          FloatAttr::get(ft, static_cast<double>(i.getValue().getSExtValue()))
+              .getValue());
     if (auto it = dyn_cast<IntegerType>(elt))
       return DenseElementsAttr::get(
           type, APInt(it.getWidth(), i.getValue().getSExtValue(), true));
@@ -331,8 +334,7 @@ OpFoldResult CausalMaskOp::fold(FoldAdaptor) {
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-template <typename Op>
-static Type inferBroadcast(Op op, ValueRange operands) {
+template <typename Op> static Type inferBroadcast(Op op, ValueRange operands) {
   SmallVector<int64_t> shape;
   for (Value v : operands) {
     auto t = rankedOrNull(v);
@@ -440,9 +442,10 @@ LogicalResult LinearOp::verify() {
 }
 
 /// [.., M, K] x [.., K, N] with adjoints; returns failure on a mismatch.
-static FailureOr<SmallVector<int64_t>>
-matmulShape(RankedTensorType a, RankedTensorType b, bool adjX, bool adjY,
-            std::string &why) {
+static FailureOr<SmallVector<int64_t>> matmulShape(RankedTensorType a,
+                                                   RankedTensorType b,
+                                                   bool adjX, bool adjY,
+                                                   std::string &why) {
   if (a.getRank() < 2 || b.getRank() < 2) {
     why = "operands must have rank >= 2";
     return failure();
@@ -456,7 +459,8 @@ matmulShape(RankedTensorType a, RankedTensorType b, bool adjX, bool adjY,
           std::to_string(kb);
     return failure();
   }
-  auto batch = broadcastShapes(a.getShape().drop_back(2), b.getShape().drop_back(2));
+  auto batch =
+      broadcastShapes(a.getShape().drop_back(2), b.getShape().drop_back(2));
   if (failed(batch)) {
     why = "batch dimensions are not broadcast-compatible";
     return failure();
@@ -514,8 +518,8 @@ LogicalResult MeanOp::verify() {
     for (int64_t d : getDims()) {
       auto pos = normalizeDim(d, t.getRank());
       if (!pos)
-        return emitOpError("dimension ") << d << " out of range for rank "
-                                         << t.getRank();
+        return emitOpError("dimension ")
+               << d << " out of range for rank " << t.getRank();
       if (!seen.insert(*pos).second)
         return emitOpError("dimension ") << d << " repeated";
     }
@@ -526,8 +530,8 @@ LogicalResult MeanOp::verify() {
 LogicalResult SoftmaxOp::verify() {
   if (auto t = rankedOrNull(getInput()))
     if (!normalizeDim(getDim(), t.getRank()))
-      return emitOpError("dimension ") << getDim() << " out of range for rank "
-                                       << t.getRank();
+      return emitOpError("dimension ")
+             << getDim() << " out of range for rank " << t.getRank();
   return verifyInferred(*this);
 }
 
@@ -594,20 +598,19 @@ LogicalResult ReshapeOp::verify() {
     if (d != kDyn && d < -1)
       return emitOpError("invalid size ") << d;
   auto t = rankedOrNull(getInput());
-  if (t && t.hasStaticShape() && llvm::none_of(sizes, [](int64_t d) {
-        return d == kDyn || d == -1;
-      })) {
+  if (t && t.hasStaticShape() &&
+      llvm::none_of(sizes, [](int64_t d) { return d == kDyn || d == -1; })) {
     int64_t n = 1;
     for (int64_t d : sizes)
       n *= d;
     if (n != t.getNumElements())
-      return emitOpError("cannot view ") << shapeStr(t.getShape()) << " as "
-                                         << shapeStr(sizes);
+      return emitOpError("cannot view ")
+             << shapeStr(t.getShape()) << " as " << shapeStr(sizes);
   }
   if (auto r = dyn_cast<RankedTensorType>(getType()))
     if (r.getRank() != static_cast<int64_t>(sizes.size()))
-      return emitOpError("result rank ") << r.getRank() << " differs from "
-                                         << sizes.size() << " sizes";
+      return emitOpError("result rank ")
+             << r.getRank() << " differs from " << sizes.size() << " sizes";
   return verifyInferred(*this);
 }
 
@@ -650,8 +653,8 @@ LogicalResult PermuteOp::verify() {
   int64_t n = getPermutation().size();
   if (auto t = rankedOrNull(getInput()))
     if (t.getRank() != n)
-      return emitOpError("permutation of ") << n << " dims for rank "
-                                            << t.getRank();
+      return emitOpError("permutation of ")
+             << n << " dims for rank " << t.getRank();
   llvm::SmallSet<int64_t, 8> seen;
   for (int64_t p : getPermutation()) {
     auto pos = normalizeDim(p, n);
@@ -719,13 +722,13 @@ LogicalResult ExpandOp::verify() {
   if (auto t = rankedOrNull(getInput())) {
     int64_t lead = static_cast<int64_t>(sizes.size()) - t.getRank();
     if (lead < 0)
-      return emitOpError("cannot expand rank ") << t.getRank() << " to "
-                                                << sizes.size() << " sizes";
+      return emitOpError("cannot expand rank ")
+             << t.getRank() << " to " << sizes.size() << " sizes";
     for (int64_t i = 0; i < t.getRank(); ++i) {
       int64_t src = t.getDimSize(i), dst = sizes[i + lead];
       if (src != kDyn && src != 1 && dst != kDyn && dst != -1 && dst != src)
-        return emitOpError("cannot expand ") << shapeStr(t.getShape()) << " to "
-                                             << shapeStr(sizes);
+        return emitOpError("cannot expand ")
+               << shapeStr(t.getShape()) << " to " << shapeStr(sizes);
     }
   }
   return verifyInferred(*this);
@@ -801,7 +804,8 @@ struct SliceOfCat : OpRewritePattern<SliceOp> {
                                 PatternRewriter &rewriter) const override {
     auto cat = slice.getInput().getDefiningOp<CatOp>();
     auto t = rankedOrNull(slice.getInput());
-    auto start = getConstantI64(slice.getStart()), end = getConstantI64(slice.getEnd()),
+    auto start = getConstantI64(slice.getStart()),
+         end = getConstantI64(slice.getEnd()),
          step = getConstantI64(slice.getStep());
     if (!cat || !t || !start || !end || step != 1)
       return failure();
@@ -853,9 +857,11 @@ struct WholeAxisSlice : OpRewritePattern<SliceOp> {
   LogicalResult matchAndRewrite(SliceOp slice,
                                 PatternRewriter &rewriter) const override {
     auto t = rankedOrNull(slice.getInput());
-    auto start = getConstantI64(slice.getStart()), end = getConstantI64(slice.getEnd()),
+    auto start = getConstantI64(slice.getStart()),
+         end = getConstantI64(slice.getEnd()),
          step = getConstantI64(slice.getStep());
-    if (!t || !start || !end || step != 1 || slice.getInput().getType() != slice.getType())
+    if (!t || !start || !end || step != 1 ||
+        slice.getInput().getType() != slice.getType())
       return failure();
     auto dim = normalizeDim(slice.getDim(), t.getRank());
     if (!dim || t.isDynamicDim(*dim))
@@ -863,10 +869,13 @@ struct WholeAxisSlice : OpRewritePattern<SliceOp> {
     int64_t size = t.getDimSize(*dim);
     auto clampIndex = [&](int64_t i) {
       if (i < 0)
-        i = i < -size ? 0 : i + size; // no overflow: size >= 0, i >= INT64_MIN + 1 here
+        i = i < -size
+                ? 0
+                : i + size; // no overflow: size >= 0, i >= INT64_MIN + 1 here
       return std::min(i, size);
     };
-    if (*start == std::numeric_limits<int64_t>::min() || *end == std::numeric_limits<int64_t>::min() ||
+    if (*start == std::numeric_limits<int64_t>::min() ||
+        *end == std::numeric_limits<int64_t>::min() ||
         clampIndex(*start) != 0 || clampIndex(*end) != size)
       return failure();
     rewriter.replaceOp(slice, slice.getInput());
@@ -900,8 +909,8 @@ LogicalResult SelectOp::verify() {
     auto index = getConstantI64(getIndex());
     if (index && !t.isDynamicDim(*pos) &&
         !normalizeDim(*index, t.getDimSize(*pos)))
-      return emitOpError("index ") << *index << " out of range for size "
-                                   << t.getDimSize(*pos);
+      return emitOpError("index ")
+             << *index << " out of range for size " << t.getDimSize(*pos);
   }
   return verifyInferred(*this);
 }
@@ -954,7 +963,8 @@ LogicalResult CatOp::verify() {
       if (i != pos && !t.isDynamicDim(i) && !first.isDynamicDim(i) &&
           t.getDimSize(i) != first.getDimSize(i))
         return emitOpError("inputs differ outside the concatenated dimension: ")
-               << shapeStr(first.getShape()) << " and " << shapeStr(t.getShape());
+               << shapeStr(first.getShape()) << " and "
+               << shapeStr(t.getShape());
   }
   return verifyInferred(*this);
 }
@@ -1000,7 +1010,8 @@ static ParseResult parseF64Array(OpAsmParser &parser, DenseF64ArrayAttr &attr) {
   return success();
 }
 
-static void printF64Array(OpAsmPrinter &p, Operation *, DenseF64ArrayAttr attr) {
+static void printF64Array(OpAsmPrinter &p, Operation *,
+                          DenseF64ArrayAttr attr) {
   p << '[';
   llvm::interleaveComma(attr.asArrayRef(), p,
                         [&](double v) { p.printFloat(APFloat(v)); });
@@ -1013,16 +1024,16 @@ LogicalResult FakeQuantPerAxisOp::verify() {
   if (scales.empty())
     return emitOpError("needs at least one scale");
   if (scales.size() != zps.size())
-    return emitOpError("has ") << scales.size() << " scales but " << zps.size()
-                               << " zero points";
+    return emitOpError("has ")
+           << scales.size() << " scales but " << zps.size() << " zero points";
   for (auto [s, z] : llvm::zip(scales, zps))
     if (failed(verifyQuantParams(*this, s, z, getQmin(), getQmax())))
       return failure();
   if (auto t = rankedOrNull(getInput())) {
     auto pos = normalizeDim(getAxis(), t.getRank());
     if (!pos)
-      return emitOpError("axis ") << getAxis() << " out of range for rank "
-                                  << t.getRank();
+      return emitOpError("axis ")
+             << getAxis() << " out of range for rank " << t.getRank();
     if (!t.isDynamicDim(*pos) &&
         t.getDimSize(*pos) != static_cast<int64_t>(scales.size()))
       return emitOpError("axis ")
@@ -1049,7 +1060,8 @@ Type DequantizeOp::inferResultType() {
 }
 
 LogicalResult DequantizeOp::verify() {
-  auto q = dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(getInput().getType()));
+  auto q = dyn_cast<quant::QuantizedType>(
+      getElementTypeOrSelf(getInput().getType()));
   if (!q)
     return emitOpError("input must have a quantized element type");
   if (getElementTypeOrSelf(getType()) != q.getExpressedType())
@@ -1059,4 +1071,4 @@ LogicalResult DequantizeOp::verify() {
 }
 
 #define GET_OP_CLASSES
-#include "kiln/Dialect/Kiln/IR/KilnOps.cpp.inc"
+#include "kiln/Dialect/Kiln/KilnOps.cpp.inc"

@@ -19,18 +19,20 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_EXPANDGQA
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
 using namespace kiln;
 
 namespace {
-Value reshapeTo(PatternRewriter &b, Location loc, Value v, ArrayRef<int64_t> shape) {
+Value reshapeTo(PatternRewriter &b, Location loc, Value v,
+                ArrayRef<int64_t> shape) {
   SmallVector<Value> sizes;
   for (int64_t d : shape)
     sizes.push_back(b.create<arith::ConstantIntOp>(loc, d, 64));
-  auto type = RankedTensorType::get(shape, cast<ShapedType>(v.getType()).getElementType());
+  auto type = RankedTensorType::get(
+      shape, cast<ShapedType>(v.getType()).getElementType());
   return b.create<ReshapeOp>(loc, type, v, sizes);
 }
 
@@ -60,7 +62,8 @@ bool isLastTwoTranspose(TransposeOp tr) {
 /// x[:, :, None] in repeat_kv: a whole-axis slice is the identity.
 struct WholeSliceIsIdentity : OpRewritePattern<SliceOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(SliceOp sl, PatternRewriter &rw) const override {
+  LogicalResult matchAndRewrite(SliceOp sl,
+                                PatternRewriter &rw) const override {
     if (!isWholeSlice(sl) || sl.getType() != sl.getInput().getType())
       return failure();
     rw.replaceOp(sl, sl.getInput());
@@ -76,23 +79,25 @@ struct RepeatAsExpand : OpRewritePattern<RepeatInterleaveOp> {
       : OpRewritePattern(ctx), count(count) {}
   Pass::Statistic &count;
 
-  LogicalResult matchAndRewrite(RepeatInterleaveOp rep, PatternRewriter &rw) const override {
+  LogicalResult matchAndRewrite(RepeatInterleaveOp rep,
+                                PatternRewriter &rw) const override {
     auto in = getStaticTensorType(rep.getInput());
     auto out = getStaticTensorType(rep.getResult());
     if (!in || !out || in.getRank() != 4 || normalizeDim(rep.getDim(), 4) != 1)
       return failure();
     Location loc = rep.getLoc();
-    SmallVector<int64_t> one{in.getDimSize(0), in.getDimSize(1), 1, in.getDimSize(2),
-                             in.getDimSize(3)};
-    Value u = rw.create<UnsqueezeOp>(loc, RankedTensorType::get(one, in.getElementType()),
-                                     rep.getInput(), rw.getI64IntegerAttr(2));
+    SmallVector<int64_t> one{in.getDimSize(0), in.getDimSize(1), 1,
+                             in.getDimSize(2), in.getDimSize(3)};
+    Value u = rw.create<UnsqueezeOp>(
+        loc, RankedTensorType::get(one, in.getElementType()), rep.getInput(),
+        rw.getI64IntegerAttr(2));
     SmallVector<int64_t> shape = one;
     shape[2] = rep.getRepeats();
     SmallVector<Value> sizes;
     for (int64_t d : shape)
       sizes.push_back(rw.create<arith::ConstantIntOp>(loc, d, 64));
-    Value e = rw.create<ExpandOp>(loc, RankedTensorType::get(shape, in.getElementType()), u,
-                                  sizes);
+    Value e = rw.create<ExpandOp>(
+        loc, RankedTensorType::get(shape, in.getElementType()), u, sizes);
     rw.replaceOp(rep, reshapeTo(rw, loc, e, out.getShape()));
     ++count;
     return success();
@@ -102,7 +107,8 @@ struct RepeatAsExpand : OpRewritePattern<RepeatInterleaveOp> {
 /// K^T for a matmul is its adjoint flag, not a transpose.
 struct TransposeAsAdjoint : OpRewritePattern<MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(MatmulOp mm, PatternRewriter &rw) const override {
+  LogicalResult matchAndRewrite(MatmulOp mm,
+                                PatternRewriter &rw) const override {
     auto lhs = mm.getLhs().getDefiningOp<TransposeOp>();
     auto rhs = mm.getRhs().getDefiningOp<TransposeOp>();
     bool l = lhs && isLastTwoTranspose(lhs), r = rhs && isLastTwoTranspose(rhs);
@@ -132,7 +138,8 @@ struct GroupedMatmul : OpRewritePattern<MatmulOp> {
       : OpRewritePattern(ctx), count(count) {}
   Pass::Statistic &count;
 
-  LogicalResult matchAndRewrite(MatmulOp mm, PatternRewriter &rw) const override {
+  LogicalResult matchAndRewrite(MatmulOp mm,
+                                PatternRewriter &rw) const override {
     auto lhs = getStaticTensorType(mm.getLhs());
     auto res = getStaticTensorType(mm.getResult());
     auto view = mm.getRhs().getDefiningOp<ReshapeOp>();
@@ -150,25 +157,29 @@ struct GroupedMatmul : OpRewritePattern<MatmulOp> {
       shared = sl.getInput();
     }
     auto st = getStaticTensorType(shared);
-    if (!et || !st || et.getRank() != 5 || st.getRank() != 5 || st.getDimSize(2) != 1)
+    if (!et || !st || et.getRank() != 5 || st.getRank() != 5 ||
+        st.getDimSize(2) != 1)
       return failure();
     int64_t r = et.getDimSize(2);
-    bool isRepeat = et.getDimSize(0) == out.getDimSize(0) &&
-                    et.getDimSize(1) * r == out.getDimSize(1) &&
-                    et.getShape().drop_front(3) == out.getShape().drop_front(2) &&
-                    st.getShape().drop_front(3) == et.getShape().drop_front(3) &&
-                    st.getDimSize(0) == et.getDimSize(0) && st.getDimSize(1) == et.getDimSize(1);
+    bool isRepeat =
+        et.getDimSize(0) == out.getDimSize(0) &&
+        et.getDimSize(1) * r == out.getDimSize(1) &&
+        et.getShape().drop_front(3) == out.getShape().drop_front(2) &&
+        st.getShape().drop_front(3) == et.getShape().drop_front(3) &&
+        st.getDimSize(0) == et.getDimSize(0) &&
+        st.getDimSize(1) == et.getDimSize(1);
     int64_t groups = et.getDimSize(1);
     if (!isRepeat || lhs.getDimSize(1) != groups * r)
       return failure();
     Location loc = mm.getLoc();
-    Value grouped = reshapeTo(rw, loc, mm.getLhs(),
-                              {lhs.getDimSize(0), groups, r, lhs.getDimSize(2), lhs.getDimSize(3)});
-    SmallVector<int64_t> prodShape{res.getDimSize(0), groups, r, res.getDimSize(2),
-                                   res.getDimSize(3)};
-    Value prod = rw.create<MatmulOp>(loc, RankedTensorType::get(prodShape, res.getElementType()),
-                                     grouped, shared, rw.getBoolAttr(mm.getAdjX()),
-                                     rw.getBoolAttr(mm.getAdjY()));
+    Value grouped = reshapeTo(
+        rw, loc, mm.getLhs(),
+        {lhs.getDimSize(0), groups, r, lhs.getDimSize(2), lhs.getDimSize(3)});
+    SmallVector<int64_t> prodShape{res.getDimSize(0), groups, r,
+                                   res.getDimSize(2), res.getDimSize(3)};
+    Value prod = rw.create<MatmulOp>(
+        loc, RankedTensorType::get(prodShape, res.getElementType()), grouped,
+        shared, rw.getBoolAttr(mm.getAdjX()), rw.getBoolAttr(mm.getAdjY()));
     rw.replaceOp(mm, reshapeTo(rw, loc, prod, res.getShape()));
     ++count;
     return success();
@@ -183,7 +194,8 @@ struct ExpandGqaPass : kiln::impl::ExpandGqaBase<ExpandGqaPass> {
     patterns.add<WholeSliceIsIdentity, TransposeAsAdjoint>(&getContext());
     patterns.add<RepeatAsExpand>(&getContext(), numExpanded);
     patterns.add<GroupedMatmul>(&getContext(), numGroupedMatmuls);
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

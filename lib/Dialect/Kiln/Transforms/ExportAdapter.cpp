@@ -18,7 +18,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_EXPORTADAPTER
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -32,7 +32,8 @@ std::string argName(func::FuncOp f, unsigned i) {
     return "";
   StringRef n = name.getValue();
   auto dot = n.rfind('.');
-  if (dot != StringRef::npos && llvm::all_of(n.drop_front(dot + 1), llvm::isDigit))
+  if (dot != StringRef::npos &&
+      llvm::all_of(n.drop_front(dot + 1), llvm::isDigit))
     n = n.take_front(dot);
   return n.str();
 }
@@ -55,27 +56,32 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     ModuleOp module = getOperation();
     auto source = module.lookupSymbol<func::FuncOp>(function);
     if (!source) {
-      emitError(module.getLoc(), "kiln-export-adapter: no function '") << function << "'";
+      emitError(module.getLoc(), "kiln-export-adapter: no function '")
+          << function << "'";
       return signalPassFailure();
     }
     if (failed(checkOptions(source)))
       return signalPassFailure();
     // One TorchScript method (recorded by the importer; else one function):
     // a module already specialised to one mode.
-    if (auto methods = module->getAttrOfType<ArrayAttr>("kiln.torchscript_methods"))
+    if (auto methods =
+            module->getAttrOfType<ArrayAttr>("kiln.torchscript_methods"))
       singleMethod = methods.size() == 1;
     else
-      singleMethod = llvm::count_if(module.getOps<func::FuncOp>(), [](func::FuncOp fn) {
-                       return !fn->hasAttr("kiln.variant");
-                     }) == 1;
+      singleMethod =
+          llvm::count_if(module.getOps<func::FuncOp>(), [](func::FuncOp fn) {
+            return !fn->hasAttr("kiln.variant");
+          }) == 1;
     func::FuncOp f = source;
-    std::string name = outputName.empty() ? mode.getValue() : outputName.getValue();
+    std::string name =
+        outputName.empty() ? mode.getValue() : outputName.getValue();
     if (keepSource) {
       f = source.clone();
       module.insert(std::next(Block::iterator(source)), f);
     }
     if (name != f.getName() && module.lookupSymbol(name)) {
-      emitError(f.getLoc(), "kiln-export-adapter: a function '") << name << "' already exists";
+      emitError(f.getLoc(), "kiln-export-adapter: a function '")
+          << name << "' already exists";
       return signalPassFailure();
     }
     f.setName(name);
@@ -92,22 +98,29 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
 
   LogicalResult checkOptions(func::FuncOp f) {
     if (mode != "prefill" && mode != "decode")
-      return emitError(f.getLoc(), "kiln-export-adapter: mode must be prefill or decode, got '")
+      return emitError(
+                 f.getLoc(),
+                 "kiln-export-adapter: mode must be prefill or decode, got '")
              << mode << "'";
     if (cacheOut != "auto" && cacheOut != "delta" && cacheOut != "full")
-      return emitError(f.getLoc(), "kiln-export-adapter: cache-out must be auto, delta or full, got '")
+      return emitError(f.getLoc(), "kiln-export-adapter: cache-out must be "
+                                   "auto, delta or full, got '")
              << cacheOut << "'";
     if (batch < 1)
-      return emitError(f.getLoc(), "kiln-export-adapter: batch must be positive");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: batch must be positive");
     if (!isDecode() && seqLen < 1)
-      return emitError(f.getLoc(), "kiln-export-adapter: prefill needs seq-len >= 1");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: prefill needs seq-len >= 1");
     if (isDecode() && cacheLen < 1)
-      return emitError(f.getLoc(), "kiln-export-adapter: decode needs cache-len >= 1 "
-                         "(the number of past positions)");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: decode needs cache-len >= 1 "
+                       "(the number of past positions)");
     return success();
   }
 
-  //===--- arguments -------------------------------------------------------===//
+  //===--- arguments
+  //-------------------------------------------------------===//
 
   LogicalResult modelDims(func::FuncOp f, int64_t &hidden, int64_t &dim,
                           int64_t &kvHeads) {
@@ -128,14 +141,17 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       if (auto w = linearWeight(f, 1); w && !w.isDynamicDim(0))
         kvHeads = w.getDimSize(0) / dim;
     if (hidden <= 0 || ShapedType::isDynamic(hidden))
-      return emitError(f.getLoc(), "kiln-export-adapter: cannot read the hidden size "
-                         "from the model; pass hidden-size=");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: cannot read the hidden size "
+                       "from the model; pass hidden-size=");
     if (dim <= 0)
-      return emitError(f.getLoc(), "kiln-export-adapter: cannot read head_dim from the "
-                         "model's head split; pass head-dim=");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: cannot read head_dim from the "
+                       "model's head split; pass head-dim=");
     if (kvHeads <= 0)
-      return emitError(f.getLoc(), "kiln-export-adapter: cannot read the number of KV "
-                         "heads from the model; pass num-kv-heads=");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: cannot read the number of KV "
+                       "heads from the model; pass num-kv-heads=");
     return success();
   }
 
@@ -206,12 +222,21 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       std::string role = *roleOr;
       LogicalResult ok = success();
       if (role == "hidden_states") {
-        ok = replaceWith(old, addArg("hidden_states", tensor({batch, s, hidden}, f32)));
-      } else if (role == "input_ids" || (n == "input" && isa<TensorType>(t) &&
-                                         getElementTypeOrSelf(t).isInteger(64))) {
-        ok = replaceWith(old, addArg("input_ids", tensor({batch, s}, getElementTypeOrSelf(t).isInteger(64) || !isa<TensorType>(t) ? b.getI64Type() : getElementTypeOrSelf(t))));
+        ok = replaceWith(
+            old, addArg("hidden_states", tensor({batch, s, hidden}, f32)));
+      } else if (role == "input_ids" ||
+                 (n == "input" && isa<TensorType>(t) &&
+                  getElementTypeOrSelf(t).isInteger(64))) {
+        ok = replaceWith(
+            old,
+            addArg("input_ids",
+                   tensor({batch, s}, getElementTypeOrSelf(t).isInteger(64) ||
+                                              !isa<TensorType>(t)
+                                          ? b.getI64Type()
+                                          : getElementTypeOrSelf(t))));
       } else if (role == "attention_mask" && unified) {
-        ok = replaceWith(old, addArg("attention_mask", tensor({batch, 1, s, s + past}, f32)));
+        ok = replaceWith(old, addArg("attention_mask",
+                                     tensor({batch, 1, s, s + past}, f32)));
       } else if (role == "attention_mask") {
         // A traced module's mask has the rank of the scores it is added to
         // ([B,1,S,T] batched, [B,S,T] per head): bound after the rest.
@@ -228,7 +253,10 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         // initializer list that dies before the loop body runs.
         Value cosSin[] = {cos, sin};
         for (auto [v, et] : llvm::zip(cosSin, tt.getTypes()))
-          elems.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
+          elems.push_back(
+              v.getType() == et
+                  ? v
+                  : b.create<tensor::CastOp>(loc, et, v).getResult());
         old.replaceAllUsesWith(b.create<TupleOp>(loc, tt, elems));
       } else if (role == "past_key" || role == "past_value") {
         // Traced modules take the cache as tensors: past_key, past_value,
@@ -243,22 +271,26 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
           unsigned layer = cacheTensorIndex++ / 2;
           newName = role + "." + std::to_string(layer);
         }
-        ok = replaceWith(old, addArg(newName, tensor({batch, kvHeads, past, dim}, f32)));
+        ok = replaceWith(
+            old, addArg(newName, tensor({batch, kvHeads, past, dim}, f32)));
       } else if (role == "past_key_value") {
         sawPast = true;
         if (!isDecode()) {
           old.replaceAllUsesWith(b.create<NoneOp>(loc, t));
         } else {
-          FailureOr<Value> cache = bindCache(b, loc, t, addArg, kvHeads, past, dim, f32);
+          FailureOr<Value> cache =
+              bindCache(b, loc, t, addArg, kvHeads, past, dim, f32);
           if (failed(cache))
             return emitError(f.getLoc(), "kiln-export-adapter: cannot bind '")
                    << n << "' of type " << t << " to cache tensors";
           old.replaceAllUsesWith(*cache);
         }
       } else if (role == "use_cache" && t.isInteger(1)) {
-        old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, returnKv ? 1 : 0, 1));
+        old.replaceAllUsesWith(
+            b.create<arith::ConstantIntOp>(loc, returnKv ? 1 : 0, 1));
       } else if (role == "output_attentions" && t.isInteger(1)) {
-        old.replaceAllUsesWith(b.create<arith::ConstantIntOp>(loc, outputAttentions ? 1 : 0, 1));
+        old.replaceAllUsesWith(
+            b.create<arith::ConstantIntOp>(loc, outputAttentions ? 1 : 0, 1));
       } else {
         return noRole(f, i);
       }
@@ -266,8 +298,10 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         return failure();
     }
     if (isDecode() && !sawPast)
-      return emitError(f.getLoc(), "kiln-export-adapter: the model has no cache "
-                         "argument (past_key_value) and cannot run in decode mode");
+      return emitError(
+          f.getLoc(),
+          "kiln-export-adapter: the model has no cache "
+          "argument (past_key_value) and cannot run in decode mode");
     if (deferredMask) {
       // Erase every other old argument, infer shapes, and read the rank of
       // the scores the mask is added to.
@@ -290,7 +324,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       unsigned pos = deferredMask->second;
       auto type = tensor(shape, f32);
       newTypes.insert(newTypes.begin() + pos, type);
-      newNames.insert(newNames.begin() + pos, StringAttr::get(ctx, "attention_mask"));
+      newNames.insert(newNames.begin() + pos,
+                      StringAttr::get(ctx, "attention_mask"));
       // Old argument 0 is the mask; new arguments follow it.
       Value mask = entry.insertArgument(1 + pos, type, loc);
       b.setInsertionPointToStart(&entry);
@@ -299,7 +334,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       numOld = 1;
     }
     entry.eraseArguments(0, numOld);
-    f.setType(FunctionType::get(ctx, newTypes, f.getFunctionType().getResults()));
+    f.setType(
+        FunctionType::get(ctx, newTypes, f.getFunctionType().getResults()));
     for (auto [i, name] : llvm::enumerate(newNames))
       f.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr("kiln.name", name)));
     return success();
@@ -321,10 +357,17 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
   bool sawCacheTensors = false;
 
   static ArrayRef<std::string> knownRoles() {
-    static const std::string roles[] = {
-        "hidden_states", "input_ids", "attention_mask", "cos", "sin",
-        "position_embeddings", "past_key", "past_value", "past_key_value",
-        "use_cache", "output_attentions"};
+    static const std::string roles[] = {"hidden_states",
+                                        "input_ids",
+                                        "attention_mask",
+                                        "cos",
+                                        "sin",
+                                        "position_embeddings",
+                                        "past_key",
+                                        "past_value",
+                                        "past_key_value",
+                                        "use_cache",
+                                        "output_attentions"};
     return roles;
   }
 
@@ -351,21 +394,29 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       if (name != n)
         continue;
       if (!llvm::is_contained(knownRoles(), role.str())) {
-        emitError(getOperation().getLoc(), "kiln-export-adapter: unknown role '")
-            << role << "' for argument '" << n << "' (roles: "
-            << llvm::join(knownRoles(), ", ") << ")";
+        emitError(getOperation().getLoc(),
+                  "kiln-export-adapter: unknown role '")
+            << role << "' for argument '" << n
+            << "' (roles: " << llvm::join(knownRoles(), ", ") << ")";
         return failure();
       }
       return role.str();
     }
     static const std::pair<StringRef, StringRef> aliases[] = {
-        {"hidden_states", "hidden_states"}, {"h", "hidden_states"},
-        {"hidden", "hidden_states"},        {"x", "hidden_states"},
-        {"inputs_embeds", "hidden_states"}, {"input_ids", "input_ids"},
-        {"ids", "input_ids"},               {"tokens", "input_ids"},
-        {"attention_mask", "attention_mask"}, {"mask", "attention_mask"},
-        {"attn_mask", "attention_mask"},    {"causal_mask", "attention_mask"},
-        {"cos", "cos"},                     {"sin", "sin"},
+        {"hidden_states", "hidden_states"},
+        {"h", "hidden_states"},
+        {"hidden", "hidden_states"},
+        {"x", "hidden_states"},
+        {"inputs_embeds", "hidden_states"},
+        {"input_ids", "input_ids"},
+        {"ids", "input_ids"},
+        {"tokens", "input_ids"},
+        {"attention_mask", "attention_mask"},
+        {"mask", "attention_mask"},
+        {"attn_mask", "attention_mask"},
+        {"causal_mask", "attention_mask"},
+        {"cos", "cos"},
+        {"sin", "sin"},
         {"position_embeddings", "position_embeddings"},
         {"past_key_value", "past_key_value"},
         {"past_key_values", "past_key_value"},
@@ -383,7 +434,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     unsigned count = 0;
     for (unsigned i = 0; i < f.getNumArguments(); ++i) {
       FailureOr<std::string> role = roleOf(argName(f, i));
-      count += succeeded(role) && (*role == "past_key" || *role == "past_value");
+      count +=
+          succeeded(role) && (*role == "past_key" || *role == "past_value");
     }
     return count;
   }
@@ -430,7 +482,9 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       static constexpr StringLiteral names[] = {"past_key", "past_value"};
       for (auto [name, et] : llvm::zip(names, tt.getTypes())) {
         Value v = addArg((StringRef(name) + suffix).str(), cacheType);
-        kv.push_back(v.getType() == et ? v : b.create<tensor::CastOp>(loc, et, v).getResult());
+        kv.push_back(v.getType() == et
+                         ? v
+                         : b.create<tensor::CastOp>(loc, et, v).getResult());
       }
       return b.create<TupleOp>(loc, tt, kv).getResult();
     };
@@ -466,7 +520,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     return softmaxes;
   }
 
-  //===--- results ---------------------------------------------------------===//
+  //===--- results
+  //---------------------------------------------------------===//
 
   LogicalResult flattenResults(func::FuncOp f) {
     auto ret = cast<func::ReturnOp>(f.front().getTerminator());
@@ -476,7 +531,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         return ret.emitError("kiln-export-adapter: cannot flatten the result ")
                << v.getType() << " into tensors (a branch did not fold?)";
     if (leaves.empty())
-      return ret.emitError("kiln-export-adapter: the function returns no tensor");
+      return ret.emitError(
+          "kiln-export-adapter: the function returns no tensor");
 
     // leaves = [hidden, (k, v)*, attn?]
     size_t numKv = (leaves.size() - 1) - (outputAttentions ? 1 : 0);
@@ -494,19 +550,22 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     // Decode results: a unified model returns past ++ new (kept to this
     // step's entries by default); a single-mode traced module returns what
     // its contract says (TICO: this step's entries, HF: the full cache).
-    bool sliceCache = cacheOut == "delta" ||
-                      (cacheOut == "auto" && !(sawCacheTensors && singleMethod));
+    bool sliceCache =
+        cacheOut == "delta" ||
+        (cacheOut == "auto" && !(sawCacheTensors && singleMethod));
     if (cacheOut == "full")
       sliceCache = false;
     SmallVector<Value> results{leaves[0]};
-    SmallVector<std::string> names{hasInput("input_ids", f) ? "logits" : "hidden"};
+    SmallVector<std::string> names{hasInput("input_ids", f) ? "logits"
+                                                            : "hidden"};
     int64_t layers = numKv / 2;
     for (int64_t l = 0; l < layers; ++l) {
       for (int kv = 0; kv < 2; ++kv) {
         Value v = leaves[1 + 2 * l + kv];
         if (isDecode() && sliceCache)
           v = newEntries(b, v);
-        std::string base = isDecode() ? (kv ? "new_value" : "new_key") : (kv ? "value" : "key");
+        std::string base = isDecode() ? (kv ? "new_value" : "new_key")
+                                      : (kv ? "value" : "key");
         names.push_back(layers > 1 ? base + "." + std::to_string(l) : base);
         results.push_back(v);
       }
@@ -520,17 +579,19 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     SmallVector<Type> types;
     for (Value v : results)
       types.push_back(v.getType());
-    f.setType(FunctionType::get(f.getContext(), f.getFunctionType().getInputs(), types));
+    f.setType(FunctionType::get(f.getContext(), f.getFunctionType().getInputs(),
+                                types));
     for (auto [i, name] : llvm::enumerate(names))
-      f.setResultAttrs(i, b.getDictionaryAttr(
-                              b.getNamedAttr("kiln.name", b.getStringAttr(name))));
+      f.setResultAttrs(i, b.getDictionaryAttr(b.getNamedAttr(
+                              "kiln.name", b.getStringAttr(name))));
     numOutputs = results.size();
     return success();
   }
 
   static bool hasInput(StringRef name, func::FuncOp f) {
     for (unsigned i = 0; i < f.getNumArguments(); ++i)
-      if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name"); n && n.getValue() == name)
+      if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+          n && n.getValue() == name)
         return true;
     return false;
   }
@@ -565,7 +626,9 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
   /// entries only (the slice folds into the value written to the cache).
   Value newEntries(OpBuilder &b, Value full) {
     Location loc = full.getLoc();
-    auto c = [&](int64_t v) { return b.create<arith::ConstantIntOp>(loc, v, 64); };
+    auto c = [&](int64_t v) {
+      return b.create<arith::ConstantIntOp>(loc, v, 64);
+    };
     Type type = full.getType();
     if (auto t = dyn_cast<RankedTensorType>(type)) {
       SmallVector<int64_t> shape(t.getShape());
@@ -576,7 +639,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
                              c(cacheLen), c(cacheLen + 1), c(1));
   }
 
-  //===--- folding and checks ----------------------------------------------===//
+  //===--- folding and checks
+  //----------------------------------------------===//
 
   LogicalResult foldAndInfer(func::FuncOp f) {
     OpPassManager pm(func::FuncOp::getOperationName());

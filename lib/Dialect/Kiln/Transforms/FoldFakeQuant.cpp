@@ -48,7 +48,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_FOLDFAKEQUANT
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -70,8 +70,8 @@ Type withElementType(Type type, Type element) {
 
 /// Ops that only move data: their output has the input's quantization.
 bool isMovement(Operation *op) {
-  return isa<ReshapeOp, TransposeOp, PermuteOp, UnsqueezeOp, SqueezeOp,
-             SliceOp, SelectOp, ExpandOp, RepeatInterleaveOp, CatOp>(op);
+  return isa<ReshapeOp, TransposeOp, PermuteOp, UnsqueezeOp, SqueezeOp, SliceOp,
+             SelectOp, ExpandOp, RepeatInterleaveOp, CatOp>(op);
 }
 
 /// Kiln ops that compute (their result may take a quantized type).
@@ -130,7 +130,8 @@ ElementsAttr makeIntegerAttr(ShapedType shape, IntegerType storage,
   MutableArrayRef<char> out = blob.getMutableData();
   for (auto [i, v] : llvm::enumerate(values))
     for (unsigned b = 0; b < bytes; ++b)
-      out[i * bytes + b] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * b)) & 0xff);
+      out[i * bytes + b] =
+          static_cast<char>((static_cast<uint64_t>(v) >> (8 * b)) & 0xff);
   return DenseResourceElementsAttr::get(type, blobName, std::move(blob));
 }
 
@@ -190,15 +191,17 @@ struct WeightJob {
   /// Writes chunks until none is left to claim.
   void work() {
     constexpr int64_t chunk = WeightQuantizer::kChunkElements;
-    for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < numChunks;) {
+    for (int64_t k;
+         (k = next.fetch_add(1, std::memory_order_relaxed)) < numChunks;) {
       int64_t begin = k * chunk;
       int64_t end = std::min(count, begin + chunk);
       quantizer.run(src, dst, begin, end);
       // Float weights the importer left in the .pt file's mapping are not
       // needed in memory any more (MappedMemory.h; others are untouched).
       if (src && splat.empty())
-        kiln::doneReading(ArrayRef<char>(reinterpret_cast<const char *>(src + begin),
-                                         static_cast<size_t>(end - begin) * sizeof(float)));
+        kiln::doneReading(
+            ArrayRef<char>(reinterpret_cast<const char *>(src + begin),
+                           static_cast<size_t>(end - begin) * sizeof(float)));
       done.fetch_add(1, std::memory_order_release);
     }
   }
@@ -214,8 +217,7 @@ struct SharedWeights {
   std::vector<std::unique_ptr<WeightJob>> jobs;
 };
 
-struct FoldFakeQuantPass
-    : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
+struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
   using FoldFakeQuantBase::FoldFakeQuantBase;
   FoldFakeQuantPass() = default;
   FoldFakeQuantPass(const FoldFakeQuantPass &other)
@@ -311,7 +313,8 @@ struct FoldFakeQuantPass
       hoistQuantizeToInput(q);
     // C.
     SmallVector<Operation *> current;
-    func.walk<WalkOrder::PreOrder>([&](Operation *op) { current.push_back(op); });
+    func.walk<WalkOrder::PreOrder>(
+        [&](Operation *op) { current.push_back(op); });
     for (Operation *op : current)
       if (failed(makeConsistent(op)))
         return failure();
@@ -405,10 +408,10 @@ struct FoldFakeQuantPass
     return slot->result;
   }
 
-  //===--- A ---------------------------------------------------------------===//
+  //===--- A
+  //---------------------------------------------------------------===//
 
-  template <typename FQ>
-  LogicalResult foldFakeQuant(FQ fq) {
+  template <typename FQ> LogicalResult foldFakeQuant(FQ fq) {
     std::string error;
     quant::QuantizedType qtype = getType(fq, error);
     if (!qtype)
@@ -419,7 +422,8 @@ struct FoldFakeQuantPass
       if (isFloatTensor(cst.getResult())) {
         FailureOr<Value> q = quantizeConstant(b, cst, qtype, fq.getLoc());
         if (failed(q))
-          return fq.emitOpError("cannot read the float data of the constant it quantizes");
+          return fq.emitOpError(
+              "cannot read the float data of the constant it quantizes");
         fq.getResult().replaceAllUsesWith(*q);
         fq.erase();
         if (cst->use_empty())
@@ -439,7 +443,8 @@ struct FoldFakeQuantPass
 
   quant::QuantizedType getType(FakeQuantOp fq, std::string &error) {
     return getPerTensorType(&getContext(), fq.getScale().convertToDouble(),
-                            fq.getZeroPoint(), fq.getQmin(), fq.getQmax(), error);
+                            fq.getZeroPoint(), fq.getQmin(), fq.getQmax(),
+                            error);
   }
 
   quant::QuantizedType getType(FakeQuantPerAxisOp fq, std::string &error) {
@@ -463,13 +468,13 @@ struct FoldFakeQuantPass
       return failure();
     if (scalar)
       return quantizeConstantScalar(b, cst, qtype);
-    FailureOr<ElementsAttr> attr = quantizedWeight(
-        cst.getValue(), shaped, getStorageElementType(qtype),
-        WeightQuantizer(getQuantGrid(qtype, shaped.getShape()),
-                        qtype.getStorageTypeIntegralWidth()),
-        {cst.getValue().getAsOpaquePointer(), qtype.getAsOpaquePointer(),
-         nullptr},
-        blobNameFor(cst.getValue()));
+    FailureOr<ElementsAttr> attr =
+        quantizedWeight(cst.getValue(), shaped, getStorageElementType(qtype),
+                        WeightQuantizer(getQuantGrid(qtype, shaped.getShape()),
+                                        qtype.getStorageTypeIntegralWidth()),
+                        {cst.getValue().getAsOpaquePointer(),
+                         qtype.getAsOpaquePointer(), nullptr},
+                        blobNameFor(cst.getValue()));
     if (failed(attr))
       return failure();
     return b
@@ -501,9 +506,9 @@ struct FoldFakeQuantPass
       auto zps = perAxis.getZeroPoints();
       read = forEachFloat(cst.getValue(), [&](int64_t i, float v) {
         int64_t c = (i / inner) % channels;
-        values[i] = quantizeValue(v, static_cast<float>(scales[c]), zps[c],
-                                  qtype.getStorageTypeMin(),
-                                  qtype.getStorageTypeMax());
+        values[i] =
+            quantizeValue(v, static_cast<float>(scales[c]), zps[c],
+                          qtype.getStorageTypeMin(), qtype.getStorageTypeMax());
       });
     }
     if (failed(read))
@@ -516,7 +521,8 @@ struct FoldFakeQuantPass
   }
 
   void propagateThroughMovement(Operation *op) {
-    auto first = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(op->getOperand(0)));
+    auto first = dyn_cast_or_null<quant::UniformQuantizedType>(
+        quantOf(op->getOperand(0)));
     if (!first)
       return;
     if (auto cat = dyn_cast<CatOp>(op))
@@ -533,7 +539,8 @@ struct FoldFakeQuantPass
   /// quantizer never writes the most negative code). The lowering negates
   /// the integers.
   void propagateThroughNeg(NegOp neg) {
-    auto q = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
+    auto q =
+        dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(neg.getInput()));
     if (!q || quantOf(neg.getResult()))
       return;
     quant::UniformQuantizedType r = q;
@@ -547,13 +554,14 @@ struct FoldFakeQuantPass
     ++numNegations;
   }
 
-  //===--- B ---------------------------------------------------------------===//
+  //===--- B
+  //---------------------------------------------------------------===//
 
-  /// p = matmul(a, b) * c (or linear(x, W) * c, or a division by 1/c), c a positive scalar
-  /// constant, p fake-quantized to Q (scale s, zero point z): the product is
-  /// written in Q' = (s / c, z), the grid Q has for p / c, so its integers
-  /// are those of fq_Q(p) exactly; the multiply becomes an integer multiply
-  /// by the constant 1 at scale c (Q' x c -> Q has multiplier 1: the
+  /// p = matmul(a, b) * c (or linear(x, W) * c, or a division by 1/c), c a
+  /// positive scalar constant, p fake-quantized to Q (scale s, zero point z):
+  /// the product is written in Q' = (s / c, z), the grid Q has for p / c, so
+  /// its integers are those of fq_Q(p) exactly; the multiply becomes an integer
+  /// multiply by the constant 1 at scale c (Q' x c -> Q has multiplier 1: the
   /// hardware's free requantization).
   void foldScaleIntoProduct(Operation *mul) {
     Value scaled = mul->getResult(0);
@@ -580,21 +588,22 @@ struct FoldFakeQuantPass
     if (!c || !(*c > 0) || !std::isfinite(*c))
       return;
     Operation *producer = product.getDefiningOp();
-    if (!producer || !isa<MatmulOp, LinearOp>(producer) || !product.hasOneUse() ||
-        quantOf(product) || !isFloatTensor(product))
+    if (!producer || !isa<MatmulOp, LinearOp>(producer) ||
+        !product.hasOneUse() || quantOf(product) || !isFloatTensor(product))
       return;
     // Both factors already integer (a linear's bias is quantized later).
     if (!quantOf(producer->getOperand(0)) || !quantOf(producer->getOperand(1)))
       return;
     QuantizeOp q0 = soleQuantizeUser(scaled);
-    auto target = q0 ? dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()))
-                     : quant::UniformQuantizedType();
+    auto target =
+        q0 ? dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()))
+           : quant::UniformQuantizedType();
     if (!target)
       return;
     auto onProductGrid = quant::UniformQuantizedType::get(
         target.getFlags(), target.getStorageType(), target.getExpressedType(),
-        target.getScale() / *c, target.getZeroPoint(), target.getStorageTypeMin(),
-        target.getStorageTypeMax());
+        target.getScale() / *c, target.getZeroPoint(),
+        target.getStorageTypeMin(), target.getStorageTypeMax());
     auto one = quant::UniformQuantizedType::get(
         target.isSigned() ? quant::QuantizationFlags::Signed : 0,
         target.getStorageType(), target.getExpressedType(), *c, 0,
@@ -607,7 +616,8 @@ struct FoldFakeQuantPass
     Value oneCst = b.create<ConstantOp>(constant.getLoc(),
                                         withElementType(cstType, one), attr);
     if (isDiv) {
-      auto m = b.create<MulOp>(mul->getLoc(), scaled.getType(), product, oneCst);
+      auto m =
+          b.create<MulOp>(mul->getLoc(), scaled.getType(), product, oneCst);
       scaled.replaceAllUsesWith(m.getResult());
       mul->erase();
       scaled = m.getResult();
@@ -625,7 +635,8 @@ struct FoldFakeQuantPass
     ++numScalesFolded;
   }
 
-  //===--- 0 ---------------------------------------------------------------===//
+  //===--- 0
+  //---------------------------------------------------------------===//
 
   /// embedding(fake_quant_per_axis(W, axis 0), ids) whose result is fake
   /// quantized per tensor (P) is a gather of rows of a per-row table that
@@ -666,28 +677,34 @@ struct FoldFakeQuantPass
         if (*done)
           continue;
       }
-      AsmResourceBlob blob = HeapAsmResourceBlob::allocate(n * sizeof(float), 16);
+      AsmResourceBlob blob =
+          HeapAsmResourceBlob::allocate(n * sizeof(float), 16);
       MutableArrayRef<char> bytes = blob.getMutableData();
       float p = static_cast<float>(out.getScale().convertToDouble());
-      int64_t pz = out.getZeroPoint(), pmin = out.getQmin(), pmax = out.getQmax();
+      int64_t pz = out.getZeroPoint(), pmin = out.getQmin(),
+              pmax = out.getQmax();
       int64_t qmin = table.getQmin(), qmax = table.getQmax();
-      LogicalResult read = forEachFloat(cst.getValue(), [&](int64_t i, float w) {
-        int64_t r = i / cols;
-        float v = fakeQuantValue(w, static_cast<float>(scales[r]), zps[r], qmin, qmax);
-        float t = fakeQuantValue(v, p, pz, pmin, pmax);
-        std::memcpy(bytes.data() + i * sizeof(float), &t, sizeof(float));
-      });
+      LogicalResult read =
+          forEachFloat(cst.getValue(), [&](int64_t i, float w) {
+            int64_t r = i / cols;
+            float v = fakeQuantValue(w, static_cast<float>(scales[r]), zps[r],
+                                     qmin, qmax);
+            float t = fakeQuantValue(v, p, pz, pmin, pmax);
+            std::memcpy(bytes.data() + i * sizeof(float), &t, sizeof(float));
+          });
       if (failed(read))
-        return cst.emitError("kiln-fold-fake-quant: cannot read the embedding table");
+        return cst.emitError(
+            "kiln-fold-fake-quant: cannot read the embedding table");
       std::string name = blobNameFor(cst.getValue());
       if (StringRef(name).ends_with(".q"))
         name = name.substr(0, name.size() - 2);
-      auto attr = DenseResourceElementsAttr::get(shaped, name + ".gridded", std::move(blob));
+      auto attr = DenseResourceElementsAttr::get(shaped, name + ".gridded",
+                                                 std::move(blob));
       OpBuilder b(e);
       Value gridded = b.create<ConstantOp>(cst.getLoc(), shaped, attr);
-      Value fq = b.create<FakeQuantOp>(table.getLoc(), shaped, gridded, out.getScaleAttr(),
-                                       out.getZeroPointAttr(), out.getQminAttr(),
-                                       out.getQmaxAttr());
+      Value fq = b.create<FakeQuantOp>(
+          table.getLoc(), shaped, gridded, out.getScaleAttr(),
+          out.getZeroPointAttr(), out.getQminAttr(), out.getQmaxAttr());
       e->setOperand(0, fq);
       table->erase();
       if (cst->use_empty())
@@ -722,20 +739,21 @@ struct FoldFakeQuantPass
     std::string name = blobNameFor(cst.getValue());
     if (StringRef(name).ends_with(".q"))
       name = name.substr(0, name.size() - 2);
-    FailureOr<ElementsAttr> attr = quantizedWeight(
-        cst.getValue(), shaped, getStorageElementType(pType),
-        WeightQuantizer({rows, grid}, grid, pType.getStorageTypeIntegralWidth()),
-        {cst.getValue().getAsOpaquePointer(),
-         table->getAttrDictionary().getAsOpaquePointer(),
-         out->getAttrDictionary().getAsOpaquePointer()},
-        name + ".gridded.q");
+    FailureOr<ElementsAttr> attr =
+        quantizedWeight(cst.getValue(), shaped, getStorageElementType(pType),
+                        WeightQuantizer({rows, grid}, grid,
+                                        pType.getStorageTypeIntegralWidth()),
+                        {cst.getValue().getAsOpaquePointer(),
+                         table->getAttrDictionary().getAsOpaquePointer(),
+                         out->getAttrDictionary().getAsOpaquePointer()},
+                        name + ".gridded.q");
     if (failed(attr)) {
       cst.emitError("kiln-fold-fake-quant: cannot read the embedding table");
       return failure();
     }
     OpBuilder b(e);
-    Value gridded = b.create<ConstantOp>(
-        cst.getLoc(), withElementType(shaped, pType), *attr);
+    Value gridded = b.create<ConstantOp>(cst.getLoc(),
+                                         withElementType(shaped, pType), *attr);
     e->setOperand(0, gridded);
     table->erase();
     if (cst->use_empty())
@@ -753,16 +771,17 @@ struct FoldFakeQuantPass
     SmallVector<FakeQuantOp> fqs;
     func.walk([&](FakeQuantOp fq) { fqs.push_back(fq); });
     for (FakeQuantOp fq : fqs) {
-      if (!movedFromArgument(fq.getInput()) || isa<BlockArgument>(fq.getInput()))
+      if (!movedFromArgument(fq.getInput()) ||
+          isa<BlockArgument>(fq.getInput()))
         continue;
       while (Operation *move = fq.getInput().getDefiningOp()) {
         if (!move->hasOneUse())
           break;
         Value data = move->getOperand(0);
         OpBuilder b(move);
-        auto hoisted = b.create<FakeQuantOp>(fq.getLoc(), data.getType(), data,
-                                             fq.getScaleAttr(), fq.getZeroPointAttr(),
-                                             fq.getQminAttr(), fq.getQmaxAttr());
+        auto hoisted = b.create<FakeQuantOp>(
+            fq.getLoc(), data.getType(), data, fq.getScaleAttr(),
+            fq.getZeroPointAttr(), fq.getQminAttr(), fq.getQmaxAttr());
         move->setOperand(0, hoisted.getResult());
         fq.getResult().replaceAllUsesWith(move->getResult(0));
         fq->erase();
@@ -773,8 +792,9 @@ struct FoldFakeQuantPass
   }
 
   static bool sameFakeQuant(FakeQuantOp a, FakeQuantOp b) {
-    return a.getScale() == b.getScale() && a.getZeroPoint() == b.getZeroPoint() &&
-           a.getQmin() == b.getQmin() && a.getQmax() == b.getQmax();
+    return a.getScale() == b.getScale() &&
+           a.getZeroPoint() == b.getZeroPoint() && a.getQmin() == b.getQmin() &&
+           a.getQmax() == b.getQmax();
   }
 
   void consumeInputsQuantized(func::FuncOp func) {
@@ -789,7 +809,8 @@ struct FoldFakeQuantPass
       for (Operation *user : arg.getUsers()) {
         if (auto fq = dyn_cast<FakeQuantOp>(user)) {
           differently |= first && !sameFakeQuant(first, fq);
-          if (fq->getBlock() == &entry && (!first || fq->isBeforeInBlock(first)))
+          if (fq->getBlock() == &entry &&
+              (!first || fq->isBeforeInBlock(first)))
             first = fq;
         } else {
           others = true;
@@ -824,8 +845,10 @@ struct FoldFakeQuantPass
     Value result = op->getResult(0);
     if (quantOf(result) || !isFloatTensor(result))
       return;
-    auto a = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(op->getOperand(0)));
-    auto b = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(op->getOperand(1)));
+    auto a = dyn_cast_or_null<quant::UniformQuantizedType>(
+        quantOf(op->getOperand(0)));
+    auto b = dyn_cast_or_null<quant::UniformQuantizedType>(
+        quantOf(op->getOperand(1)));
     if (!a || !b || a.getZeroPoint() != 0 || b.getZeroPoint() != 0 ||
         a.getStorageType() != b.getStorageType() ||
         a.getStorageTypeIntegralWidth() < 16 || !a.isSigned())
@@ -838,7 +861,8 @@ struct FoldFakeQuantPass
     ++numDerivedSums;
   }
 
-  //===--- B ---------------------------------------------------------------===//
+  //===--- B
+  //---------------------------------------------------------------===//
 
   /// cat(x1, x2, ...) of quantized inputs with different parameters (or
   /// float function arguments) that only feeds quantizes to one type Q is
@@ -849,8 +873,9 @@ struct FoldFakeQuantPass
     if (quantOf(result) || result.use_empty())
       return;
     QuantizeOp q0 = soleQuantizeUser(result);
-    auto target = q0 ? dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()))
-                     : quant::UniformQuantizedType();
+    auto target =
+        q0 ? dyn_cast<quant::UniformQuantizedType>(quantOf(q0.getResult()))
+           : quant::UniformQuantizedType();
     if (!target)
       return;
     // Inputs are quantized, or float model inputs (a cache passed in):
@@ -864,7 +889,8 @@ struct FoldFakeQuantPass
       Value v = operand.get();
       if (quantOf(v) == target)
         continue;
-      operand.set(b.create<QuantizeOp>(cat.getLoc(), withElementType(v.getType(), target), v));
+      operand.set(b.create<QuantizeOp>(
+          cat.getLoc(), withElementType(v.getType(), target), v));
     }
     result.setType(withElementType(result.getType(), target));
     for (Operation *user : llvm::make_early_inc_range(result.getUsers())) {
@@ -908,7 +934,8 @@ struct FoldFakeQuantPass
         return;
       Value data = move->getOperand(0);
       OpBuilder b(move);
-      auto hoisted = b.create<QuantizeOp>(q.getLoc(), withElementType(data.getType(), qtype), data);
+      auto hoisted = b.create<QuantizeOp>(
+          q.getLoc(), withElementType(data.getType(), qtype), data);
       move->setOperand(0, hoisted.getResult());
       Value r = move->getResult(0);
       r.setType(withElementType(r.getType(), qtype));
@@ -943,7 +970,8 @@ struct FoldFakeQuantPass
     ++numAbsorbed;
   }
 
-  //===--- C ---------------------------------------------------------------===//
+  //===--- C
+  //---------------------------------------------------------------===//
 
   LogicalResult makeConsistent(Operation *op) {
     if (isa<QuantizeOp>(op)) {
@@ -960,7 +988,8 @@ struct FoldFakeQuantPass
           dequantizeOperand(operand);
         continue;
       }
-      if (!isFloatTensor(v) || isParameterOperand(op, operand.getOperandNumber()))
+      if (!isFloatTensor(v) ||
+          isParameterOperand(op, operand.getOperandNumber()))
         continue;
       auto cst = v.getDefiningOp<ConstantOp>();
       if (!cst)
@@ -974,7 +1003,8 @@ struct FoldFakeQuantPass
   void dequantizeOperand(OpOperand &operand) {
     Value v = operand.get();
     OpBuilder b(operand.getOwner());
-    Type floatType = withElementType(v.getType(), quantOf(v).getExpressedType());
+    Type floatType =
+        withElementType(v.getType(), quantOf(v).getExpressedType());
     operand.set(b.create<DequantizeOp>(v.getLoc(), floatType, v));
     ++numDequantize;
   }
@@ -1022,10 +1052,12 @@ struct FoldFakeQuantPass
   /// whose scales are in the `kiln.quant_scales` attribute.
   LogicalResult quantizeBias(OpBuilder &b, LinearOp linear, OpOperand &operand,
                              ConstantOp cst) {
-    auto in = dyn_cast_or_null<quant::UniformQuantizedType>(quantOf(linear.getInput()));
+    auto in = dyn_cast_or_null<quant::UniformQuantizedType>(
+        quantOf(linear.getInput()));
     auto w = quantOf(linear.getWeight());
     if (!in || !w)
-      return linear.emitOpError("bias of a quantized linear needs quantized input and weight");
+      return linear.emitOpError(
+          "bias of a quantized linear needs quantized input and weight");
     SmallVector<double> scales;
     if (auto wt = dyn_cast<quant::UniformQuantizedType>(w))
       scales.push_back(in.getScale() * wt.getScale());
@@ -1046,9 +1078,10 @@ struct FoldFakeQuantPass
           scales.size() == 1
               ? quant::QuantizedType(getPerTensorType(
                     &getContext(), scales[0], 0, INT32_MIN, INT32_MAX, error))
-              : quant::QuantizedType(getPerAxisType(
-                    &getContext(), scales, SmallVector<int64_t>(scales.size(), 0),
-                    0, INT32_MIN, INT32_MAX, error));
+              : quant::QuantizedType(
+                    getPerAxisType(&getContext(), scales,
+                                   SmallVector<int64_t>(scales.size(), 0), 0,
+                                   INT32_MIN, INT32_MAX, error));
       if (!qtype)
         return linear.emitOpError() << error;
       for (int64_t &v : values)
@@ -1062,7 +1095,8 @@ struct FoldFakeQuantPass
     IntegerType i64 = b.getI64Type();
     ElementsAttr attr =
         makeIntegerAttr(shaped, i64, values, blobNameFor(cst.getValue()));
-    auto bias = b.create<ConstantOp>(cst.getLoc(), withElementType(shaped, i64), attr);
+    auto bias =
+        b.create<ConstantOp>(cst.getLoc(), withElementType(shaped, i64), attr);
     bias->setAttr("kiln.quant_scales", b.getDenseF64ArrayAttr(scales));
     operand.set(bias);
     return success();

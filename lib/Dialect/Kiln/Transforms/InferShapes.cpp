@@ -11,7 +11,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_INFERSHAPES
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -72,7 +72,8 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
         changed = true;
       });
       bool folded = false;
-      if (failed(applyPatternsAndFoldGreedily(func, patterns, GreedyRewriteConfig(), &folded)))
+      if (failed(applyPatternsAndFoldGreedily(func, patterns,
+                                              GreedyRewriteConfig(), &folded)))
         return signalPassFailure();
       ++numRounds;
       if (!changed && !folded) {
@@ -82,7 +83,8 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
     }
     if (!converged)
       emitWarning(func.getLoc())
-          << "kiln-infer-shapes did not reach a fixed point in " << static_cast<int>(maxRounds)
+          << "kiln-infer-shapes did not reach a fixed point in "
+          << static_cast<int>(maxRounds)
           << " rounds of refinement and folding; shapes may be left dynamic "
              "(raise max-rounds)";
     if (updateSignature)
@@ -131,7 +133,8 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
         if (auto cast = v.getDefiningOp<tensor::CastOp>())
           if (isMoreRefined(cast.getSource().getType(), results[i]))
             v = cast.getSource();
-        if (v.getType() != results[i] && isMoreRefined(v.getType(), results[i])) {
+        if (v.getType() != results[i] &&
+            isMoreRefined(v.getType(), results[i])) {
           operand.set(v);
           results[i] = v.getType();
           changed = true;
@@ -139,8 +142,8 @@ struct InferShapesPass : kiln::impl::InferShapesBase<InferShapesPass> {
       }
     });
     if (changed)
-      func.setType(FunctionType::get(func.getContext(),
-                                     func.getFunctionType().getInputs(), results));
+      func.setType(FunctionType::get(
+          func.getContext(), func.getFunctionType().getInputs(), results));
   }
 };
 } // namespace

@@ -1,4 +1,5 @@
-//===- UnrollHeads.cpp - kiln-unroll-heads ---------------------------------===//
+//===- UnrollHeads.cpp - kiln-unroll-heads
+//---------------------------------===//
 //
 // perHead(v, axes, idx) is one head's slice of a batched attention tensor v:
 // v with its head axes `axes` (one axis, as in [B, n, S, D] or [B, S, n, D],
@@ -31,7 +32,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_UNROLLHEADS
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 } // namespace kiln
 
 using namespace mlir;
@@ -159,7 +160,8 @@ public:
         return fail(v, "has no head axis " + Twine(heads.axes[i]));
       int64_t n = t.getDimSize(heads.axes[i]);
       if (n == 1)
-        heads.idx[i] = 0; // broadcast over heads: every head reads the same slice
+        heads.idx[i] =
+            0; // broadcast over heads: every head reads the same slice
       else if (heads.idx[i] < 0 || heads.idx[i] >= n)
         return fail(v, "has fewer heads than asked for");
     }
@@ -201,7 +203,8 @@ private:
     for (size_t i = 0; i < heads.idx.size(); ++i)
       suffix += (i ? "_" : "") + std::to_string(heads.idx[i]);
     return NameLoc::get(
-        builder.getStringAttr((name.empty() ? "attention" : name) + suffix), loc);
+        builder.getStringAttr((name.empty() ? "attention" : name) + suffix),
+        loc);
   }
 
   /// Per-head ops go after the batched op they replace (or at the start for
@@ -231,11 +234,12 @@ private:
 
   template <typename OpT, typename... Args>
   Value create(Location loc, const Heads &heads, Type type, Args &&...args) {
-    return created(
-        builder.create<OpT>(headLoc(loc, heads), type, std::forward<Args>(args)...));
+    return created(builder.create<OpT>(headLoc(loc, heads), type,
+                                       std::forward<Args>(args)...));
   }
 
-  Value reshapeTo(Location loc, const Heads &heads, Value v, RankedTensorType type) {
+  Value reshapeTo(Location loc, const Heads &heads, Value v,
+                  RankedTensorType type) {
     SmallVector<Value> sizes;
     for (int64_t d : type.getShape())
       sizes.push_back(i64(loc, d));
@@ -243,7 +247,8 @@ private:
   }
 
   /// Picks the heads of v by selecting on each head axis (highest first).
-  Value selectHeads(Location loc, Value v, RankedTensorType t, const Heads &heads) {
+  Value selectHeads(Location loc, Value v, RankedTensorType t,
+                    const Heads &heads) {
     SmallVector<int64_t> shape(t.getShape());
     for (int64_t i = heads.axes.size() - 1; i >= 0; --i) {
       shape.erase(shape.begin() + heads.axes[i]);
@@ -256,7 +261,8 @@ private:
 
   /// An operand of an elementwise op or matmul producing a rank-`rank`
   /// result: aligned to the result's trailing dims (broadcasting).
-  FailureOr<Value> operandForHead(Value operand, int64_t rank, const Heads &heads) {
+  FailureOr<Value> operandForHead(Value operand, int64_t rank,
+                                  const Heads &heads) {
     auto t = dyn_cast<RankedTensorType>(operand.getType());
     if (!t)
       return fail(operand, "has no rank");
@@ -272,7 +278,8 @@ private:
     // Covers no head axis, or only leading size-1 ones: broadcasts unchanged.
     bool leadingOnes = true;
     for (size_t i = 0; i < own.axes.size(); ++i)
-      leadingOnes &= own.axes[i] == (int64_t)i && t.getDimSize(own.axes[i]) == 1;
+      leadingOnes &=
+          own.axes[i] == (int64_t)i && t.getDimSize(own.axes[i]) == 1;
     if (leadingOnes && k <= rank - (int64_t)heads.axes.size())
       return operand;
     return perHead(operand, own);
@@ -328,7 +335,8 @@ private:
       auto in = perHead(e.getInput(), inHeads);
       if (failed(in))
         return mlir::failure();
-      if (cast<RankedTensorType>(in->getType()).getShape() == headType.getShape())
+      if (cast<RankedTensorType>(in->getType()).getShape() ==
+          headType.getShape())
         return *in;
       insertAfterDefinition(v);
       SmallVector<Value> sizes;
@@ -394,9 +402,10 @@ private:
       if (failed(in))
         return mlir::failure();
       insertAfterDefinition(v);
-      return create<RepeatInterleaveOp>(loc, heads, headType, *in,
-                                        builder.getI64IntegerAttr(rep.getRepeats()),
-                                        builder.getI64IntegerAttr(heads.map(d)));
+      return create<RepeatInterleaveOp>(
+          loc, heads, headType, *in,
+          builder.getI64IntegerAttr(rep.getRepeats()),
+          builder.getI64IntegerAttr(heads.map(d)));
     }
 
     if (auto fq = dyn_cast<FakeQuantOp>(def)) {
@@ -417,15 +426,16 @@ private:
       if (auto pos = heads.position(axis)) {
         // Quantized per head: this head's scale, per tensor.
         int64_t h = t.getDimSize(axis) == 1 ? 0 : heads.idx[*pos];
-        return create<FakeQuantOp>(loc, heads, headType, *in,
-                                   builder.getF64FloatAttr(fq.getScales()[h]),
-                                   builder.getI64IntegerAttr(fq.getZeroPoints()[h]),
-                                   fq.getQminAttr(), fq.getQmaxAttr());
+        return create<FakeQuantOp>(
+            loc, heads, headType, *in,
+            builder.getF64FloatAttr(fq.getScales()[h]),
+            builder.getI64IntegerAttr(fq.getZeroPoints()[h]), fq.getQminAttr(),
+            fq.getQmaxAttr());
       }
-      return create<FakeQuantPerAxisOp>(loc, heads, headType, *in,
-                                        builder.getI64IntegerAttr(heads.map(axis)),
-                                        fq.getScalesAttr(), fq.getZeroPointsAttr(),
-                                        fq.getQminAttr(), fq.getQmaxAttr());
+      return create<FakeQuantPerAxisOp>(
+          loc, heads, headType, *in, builder.getI64IntegerAttr(heads.map(axis)),
+          fq.getScalesAttr(), fq.getZeroPointsAttr(), fq.getQminAttr(),
+          fq.getQmaxAttr());
     }
 
     if (auto mm = dyn_cast<MatmulOp>(def)) {
@@ -435,11 +445,13 @@ private:
       bool adjX = mm.getAdjX(), adjY = mm.getAdjY();
       Value lhsSource = mm.getLhs(), rhsSource = mm.getRhs();
       // A transpose of the last two axes becomes the adjoint flag.
-      if (auto tr = lhsSource.getDefiningOp<TransposeOp>(); tr && swapsLastTwo(tr)) {
+      if (auto tr = lhsSource.getDefiningOp<TransposeOp>();
+          tr && swapsLastTwo(tr)) {
         lhsSource = tr.getInput();
         adjX = !adjX;
       }
-      if (auto tr = rhsSource.getDefiningOp<TransposeOp>(); tr && swapsLastTwo(tr)) {
+      if (auto tr = rhsSource.getDefiningOp<TransposeOp>();
+          tr && swapsLastTwo(tr)) {
         rhsSource = tr.getInput();
         adjY = !adjY;
       }
@@ -450,9 +462,9 @@ private:
       if (failed(rhs))
         return mlir::failure();
       insertAfterDefinition(v);
-      return created(builder.create<MatmulOp>(headLoc(loc, heads), headType, *lhs,
-                                              *rhs, builder.getBoolAttr(adjX),
-                                              builder.getBoolAttr(adjY)));
+      return created(builder.create<MatmulOp>(
+          headLoc(loc, heads), headType, *lhs, *rhs, builder.getBoolAttr(adjX),
+          builder.getBoolAttr(adjY)));
     }
 
     if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, WhereOp, NegOp, RsqrtOp, SiluOp,
@@ -465,8 +477,9 @@ private:
         operands.push_back(*o);
       }
       insertAfterDefinition(v);
-      return created(builder.create(headLoc(loc, heads), def->getName().getIdentifier(),
-                                    operands, TypeRange{headType}, def->getAttrs()));
+      return created(builder.create(headLoc(loc, heads),
+                                    def->getName().getIdentifier(), operands,
+                                    TypeRange{headType}, def->getAttrs()));
     }
 
     if (auto sm = dyn_cast<SoftmaxOp>(def)) {
@@ -508,16 +521,20 @@ private:
       llvm::sort(dims);
       insertAfterDefinition(v);
       return create<MeanOp>(loc, heads, headType, *in,
-                            builder.getDenseI64ArrayAttr(dims), mean.getKeepDimsAttr());
+                            builder.getDenseI64ArrayAttr(dims),
+                            mean.getKeepDimsAttr());
     }
 
     if (auto sl = dyn_cast<SliceOp>(def)) {
       int64_t d = *normalizeDim(sl.getDim(), rank);
       auto inType = getStaticTensorType(sl.getInput());
-      auto start = getConstantI64(sl.getStart()), end = getConstantI64(sl.getEnd()),
+      auto start = getConstantI64(sl.getStart()),
+           end = getConstantI64(sl.getEnd()),
            step = getConstantI64(sl.getStep());
       int64_t size = inType ? inType.getDimSize(d) : -1;
-      int64_t first = start ? std::clamp<int64_t>(*start < 0 ? *start + size : *start, 0, size) : -1;
+      int64_t first = start ? std::clamp<int64_t>(
+                                  *start < 0 ? *start + size : *start, 0, size)
+                            : -1;
       if (auto pos = heads.position(d)) {
         // Slicing heads: head i of the result is head first + i * step.
         if (!inType || !start || !step)
@@ -533,8 +550,8 @@ private:
         return *in; // the whole axis
       insertAfterDefinition(v);
       return create<SliceOp>(loc, heads, headType, *in,
-                             builder.getI64IntegerAttr(heads.map(d)), sl.getStart(),
-                             sl.getEnd(), sl.getStep());
+                             builder.getI64IntegerAttr(heads.map(d)),
+                             sl.getStart(), sl.getEnd(), sl.getStep());
     }
 
     if (auto sel = dyn_cast<SelectOp>(def)) {
@@ -548,7 +565,8 @@ private:
         return mlir::failure();
       insertAfterDefinition(v);
       return create<SelectOp>(loc, heads, headType, *in,
-                              builder.getI64IntegerAttr(inHeads.map(d)), sel.getIndex());
+                              builder.getI64IntegerAttr(inHeads.map(d)),
+                              sel.getIndex());
     }
 
     if (auto cat = dyn_cast<CatOp>(def)) {
@@ -583,7 +601,8 @@ private:
     }
 
     // Made some other way with one head only: read it.
-    if (llvm::all_of(heads.axes, [&](int64_t a) { return t.getDimSize(a) == 1; })) {
+    if (llvm::all_of(heads.axes,
+                     [&](int64_t a) { return t.getDimSize(a) == 1; })) {
       insertAfterDefinition(v);
       return selectHeads(loc, v, t, heads);
     }
@@ -630,7 +649,8 @@ private:
     }
     // A view of the axes after the heads only: the same view per head.
     int64_t last = heads.axes.back();
-    if ((int64_t)is.size() > last && is.take_front(last + 1) == os.take_front(last + 1)) {
+    if ((int64_t)is.size() > last &&
+        is.take_front(last + 1) == os.take_front(last + 1)) {
       auto part = perHead(r.getInput(), heads);
       if (failed(part))
         return mlir::failure();
@@ -655,11 +675,13 @@ public:
 /// needs no transpose.
 void foldTransposesIntoMatmuls(func::FuncOp func) {
   func.walk([](MatmulOp mm) {
-    if (auto tr = mm.getLhs().getDefiningOp<TransposeOp>(); tr && swapsLastTwo(tr)) {
+    if (auto tr = mm.getLhs().getDefiningOp<TransposeOp>();
+        tr && swapsLastTwo(tr)) {
       mm.getLhsMutable().assign(tr.getInput());
       mm.setAdjX(!mm.getAdjX());
     }
-    if (auto tr = mm.getRhs().getDefiningOp<TransposeOp>(); tr && swapsLastTwo(tr)) {
+    if (auto tr = mm.getRhs().getDefiningOp<TransposeOp>();
+        tr && swapsLastTwo(tr)) {
       mm.getRhsMutable().assign(tr.getInput());
       mm.setAdjY(!mm.getAdjY());
     }
@@ -698,8 +720,8 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
       b.setInsertionPoint(merge);
       Value merged = parts.size() == 1
                          ? parts.front()
-                         : b.create<CatOp>(merge.getLoc(), merge.getType(), parts,
-                                           b.getI64IntegerAttr(a));
+                         : b.create<CatOp>(merge.getLoc(), merge.getType(),
+                                           parts, b.getI64IntegerAttr(a));
       merge.getResult().replaceAllUsesWith(merged);
       ++numMerges;
     }
@@ -725,7 +747,8 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
         for (int64_t d : shape)
           sizes.push_back(b.create<arith::ConstantIntOp>(ret.getLoc(), d, 64));
         heads.push_back(b.create<ReshapeOp>(
-            part->getLoc(), RankedTensorType::get(shape, t.getElementType()), *part, sizes));
+            part->getLoc(), RankedTensorType::get(shape, t.getElementType()),
+            *part, sizes));
       }
       b.setInsertionPoint(ret);
       operand.set(heads.size() == 1
@@ -747,7 +770,8 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
       if (isBatchedMarker(op)) {
         op->emitError("kiln-unroll-heads: '")
             << op->getName()
-            << "' remains after unrolling (not part of an attention block it understands)";
+            << "' remains after unrolling (not part of an attention block it "
+               "understands)";
         left = true;
       }
     });
@@ -756,8 +780,9 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
   }
 
   void report(Operation *root, Unroller &unroller) {
-    InFlightDiagnostic diag = root->emitError("kiln-unroll-heads: cannot unroll attention: ")
-                              << unroller.reason;
+    InFlightDiagnostic diag =
+        root->emitError("kiln-unroll-heads: cannot unroll attention: ")
+        << unroller.reason;
     if (unroller.failedAt)
       diag.attachNote(unroller.failedAt->getLoc()) << "at this op";
     signalPassFailure();

@@ -47,7 +47,8 @@ void kiln::doneReading(llvm::ArrayRef<char> bytes) {
   if (bytes.empty())
     return;
   static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  uintptr_t lo = reinterpret_cast<uintptr_t>(bytes.data()), hi = lo + bytes.size();
+  uintptr_t lo = reinterpret_cast<uintptr_t>(bytes.data()),
+            hi = lo + bytes.size();
   {
     std::lock_guard<std::mutex> lock(registryMutex());
     if (!contains(lo, hi))

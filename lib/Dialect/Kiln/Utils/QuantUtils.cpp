@@ -41,8 +41,8 @@ int64_t kiln::quantizeValue(float x, float scale, int64_t zeroPoint,
   // What x86's cvttss2si gives for NaN and out-of-range values (this
   // function was a plain cast, and the zero point a wrapping add), spelled
   // out so that it does not depend on undefined behaviour.
-  int64_t i = r > -kInt64Bound && r < kInt64Bound ? static_cast<int64_t>(r)
-                                                  : INT64_MIN;
+  int64_t i =
+      r > -kInt64Bound && r < kInt64Bound ? static_cast<int64_t>(r) : INT64_MIN;
   auto q = static_cast<int64_t>(static_cast<uint64_t>(i) +
                                 static_cast<uint64_t>(zeroPoint));
   return std::clamp(q, qmin, qmax);
@@ -55,8 +55,8 @@ float kiln::fakeQuantValue(float x, float scale, int64_t zeroPoint,
          scale;
 }
 
-static std::optional<kiln::StorageKind>
-kindOrError(int64_t qmin, int64_t qmax, std::string &error) {
+static std::optional<kiln::StorageKind> kindOrError(int64_t qmin, int64_t qmax,
+                                                    std::string &error) {
   auto kind = kiln::storageKindForRange(qmin, qmax);
   if (!kind)
     error = "quantization range [" + std::to_string(qmin) + ", " +
@@ -132,7 +132,8 @@ kiln::readStoredIntegers(ElementsAttr attr, quant::QuantizedType q) {
     return values;
   }
   auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
-  AsmResourceBlob *blob = resource ? resource.getRawHandle().getBlob() : nullptr;
+  AsmResourceBlob *blob =
+      resource ? resource.getRawHandle().getBlob() : nullptr;
   if (!blob)
     return std::nullopt;
   ArrayRef<char> data = blob->getData();
@@ -142,7 +143,8 @@ kiln::readStoredIntegers(ElementsAttr attr, quant::QuantizedType q) {
   for (int64_t i = 0; i < count; ++i) {
     uint64_t v = 0;
     for (unsigned b = 0; b < bytes; ++b)
-      v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b])) << (8 * b);
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(data[i * bytes + b]))
+           << (8 * b);
     int64_t value = static_cast<int64_t>(v);
     if (q.isSigned() && (v >> (width - 1)) & 1)
       value -= int64_t(1) << width;
@@ -215,7 +217,8 @@ kiln::WeightQuantizer::WeightQuantizer(ArrayRef<QuantGrid> fakeQuantFirst,
     for (int64_t c = 0; c < s.channels; ++c) {
       int64_t z = g.zeroPoints[c];
       s.fast &= g.qmin <= g.qmax && std::abs(z) <= kLimit &&
-                std::abs(g.qmin - z) <= kLimit && std::abs(g.qmax - z) <= kLimit;
+                std::abs(g.qmin - z) <= kLimit &&
+                std::abs(g.qmax - z) <= kLimit;
     }
     s.lanes = s.fast && s.channels > 1 && g.inner < Step::kMinRun &&
               s.channels * g.inner <= Step::kMaxPeriod;
@@ -263,15 +266,15 @@ using Step = kiln::WeightQuantizer::Step;
 
 void storeBytes(char *dst, int64_t value, unsigned bytes) {
   for (unsigned b = 0; b < bytes; ++b)
-    dst[b] = static_cast<char>((static_cast<uint64_t>(value) >> (8 * b)) & 0xff);
+    dst[b] =
+        static_cast<char>((static_cast<uint64_t>(value) >> (8 * b)) & 0xff);
 }
 
 constexpr float kRoundMagic = 12582912.0f; // 1.5 * 2^23
 
 /// Out is float for a fake quant (the value on the grid), else the storage
 /// (uint8_t for 4 and 8 bits, uint16_t, uint32_t: the low bits of q).
-template <typename Out>
-inline Out finish(int32_t q, int32_t zp, float scale) {
+template <typename Out> inline Out finish(int32_t q, int32_t zp, float scale) {
   if constexpr (std::is_same_v<Out, float>)
     return static_cast<float>(q - zp) * scale;
   else
@@ -308,9 +311,9 @@ void kernelLanes(const float *__restrict x, Out *__restrict out, int64_t n,
                  const float *__restrict hi, const int32_t *__restrict zp,
                  const float *__restrict bad, const float *__restrict scale) {
   for (int64_t i = 0; i < n; ++i)
-    out[i] = finish<Out>(
-        quantizeFast(x[i], inv[i], lo[i], hi[i], zp[i], bad[i]), zp[i],
-        scale[i]);
+    out[i] =
+        finish<Out>(quantizeFast(x[i], inv[i], lo[i], hi[i], zp[i], bad[i]),
+                    zp[i], scale[i]);
 }
 
 /// Applies one step to elements [begin, end): `in` and `out` point at

@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   kiln::registerAllDialects(registry);
   mlir::MLIRContext context(registry);
-  mlir::OwningOpRef<mlir::ModuleOp> module = kiln::importTorchScript(argv[1], context);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      kiln::importTorchScript(argv[1], context);
   if (!module)
     return 1;
   mlir::PassManager pm(&context);

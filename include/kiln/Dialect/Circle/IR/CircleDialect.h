@@ -5,6 +5,6 @@
 #include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/IR/Dialect.h"
 
-#include "kiln/Dialect/Circle/IR/CircleDialect.h.inc"
+#include "kiln/Dialect/Circle/CircleDialect.h.inc"
 
 #endif

@@ -11,6 +11,6 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #define GET_OP_CLASSES
-#include "kiln/Dialect/Circle/IR/CircleOps.h.inc"
+#include "kiln/Dialect/Circle/CircleOps.h.inc"
 
 #endif

@@ -6,6 +6,6 @@
 #include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/IR/Dialect.h"
 
-#include "kiln/Dialect/Kiln/IR/KilnDialect.h.inc"
+#include "kiln/Dialect/Kiln/KilnDialect.h.inc"
 
 #endif

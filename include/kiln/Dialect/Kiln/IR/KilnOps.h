@@ -12,10 +12,10 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-#include "kiln/Dialect/Kiln/IR/KilnInterfaces.h.inc"
+#include "kiln/Dialect/Kiln/KilnInterfaces.h.inc"
 
 #define GET_OP_CLASSES
-#include "kiln/Dialect/Kiln/IR/KilnOps.h.inc"
+#include "kiln/Dialect/Kiln/KilnOps.h.inc"
 
 namespace kiln {
 /// Shape helpers shared by verifiers, shape inference and the evaluator.

@@ -6,6 +6,6 @@
 #include "mlir/IR/Types.h"
 
 #define GET_TYPEDEF_CLASSES
-#include "kiln/Dialect/Kiln/IR/KilnTypes.h.inc"
+#include "kiln/Dialect/Kiln/KilnTypes.h.inc"
 
 #endif

@@ -5,16 +5,16 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace kiln {
 #define GEN_PASS_DECL
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 
 #define GEN_PASS_REGISTRATION
-#include "kiln/Dialect/Kiln/Transforms/Passes.h.inc"
+#include "kiln/Dialect/Kiln/KilnPasses.h.inc"
 } // namespace kiln
 
 #endif

@@ -70,7 +70,8 @@ struct QuantGrid {
 };
 
 /// The grid of a per-tensor or per-axis quantized type over `shape`.
-QuantGrid getQuantGrid(mlir::quant::QuantizedType q, llvm::ArrayRef<int64_t> shape);
+QuantGrid getQuantGrid(mlir::quant::QuantizedType q,
+                       llvm::ArrayRef<int64_t> shape);
 
 /// Turns float elements into the bytes an integer constant of a quantized
 /// type stores: each element is first fake-quantized on `fakeQuantFirst`
@@ -121,8 +122,8 @@ private:
 /// The integers stored in a constant of a quantized type (dense integers or
 /// a resource blob; one per element, zero- or sign-extended from the storage
 /// width); nullopt if unreadable.
-std::optional<std::vector<int64_t>> readStoredIntegers(mlir::ElementsAttr attr,
-                                                       mlir::quant::QuantizedType q);
+std::optional<std::vector<int64_t>>
+readStoredIntegers(mlir::ElementsAttr attr, mlir::quant::QuantizedType q);
 } // namespace kiln
 
 #endif
