@@ -52,6 +52,7 @@ SIZES: Dict[str, Tuple[str, Dict[str, Any]]] = {
 # Sizes written tensor by tensor (helper_build_streamed): kiln_torch cannot hold them.
 STREAMED = {"8b"}
 STREAM_ALL = False   # --streamed: every size
+STREAM_SIZES: set = set()   # --streamed 3b,...: those sizes
 SEED = 0
 CALIB = dict(batches=1, length=9, decode_steps=1)   # ranges only need to exist
 CONVERT_ARGS = ["--mode", "prefill+decode", "--seq-len", "128", "--cache-len", "128"]
@@ -548,9 +549,26 @@ class Limiter:
                     return
         if not v2:
             reasons.append("no cgroup2 mount")
-        if any(fs == "cgroup" and "memory" in opts.split(",") for _, fs, opts in _mounts()):
-            reasons.append("the memory controller is on cgroup v1, whose hierarchy here "
-                           "belongs to the session runner (not used)")
+        # cgroup v1: a child of this process's own memory cgroup (so the child stays
+        # inside whatever accounts for this process), else of the hierarchy's root.
+        v1 = [m for m, fs, opts in _mounts() if fs == "cgroup" and "memory" in opts.split(",")]
+        for mount in v1:
+            own_v1 = "/"
+            with open("/proc/self/cgroup") as f:
+                for line in f:
+                    hid, ctrls, path = line.rstrip("\n").split(":", 2)
+                    if "memory" in ctrls.split(","):
+                        own_v1 = path
+            for parent in (os.path.join(mount, own_v1.lstrip("/")), mount):
+                if not os.path.exists(os.path.join(parent, "memory.limit_in_bytes")):
+                    reasons.append(f"{parent}: no memory.limit_in_bytes")
+                elif not os.access(parent, os.W_OK):
+                    reasons.append(f"{parent} not writable")
+                else:
+                    self.how, self.cgroup = "cgroup1", parent.rstrip("/")
+                    return
+        if not v1:
+            reasons.append("no cgroup v1 memory controller")
         self.why = "; ".join(reasons)
 
     def run(self, cmd: List[str], limit: int, log_path: str) -> Result:
@@ -577,6 +595,8 @@ class Limiter:
             res["cgroup_peak"] = res["extra_peak"]
             res["oom_kill"] = 1 if res["rc"] == -9 else 0
             return res
+        if self.how == "cgroup1":
+            return self._run_v1(cmd, limit, log_path)
         group = os.path.join(self.cgroup, f"kiln-convert-scale-{os.getpid()}")
         os.mkdir(group)
         try:
@@ -610,6 +630,64 @@ class Limiter:
             os.rmdir(group)
 
 
+    def _run_v1(self, cmd: List[str], limit: int, log_path: str) -> Result:
+        """cgroup v1: memory.limit_in_bytes (and memory.memsw.limit_in_bytes, so no
+        swap), the child's pid into cgroup.procs before exec; afterwards the group's
+        memory.max_usage_in_bytes (v1 charges page cache, the .pt's clean file pages
+        included: those are reclaimed at the limit), memory.failcnt (how often the
+        limit was hit, i.e. reclaim ran) and oom_kill from memory.oom_control."""
+        group = os.path.join(self.cgroup, f"kiln-convert-scale-{os.getpid()}")
+        os.mkdir(group)
+
+        def read(name: str) -> str:
+            with open(os.path.join(group, name)) as f:
+                return f.read()
+
+        try:
+            with open(os.path.join(group, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(limit))
+            memsw = os.path.exists(os.path.join(group, "memory.memsw.limit_in_bytes"))
+            if memsw:
+                with open(os.path.join(group, "memory.memsw.limit_in_bytes"), "w") as f:
+                    f.write(str(limit))
+            set_limit = int(read("memory.limit_in_bytes"))
+            peaks = {"usage": 0, "rss_at_peak": 0, "cache_at_peak": 0, "rss": 0}
+
+            def enter() -> None:
+                with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+
+            def current() -> int:
+                usage = int(read("memory.usage_in_bytes"))
+                stat = dict(line.split() for line in read("memory.stat").splitlines())
+                rss = int(stat.get("total_rss", stat.get("rss", 0)))
+                peaks["rss"] = max(peaks["rss"], rss)
+                if usage > peaks["usage"]:
+                    peaks.update(usage=usage, rss_at_peak=rss,
+                                 cache_at_peak=int(stat.get("total_cache", stat.get("cache", 0))))
+                return usage
+
+            res = run_measured(cmd, log_path, preexec=enter, poll_extra=current)
+            res["cgroup_peak"] = int(read("memory.max_usage_in_bytes"))
+            res["cgroup_failcnt"] = max(int(read("memory.failcnt")),
+                                        int(read("memory.memsw.failcnt")) if memsw else 0)
+            oom = dict(line.split() for line in read("memory.oom_control").splitlines())
+            res["oom_kill"] = int(oom.get("oom_kill", 1 if res["rc"] == -9 else 0))
+            res["cgroup_limit"] = set_limit
+            res["cgroup_memsw"] = memsw
+            res["cgroup_rss_peak"] = peaks["rss"]          # sampled every 0.1 s
+            res["cgroup_cache_at_peak"] = peaks["cache_at_peak"]
+            res["cgroup"] = group
+            return res
+        finally:
+            for _ in range(50):      # the last task may take a moment to leave
+                try:
+                    os.rmdir(group)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
 # ---------------------------------------------------------------------------
 # The benchmark
 # ---------------------------------------------------------------------------
@@ -628,7 +706,7 @@ def ensure_model(size: str, recipe: str, work: str, force: bool) -> Tuple[Option
     """The cached model file (made if missing or stale); (path, info) or (None, {error})."""
     config = _kiln_config(size)
     params = param_count(config)
-    streamed = size in STREAMED or STREAM_ALL
+    streamed = size in STREAMED or STREAM_ALL or size in STREAM_SIZES
     meta = {"size": size, "recipe": recipe, "config": config.to_dict(), "seed": SEED,
             "calib": CALIB, "scripted": True, "streamed": streamed}
     models = os.path.join(work, "models")
@@ -678,8 +756,8 @@ def main() -> int:
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     parser.add_argument("--limit-size", help="size converted under a memory limit "
                         "(default: 3b if in --sizes, else the last size)")
-    parser.add_argument("--limit", type=float,
-                        help="the limit in GB (default: half the .pt, at least 0.5)")
+    parser.add_argument("--limit", type=lambda v: [float(x) for x in v.split(",") if x.strip()],
+                        help="the limit in GB, or a comma list of limits each run in turn (default: half the .pt, at least 0.5)")
     parser.add_argument("--no-limit", action="store_true", help="skip the memory-limit run")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the floor and each conversion N times and keep the fastest "
@@ -692,24 +770,29 @@ def main() -> int:
     parser.add_argument("--force", action="store_true",
                         help="run steps the memory/disk estimate says do not fit "
                              "(the watchdog still kills a child when MemAvailable < 1.5 GiB)")
-    parser.add_argument("--streamed", action="store_true",
-                        help="build every size tensor by tensor (as 8b always is): ~3 GiB of "
-                             "memory at any size; the models are cached apart from the others")
+    parser.add_argument("--streamed", nargs="?", const="all", metavar="SIZES",
+                        help="build every size (or only the comma list SIZES) tensor by tensor "
+                             "(as 8b always is): ~3 GiB of memory at any size; the models are "
+                             "cached apart from the others")
     parser.add_argument("--_build", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--_floor", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._build:
         size, recipe, path = args._build
-        if size in STREAMED or os.environ.get("KILN_SCALE_STREAMED") == "1":  # set by --streamed
+        env = os.environ.get("KILN_SCALE_STREAMED", "")   # set by --streamed: 1 or sizes
+        if size in STREAMED or env == "1" or size in env.split(","):
             return helper_build_streamed(size, recipe, path)
         return helper_build(size, recipe, path)
     if args._floor:
         return helper_floor(*args._floor)
 
     global STREAM_ALL
-    STREAM_ALL = args.streamed
-    if args.streamed:
+    STREAM_ALL = args.streamed == "all"
+    if STREAM_ALL:
         os.environ["KILN_SCALE_STREAMED"] = "1"
+    elif args.streamed:
+        STREAM_SIZES.update(x.strip() for x in args.streamed.split(",") if x.strip())
+        os.environ["KILN_SCALE_STREAMED"] = ",".join(sorted(STREAM_SIZES))
     sizes = ["small"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     for s in sizes:
@@ -755,7 +838,7 @@ def main() -> int:
             target_dir = os.path.join(out_dir, name)
             shutil.rmtree(target_dir, ignore_errors=True)
             os.makedirs(target_dir)
-            target = os.path.join(target_dir, "model.circle")
+            target = target_dir      # --split layers: -o is the directory (manifest.json + files)
         else:
             target = os.path.join(out_dir, name + ".circle")
             if os.path.exists(target):
@@ -805,7 +888,7 @@ def main() -> int:
         rows.append(row)
         return row
 
-    limit_row = None
+    limit_rows: List[dict] = []
     limit_note = None
     limit_done = False
     for size in sizes:
@@ -817,12 +900,16 @@ def main() -> int:
                 continue
             pt_bytes = os.path.getsize(pt)
             need = pt_bytes + 0.5 * GIB      # torch.jit.load reads every storage
-            if mem_available() - RESERVE < need and not args.force:
+            # --force does not make a floor bigger than the machine's memory fit (8b).
+            if mem_available() - RESERVE < need and (not args.force
+                                                     or need > meminfo()["MemTotal"]):
                 rows.append({"size": size, "recipe": recipe, "run": "floor", "pt": pt_bytes,
                              "error": f"skipped: torch.jit.load needs ~{need / GIB:.1f} GiB, "
                                       f"MemAvailable {mem_available() / GIB:.1f} GiB"})
                 log(rows[-1]["error"])
                 convert_row(size, recipe, pt, pt_bytes, None, "whole", [])
+                if has_split and not args.no_split:
+                    convert_row(size, recipe, pt, pt_bytes, None, "split", ["--split", "layers"])
                 continue
             log(f"I/O floor of {pt} ({pt_bytes / GB:.2f} GB)")
             res, data = None, None
@@ -860,15 +947,19 @@ def main() -> int:
             if limiter is not None and size == limit_size and not limit_done:
                 limit_done = True
                 # Default: half the .pt, at least 0.5 GB (LibTorch alone is ~0.25 GB).
-                limit = int(args.limit * GB) if args.limit else max(pt_bytes // 2, int(0.5 * GB))
-                if limiter.how is None:
-                    limit_note = f"cgroup limit: not supported here ({limiter.why})"
-                    rows.append({"size": size, "recipe": recipe,
-                                 "run": f"limit {gb(limit)}GB",
-                                 "error": "cgroup limit: not supported here (reason below)"})
-                else:
-                    limit_row = convert_row(size, recipe, pt, pt_bytes, floor, "limit", [], limit)
-                    limit_row["limit"] = limit
+                limits = ([int(l * GB) for l in args.limit] if args.limit
+                          else [max(pt_bytes // 2, int(0.5 * GB))])
+                for limit in limits:
+                    if limiter.how is None:
+                        limit_note = f"cgroup limit: not supported here ({limiter.why})"
+                        rows.append({"size": size, "recipe": recipe,
+                                     "run": f"limit {gb(limit)}GB",
+                                     "error": "cgroup limit: not supported here (reason below)"})
+                        break
+                    one = convert_row(size, recipe, pt, pt_bytes, floor,
+                                      f"limit{len(limit_rows)}", [], limit)
+                    one["limit"] = limit
+                    limit_rows.append(one)
 
     # ---------------------------------------------------------------- report
     head = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h"], capture_output=True,
@@ -917,13 +1008,22 @@ def main() -> int:
     print()
     if limit_note:
         print(limit_note)
-    elif limit_row is not None:
-        ok = not limit_row.get("error") and not limit_row.get("oom_kill")
-        peak = limit_row.get("cgroup_peak") or limit_row.get("maxrss", 0)
-        print(f"memory limit ({limiter.how}): {limit_row['size']} {limit_row['recipe']}, "
-              f".pt {limit_row['pt'] / GB:.2f} GB under {limit_row['limit'] / GB:.2f} GB: "
-              f"{'PASS' if ok else 'FAIL'}, peak {peak / GB:.2f} GB "
-              f"(process RSS {limit_row.get('maxrss', 0) / GB:.2f} GB)")
+    elif limit_rows:
+        for limit_row in limit_rows:
+            ok = not limit_row.get("error") and not limit_row.get("oom_kill")
+            peak = limit_row.get("cgroup_peak") or limit_row.get("maxrss", 0)
+            extra = ""
+            if limiter.how == "cgroup1":
+                extra = (f", memory.failcnt {limit_row.get('cgroup_failcnt', 0)}, "
+                         f"oom_kill {limit_row.get('oom_kill', 0)}, group anon peak "
+                         f"{limit_row.get('cgroup_rss_peak', 0) / GB:.2f} GB (sampled), "
+                         f"page cache at the peak {limit_row.get('cgroup_cache_at_peak', 0) / GB:.2f} GB"
+                         f"{'' if limit_row.get('cgroup_memsw') else ', no memsw limit'}")
+            print(f"memory limit ({limiter.how}): {limit_row['size']} {limit_row['recipe']}, "
+                  f".pt {limit_row['pt'] / GB:.2f} GB under {limit_row['limit'] / GB:.2f} GB: "
+                  f"{'PASS' if ok else 'FAIL'}, group max usage {peak / GB:.2f} GB "
+                  f"(process peak RSS {limit_row.get('maxrss', 0) / GB:.2f} GB, wall "
+                  f"{limit_row.get('wall_s', 0):.1f} s{extra})")
     elif args.no_limit:
         print("memory limit: skipped (--no-limit)")
     else:
