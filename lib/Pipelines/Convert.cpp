@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
@@ -193,6 +194,26 @@ bool hasArgNamed(func::FuncOp f, StringRef prefix) {
         return true;
   return false;
 }
+/// A traced decode method takes forward's arguments, then the cache. When
+/// the traced function cannot name its arguments (`decode(input_ids, mask,
+/// cos, sin, *past)`: varargs), TorchScript names each after its first use
+/// ("input", "x", ...), and "x" would read as the hidden state: the leading
+/// arguments take forward's names where their element types agree.
+void nameLeadingArgsAfter(func::FuncOp forward, func::FuncOp decode) {
+  unsigned n = forward.getNumArguments();
+  if (decode.getNumArguments() <= n)
+    return;
+  for (unsigned i = 0; i < n; ++i) {
+    auto name = forward.getArgAttrOfType<StringAttr>(i, "kiln.name");
+    if (!name || name.getValue().starts_with("past_") ||
+        getElementTypeOrSelf(forward.getArgumentTypes()[i]) !=
+            getElementTypeOrSelf(decode.getArgumentTypes()[i]))
+      return;
+  }
+  for (unsigned i = 0; i < n; ++i)
+    decode.setArgAttr(i, "kiln.name",
+                      forward.getArgAttrOfType<StringAttr>(i, "kiln.name"));
+}
 } // namespace
 
 OwningOpRef<ModuleOp> Driver::import() {
@@ -237,6 +258,8 @@ LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
       if (!work)
         return failure();
       source = "decode";
+      if (auto decode = work->lookupSymbol<func::FuncOp>("decode"))
+        nameLeadingArgsAfter(forward, decode);
     } else {
       work = imported.clone();
     }

@@ -6,15 +6,17 @@
 # each segment read back with kiln-translate --circle-to-mlir), the segments
 # chained by split-chain.py, and compares every run with the reference
 # (the given bounds) and the split runs with the whole runs (max relative
-# error SPLIT_MAX_REL). Tools come from PATH (lit puts the build's first).
+# error SPLIT_MAX_REL). KILN_MAKE_FLAGS adds make_model flags (--traced).
+# Tools come from PATH (lit puts the build's first).
 set -euo pipefail
 work=$1 preset=$2 recipe=$3 split_rel=$4
 shift 4
 here=$(cd "$(dirname "$0")" && pwd)
-d=$work/$preset-$recipe
+flags=${KILN_MAKE_FLAGS:-}
+d=$work/$preset-$recipe$(echo "$flags" | tr -d ' -')
 rm -rf "$d" && mkdir -p "$d"
 PYTHONPATH=$here/../../python /usr/bin/python3 -m kiln_torch.make_model --preset "$preset" \
-  --recipe "$recipe" --seed 0 --seq-len 16 --cache-len 16 --whole-model -o "$d/m.pt" --reference "$d/ref" >/dev/null
+  --recipe "$recipe" --seed 0 --seq-len 16 --cache-len 16 --whole-model $flags -o "$d/m.pt" --reference "$d/ref" >/dev/null
 common="--mode prefill+decode --seq-len 16 --cache-len 16 --format tflite --recipe $recipe"
 kiln-convert "$d/m.pt" -o "$d/m.tflite" $common --quiet
 kiln-convert "$d/m.pt" -o "$d/split" --split layers $common | grep '^split:'
