@@ -30,14 +30,17 @@ def InferShapes : Pass<"kiln-infer-shapes", "::mlir::func::FuncOp"> {
     ```
     Function result types are updated to match what is returned when
     `update-signature` is set (the default). The canonicalization patterns
-    are collected once per pass instance; a function that has not reached a
-    fixed point after `max-rounds` rounds gets a warning.
+    are collected once per pass instance. Refinement and folding alternate
+    until nothing changes (about one round per decoder layer); with
+    `max-rounds=N` a function that has not reached the fixed point after N
+    rounds gets a warning.
   }];
   let options = [
     Option<"updateSignature", "update-signature", "bool", /*default=*/"true",
            "Rewrite the function's result types to the refined types">,
-    Option<"maxRounds", "max-rounds", "int", /*default=*/"32",
-           "Rounds of refinement and folding before giving up (with a warning)">,
+    Option<"maxRounds", "max-rounds", "int", /*default=*/"0",
+           "Rounds of refinement and folding before giving up with a "
+           "warning (0: until the fixed point)">,
   ];
   let statistics = [
     Statistic<"numRefined", "num-refined", "Number of result types refined">,
