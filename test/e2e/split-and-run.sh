@@ -24,22 +24,23 @@ ls "$d/split"
 for step in prefill decode; do
   node "$here/litert/run.mjs" "$d/m.tflite" --signature $step --inputs "$d/ref" --outputs "$d/whole-litert" >/dev/null 2>&1
 done
-/usr/bin/python3 "$here/split-chain.py" "$d/split" "$d/ref" "$d/split-litert" --runner litert
-echo "whole in LiteRT:"
-/usr/bin/python3 "$here/compare.py" "$d/ref" "$d/whole-litert" "$@"
-echo "split in LiteRT:"
-/usr/bin/python3 "$here/compare.py" "$d/ref" "$d/split-litert" "$@"
-echo "split vs whole in LiteRT:"
-/usr/bin/python3 "$here/compare.py" "$d/whole-litert" "$d/split-litert" --max-rel "$split_rel"
+# Runs the split chain in one runner, then compares whole and split with the
+# reference and with each other.
+chain_and_compare() { # RUNNER NAME [compare.py bounds...]
+  local runner=$1 name=$2
+  shift 2
+  /usr/bin/python3 "$here/split-chain.py" "$d/split" "$d/ref" "$d/split-$runner" --runner "$runner"
+  echo "whole in $name:"
+  /usr/bin/python3 "$here/compare.py" "$d/ref" "$d/whole-$runner" "$@"
+  echo "split in $name:"
+  /usr/bin/python3 "$here/compare.py" "$d/ref" "$d/split-$runner" "$@"
+  echo "split vs whole in $name:"
+  /usr/bin/python3 "$here/compare.py" "$d/whole-$runner" "$d/split-$runner" --max-rel "$split_rel"
+}
+chain_and_compare litert LiteRT "$@"
 
 kiln-convert "$d/m.pt" $common --emit-mlir=circle > "$d/circle.mlir"
 for step in prefill decode; do
   kiln-run "$d/circle.mlir@$step" --inputs-from "$d/ref" --output-dir "$d/whole-kiln-run" > /dev/null
 done
-/usr/bin/python3 "$here/split-chain.py" "$d/split" "$d/ref" "$d/split-kiln-run" --runner kiln-run
-echo "whole in kiln-run:"
-/usr/bin/python3 "$here/compare.py" "$d/ref" "$d/whole-kiln-run" "$@"
-echo "split in kiln-run:"
-/usr/bin/python3 "$here/compare.py" "$d/ref" "$d/split-kiln-run" "$@"
-echo "split vs whole in kiln-run:"
-/usr/bin/python3 "$here/compare.py" "$d/whole-kiln-run" "$d/split-kiln-run" --max-rel "$split_rel"
+chain_and_compare kiln-run kiln-run "$@"
