@@ -75,22 +75,6 @@ void addBinary(KernelTable &table,
   });
 }
 
-template <typename OpTy>
-void addUnary(KernelTable &table, at::Tensor (*fn)(const at::Tensor &)) {
-  addKernel<OpTy>(table, [fn](OpTy op, Compiler &c) -> FailureOr<Exec> {
-    return unaryKernel(op, c, fn);
-  });
-}
-
-at::Tensor atAdd(const at::Tensor &a, const at::Tensor &b) {
-  return at::add(a, b);
-}
-at::Tensor atSub(const at::Tensor &a, const at::Tensor &b) {
-  return at::sub(a, b);
-}
-at::Tensor atMul(const at::Tensor &a, const at::Tensor &b) {
-  return at::mul(a, b);
-}
 /// A 0-d exponent is a Scalar exponent: TorchScript's x.pow(2) is
 /// aten::pow.Tensor_Scalar, whose kernel special-cases 2, 3, 0.5, -1, ...
 /// (x*x, sqrt, ...) where pow.Tensor_Tensor calls powf (1 ulp apart).

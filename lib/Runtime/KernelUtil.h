@@ -38,6 +38,29 @@ void addKernel(KernelTable &table, Fn builder) {
   };
 }
 
+/// table[OpTy] = fn(x) over ATen tensors.
+template <typename OpTy>
+void addUnary(KernelTable &table, at::Tensor (*fn)(const at::Tensor &)) {
+  addKernel<OpTy>(table, [fn](OpTy op, Compiler &c) -> mlir::FailureOr<Exec> {
+    return unaryKernel(op, c, fn);
+  });
+}
+
+/// The ATen arithmetic both dialects' elementwise kernels call (as function
+/// pointers: ATen's own functions are overloaded).
+inline at::Tensor atAdd(const at::Tensor &a, const at::Tensor &b) {
+  return at::add(a, b);
+}
+inline at::Tensor atSub(const at::Tensor &a, const at::Tensor &b) {
+  return at::sub(a, b);
+}
+inline at::Tensor atMul(const at::Tensor &a, const at::Tensor &b) {
+  return at::mul(a, b);
+}
+inline at::Tensor atDiv(const at::Tensor &a, const at::Tensor &b) {
+  return at::div(a, b);
+}
+
 /// An integer-list operand (shape, permutation, axes, bounds): decoded once
 /// when it is a constant, read from the tensor at run time otherwise.
 struct IntListOperand {
