@@ -155,6 +155,7 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
     |---|---|---|
     | prefill | `hidden_states` [B,S,hidden] (or `input_ids` [B,S]), `attention_mask` [B,1,S,S] (additive), `cos`, `sin` [B,S,head_dim] | `hidden` (`logits` for a whole model), and with `return-kv`: `key`, `value` [B,H_kv,S,head_dim] |
     | decode | the same with S = 1 and a [B,1,1,L+1] mask, plus `past_key`, `past_value` [B,H_kv,L,head_dim] | `hidden`, `new_key`, `new_value` [B,H_kv,1,head_dim]: only this step's entries |
+    | append | Q = `seq-len` new tokens after L = `cache-len` past positions: a [B,1,Q,L+Q] mask (causal inside the Q block), `past_key`, `past_value` [B,H_kv,L,head_dim] | as decode, with Q entries: [B,H_kv,Q,head_dim] |
 
     Steps: flags become constants, `past_key_value` becomes None (prefill)
     or the two cache arguments (decode), arguments take static types, and
@@ -178,21 +179,22 @@ def ExportAdapter : Pass<"kiln-export-adapter", "::mlir::ModuleOp"> {
     sharing every weight).
   }];
   let options = [
-    Option<"mode", "mode", "std::string", /*default=*/"\"prefill\"", "prefill or decode">,
+    Option<"mode", "mode", "std::string", /*default=*/"\"prefill\"", "prefill, decode or append">,
     Option<"function", "function", "std::string", /*default=*/"\"forward\"", "Function to specialise">,
     Option<"outputName", "output-name", "std::string", /*default=*/"\"\"", "Name of the result function (default: the mode)">,
     Option<"keepSource", "keep-source", "bool", /*default=*/"false", "Keep the source function for another adapter run">,
     Option<"batch", "batch", "int64_t", /*default=*/"1", "Batch size B">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"0", "Prefill sequence length S">,
-    Option<"cacheLen", "cache-len", "int64_t", /*default=*/"0", "Decode: number of past positions L">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"0", "Prefill sequence length S (append: new tokens Q)">,
+    Option<"cacheLen", "cache-len", "int64_t", /*default=*/"0", "Decode and append: number of past positions L">,
     Option<"returnKv", "return-kv", "bool", /*default=*/"true", "Return this call's keys and values">,
     Option<"outputAttentions", "output-attentions", "bool", /*default=*/"false", "Also return attention weights">,
     Option<"hiddenSize", "hidden-size", "int64_t", /*default=*/"0", "Override: hidden size (0: read from the model)">,
     Option<"headDim", "head-dim", "int64_t", /*default=*/"0", "Override: head_dim (0: read from the model)">,
     Option<"numKvHeads", "num-kv-heads", "int64_t", /*default=*/"0", "Override: number of KV heads (0: read from the model)">,
-    Option<"variant", "variant", "std::string", /*default=*/"\"\"", "Recorded as the function's kiln.variant attribute (prefill, prefill_reference, decode)">,
+    Option<"variant", "variant", "std::string", /*default=*/"\"\"", "Recorded as the function's kiln.variant attribute (prefill, prefill_reference, decode, append)">,
     Option<"inputRoles", "input-roles", "std::string", /*default=*/"\"\"", "Roles of arguments with unusual names: NAME=ROLE[,NAME=ROLE...] (ROLE: hidden_states, input_ids, attention_mask, cos, sin, position_embeddings, past_key, past_value)">,
     Option<"cacheOut", "cache-out", "std::string", /*default=*/"\"auto\"", "Decode keys/values: delta (this step's entries), full (the updated cache), auto (delta for unified models, as returned for single-mode traced modules)">,
+    Option<"keyLayout", "key-layout", "std::string", /*default=*/"\"bhsd\"", "Keys in the cache arguments and results: bhsd [B,H_kv,positions,head_dim] or bhds [B,H_kv,head_dim,positions] (transposed: Q*K^T reads the cache as stored)">,
   ];
   let statistics = [
     Statistic<"numOutputs", "num-outputs", "Results of the specialised function">,

@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -23,24 +24,106 @@
 
 using namespace mlir;
 
-llvm::StringRef kiln::stringifyConvertMode(ConvertMode mode) {
-  switch (mode) {
-  case ConvertMode::Prefill:
-    return "prefill";
-  case ConvertMode::Decode:
-    return "decode";
-  case ConvertMode::PrefillDecode:
-    return "prefill+decode";
-  }
-  return "";
+namespace {
+constexpr std::pair<kiln::ConvertMode, llvm::StringLiteral> modeNames[] = {
+    {kiln::ConvertMode::Prefill, "prefill"},
+    {kiln::ConvertMode::Append, "append"},
+    {kiln::ConvertMode::Decode, "decode"}};
+} // namespace
+
+std::string kiln::stringifyConvertMode(ConvertMode mode) {
+  SmallVector<StringRef> names;
+  for (auto &[kind, name] : modeNames)
+    if (includes(mode, kind))
+      names.push_back(name);
+  return llvm::join(names, "+");
 }
 
 std::optional<kiln::ConvertMode> kiln::parseConvertMode(StringRef name) {
-  return llvm::StringSwitch<std::optional<ConvertMode>>(name)
-      .Case("prefill", ConvertMode::Prefill)
-      .Case("decode", ConvertMode::Decode)
-      .Case("prefill+decode", ConvertMode::PrefillDecode)
+  SmallVector<StringRef> parts;
+  name.split(parts, '+');
+  unsigned set = 0;
+  for (StringRef part : parts) {
+    auto it = llvm::find_if(
+        modeNames, [&](const auto &entry) { return entry.second == part; });
+    if (it == std::end(modeNames) || (set & unsigned(it->first)))
+      return std::nullopt;
+    set |= unsigned(it->first);
+  }
+  return ConvertMode(set);
+}
+
+llvm::StringRef kiln::stringifyKeyLayout(KeyLayout layout) {
+  return layout == KeyLayout::BHDS ? "bhds" : "bhsd";
+}
+
+std::optional<kiln::KeyLayout> kiln::parseKeyLayout(StringRef name) {
+  return llvm::StringSwitch<std::optional<KeyLayout>>(name)
+      .Case("bhsd", KeyLayout::BHSD)
+      .Case("bhds", KeyLayout::BHDS)
       .Default(std::nullopt);
+}
+
+std::vector<kiln::ConvertSignature>
+kiln::convertSignatures(const ConvertOptions &options) {
+  std::vector<ConvertSignature> signatures;
+  int64_t past = options.slidingWindow ? *options.slidingWindow
+                                       : options.cacheLen.value_or(0);
+  if (includes(options.mode, ConvertMode::Prefill)) {
+    if (options.seqLens.empty())
+      signatures.push_back({"prefill", options.prefillVariant, 0, 0});
+    for (int64_t s : options.seqLens)
+      signatures.push_back({options.seqLens.size() > 1
+                                ? "prefill_" + std::to_string(s)
+                                : std::string("prefill"),
+                            options.prefillVariant, s, 0});
+  }
+  if (includes(options.mode, ConvertMode::Append))
+    for (int64_t q : options.appendLens)
+      signatures.push_back(
+          {"append_" + std::to_string(q), Variant::Append, q, past});
+  if (includes(options.mode, ConvertMode::Decode))
+    signatures.push_back({"decode", Variant::Decode, 1, past});
+  return signatures;
+}
+
+std::string kiln::contractMetadata(const ConvertOptions &options) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  auto quoted = [&](StringRef value) {
+    os << '"';
+    llvm::printEscapedString(value, os);
+    os << '"';
+  };
+  os << "{\"signatures\": [";
+  llvm::interleaveComma(
+      convertSignatures(options), os, [&](const ConvertSignature &sig) {
+        os << "{\"name\": ";
+        quoted(sig.name);
+        os << ", \"kind\": ";
+        quoted(sig.variant == Variant::Append   ? "append"
+               : sig.variant == Variant::Decode ? "decode"
+                                                : "prefill");
+        os << ", \"variant\": ";
+        quoted(getVariantName(sig.variant));
+        os << ", \"tokens\": " << sig.tokens << ", \"past\": " << sig.past
+           << ", \"mask_width\": " << sig.past + sig.tokens << "}";
+      });
+  os << "], \"batch\": " << options.batch << ", \"sliding_window\": ";
+  if (options.slidingWindow)
+    os << *options.slidingWindow;
+  else
+    os << "null";
+  os << ", \"cache_out\": ";
+  quoted(options.cacheOut);
+  os << ", \"key_layout\": ";
+  quoted(stringifyKeyLayout(options.keyLayout));
+  os << ", \"prefill_variant\": ";
+  quoted(getVariantName(options.prefillVariant));
+  os << ", \"recipe\": ";
+  quoted(options.recipe);
+  os << "}";
+  return text;
 }
 
 llvm::StringRef kiln::stringifyConvertStage(ConvertStage stage) {
@@ -76,19 +159,44 @@ llvm::Error kiln::verifyConvertOptions(const ConvertOptions &options) {
   // Lengths: positive when given, and small enough that the mask and cache
   // inputs (batch x seq x (cache + seq)) stay below 2^32 elements.
   const int64_t maxLength = int64_t(1) << 20;
-  std::pair<const char *, std::optional<int64_t>> lengths[] = {
-      {"seq-len", options.seqLen},
+  std::vector<std::pair<const char *, std::optional<int64_t>>> lengths = {
       {"cache-len", options.cacheLen},
+      {"sliding-window", options.slidingWindow},
       {"batch", options.batch}};
+  for (int64_t s : options.seqLens)
+    lengths.push_back({"seq-len", s});
+  for (int64_t q : options.appendLens)
+    lengths.push_back({"append-len", q});
   for (auto &[flag, value] : lengths)
     if (value && (*value <= 0 || *value > maxLength))
       return fail("--" + Twine(flag) + " must be between 1 and 1048576, not " +
                   Twine(*value));
-  int64_t seq = std::max<int64_t>(options.seqLen.value_or(0), 1);
-  if (options.batch * seq * (options.cacheLen.value_or(0) + seq) >
-      (int64_t(1) << 32))
-    return fail("--batch x --seq-len x (--cache-len + --seq-len) exceeds 2^32 "
-                "elements");
+  for (const std::vector<int64_t> *list :
+       {&options.seqLens, &options.appendLens})
+    for (size_t i = 0; i < list->size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if ((*list)[i] == (*list)[j])
+          return fail(
+              "--" +
+              Twine(list == &options.seqLens ? "seq-len" : "append-len") +
+              " lists " + Twine((*list)[i]) + " twice");
+  if (includes(options.mode, ConvertMode::Append) && options.appendLens.empty())
+    return fail("--mode append needs --append-len Q[,Q...]");
+  if (!includes(options.mode, ConvertMode::Append) &&
+      !options.appendLens.empty())
+    return fail("--append-len needs a --mode with append");
+  if (options.slidingWindow && options.cacheLen &&
+      *options.cacheLen != *options.slidingWindow)
+    return fail(
+        "--cache-len " + Twine(*options.cacheLen) +
+        " disagrees with --sliding-window " + Twine(*options.slidingWindow) +
+        ": with a window, decode and append take a past of W positions");
+  for (const ConvertSignature &sig : convertSignatures(options)) {
+    int64_t tokens = std::max<int64_t>(sig.tokens, 1);
+    if (options.batch * tokens * (sig.past + tokens) > (int64_t(1) << 32))
+      return fail("--batch x tokens x (past + tokens) of signature '" +
+                  sig.name + "' exceeds 2^32 elements");
+  }
   StringRef output = options.outputPath;
   if (options.split != SplitMode::None) {
     if (options.stopAfter != ConvertStage::Written)
@@ -220,11 +328,16 @@ OwningOpRef<ModuleOp> Driver::import() {
   // A module exported for one mode may build its RoPE tables and mask from
   // the token shape (a traced Hugging Face model): with that shape known at
   // import, those computations fold to constants.
+  // Every signature with the same token count (one mode, one length):
+  // pinned at import.
   kiln::TorchScriptImportOptions importOptions;
-  if (options.mode != kiln::ConvertMode::PrefillDecode) {
-    int64_t tokens = options.mode == kiln::ConvertMode::Prefill
-                         ? options.seqLen.value_or(0)
-                         : 1;
+  std::vector<kiln::ConvertSignature> signatures =
+      kiln::convertSignatures(options);
+  bool oneTokenCount = llvm::all_of(signatures, [&](const auto &sig) {
+    return sig.tokens == signatures.front().tokens;
+  });
+  if (!signatures.empty() && oneTokenCount) {
+    int64_t tokens = signatures.front().tokens;
     if (tokens > 0)
       for (const char *name : {"input_ids", "ids"})
         importOptions.inputShapes.push_back(
@@ -240,17 +353,15 @@ OwningOpRef<ModuleOp> Driver::import() {
 // One clone of the import per signature through its variant pipeline; the
 // clones share every weight attribute, so the writer shares buffers.
 LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
-  SmallVector<std::pair<kiln::Variant, StringRef>> signatures;
-  if (options.mode != kiln::ConvertMode::Decode)
-    signatures.push_back({options.prefillVariant, "prefill"});
-  if (options.mode != kiln::ConvertMode::Prefill)
-    signatures.push_back({kiln::Variant::Decode, "decode"});
-  for (auto &[variant, name] : signatures) {
+  for (const kiln::ConvertSignature &sig : kiln::convertSignatures(options)) {
+    kiln::Variant variant = sig.variant;
+    StringRef name = sig.name;
+    bool takesPast =
+        variant == kiln::Variant::Decode || variant == kiln::Variant::Append;
     OwningOpRef<ModuleOp> work;
     std::string source = "forward";
     auto forward = imported.lookupSymbol<func::FuncOp>("forward");
-    if (variant == kiln::Variant::Decode && forward &&
-        !hasArgNamed(forward, "past_key")) {
+    if (takesPast && forward && !hasArgNamed(forward, "past_key")) {
       // A traced module keeps its decode step in a `decode` method.
       kiln::TorchScriptImportOptions importOptions;
       importOptions.methodName = "decode";
@@ -265,8 +376,9 @@ LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
     }
     kiln::ExportPipelineOptions contract;
     contract.batch = options.batch;
-    contract.seqLen = options.seqLen.value_or(0);
-    contract.cacheLen = options.cacheLen.value_or(0);
+    contract.seqLen = variant == kiln::Variant::Decode ? 0 : sig.tokens;
+    contract.cacheLen = takesPast ? sig.past : 0;
+    contract.keyLayout = kiln::stringifyKeyLayout(options.keyLayout).str();
     contract.returnKv = options.returnKv;
     contract.function = source;
     contract.outputName = name.str();
@@ -290,6 +402,13 @@ LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
       StringAttr::get(&context, kiln::getVariantName(options.prefillVariant)));
   if (!options.recipe.empty())
     into->setAttr("kiln.recipe", StringAttr::get(&context, options.recipe));
+  into->setAttr(
+      "kiln.metadata",
+      DictionaryAttr::get(
+          &context,
+          {NamedAttribute(
+              StringAttr::get(&context, "kiln.contract"),
+              StringAttr::get(&context, kiln::contractMetadata(options)))}));
   return success();
 }
 
@@ -338,7 +457,7 @@ LogicalResult Driver::writeSplit(ModuleOp module) {
     };
   std::vector<std::pair<std::string, std::string>> info = {
       {"source", options.inputPath},
-      {"mode", kiln::stringifyConvertMode(options.mode).str()},
+      {"mode", kiln::stringifyConvertMode(options.mode)},
       {"variant", kiln::getVariantName(options.prefillVariant).str()}};
   if (!options.recipe.empty())
     info.push_back({"recipe", options.recipe});
@@ -373,12 +492,9 @@ kiln::convertModel(MLIRContext &context, const ConvertOptions &options) {
   }
   if (options.progress) {
     std::vector<std::string> stages{"import"};
-    if (options.stopAfter != ConvertStage::Import) {
-      if (options.mode != ConvertMode::Decode)
-        stages.push_back("adapt-prefill");
-      if (options.mode != ConvertMode::Prefill)
-        stages.push_back("adapt-decode");
-    }
+    if (options.stopAfter != ConvertStage::Import)
+      for (const ConvertSignature &sig : convertSignatures(options))
+        stages.push_back("adapt-" + sig.name);
     for (auto [stage, name] :
          {std::pair{ConvertStage::Adapted, "fold-fake-quant"},
           std::pair{ConvertStage::Quantized, "legalize"},

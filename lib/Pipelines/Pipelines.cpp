@@ -20,6 +20,8 @@ llvm::StringRef kiln::getVariantName(Variant v) {
     return "prefill_reference";
   case Variant::Decode:
     return "decode";
+  case Variant::Append:
+    return "append";
   }
   return "";
 }
@@ -27,7 +29,9 @@ llvm::StringRef kiln::getVariantName(Variant v) {
 static void addAdapter(OpPassManager &pm, kiln::Variant variant,
                        const kiln::ExportPipelineOptions &options) {
   kiln::ExportAdapterOptions adapter;
-  adapter.mode = variant == kiln::Variant::Decode ? "decode" : "prefill";
+  adapter.mode = variant == kiln::Variant::Decode   ? "decode"
+                 : variant == kiln::Variant::Append ? "append"
+                                                    : "prefill";
   adapter.function = options.function;
   adapter.outputName = options.outputName;
   adapter.batch = options.batch;
@@ -36,6 +40,7 @@ static void addAdapter(OpPassManager &pm, kiln::Variant variant,
   adapter.returnKv = options.returnKv;
   adapter.inputRoles = llvm::join(options.inputRoles, ",");
   adapter.cacheOut = options.cacheOut;
+  adapter.keyLayout = options.keyLayout;
   adapter.variant = kiln::getVariantName(variant).str();
   pm.addPass(kiln::createExportAdapter(adapter));
 }
@@ -65,6 +70,11 @@ void kiln::buildPrefillReferencePipeline(OpPassManager &pm,
 void kiln::buildDecodePipeline(OpPassManager &pm,
                                const ExportPipelineOptions &options) {
   buildVariantPipeline(pm, Variant::Decode, options);
+}
+
+void kiln::buildAppendPipeline(OpPassManager &pm,
+                               const ExportPipelineOptions &options) {
+  buildVariantPipeline(pm, Variant::Append, options);
 }
 
 void kiln::buildQuantizePipeline(OpPassManager &pm,
@@ -106,6 +116,11 @@ void kiln::registerKilnPipelines() {
   PassPipelineRegistration<ExportPipelineOptions>(
       "kiln-decode", "Decode export contract with per-head attention",
       buildDecodePipeline);
+  PassPipelineRegistration<ExportPipelineOptions>(
+      "kiln-append",
+      "Append-prefill export contract (seq-len new tokens after cache-len "
+      "past positions) with per-head attention",
+      buildAppendPipeline);
   PassPipelineRegistration<LowerToCirclePipelineOptions>(
       "kiln-lower-to-circle",
       "Fold fake quantization and lower kiln to circle ops",

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .config import PRESETS, get_config
+from .contracts import contract_info, contract_steps, tokens_needed
 from .flow import calibrate, convert, prepare, random_token_batches, save_torchscript
 from .model import (MASK_VALUE, QuantLlamaForCausalLM, build_model, causal_mask,
                     npu_export_options, rope_cos_sin)
@@ -41,8 +42,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--num-layers", type=int, help="override num_hidden_layers")
     parser.add_argument("--traced", action="store_true", help="save a traced module instead of a scripted one")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seq-len", type=int, default=16, help="prefill length")
-    parser.add_argument("--cache-len", type=int, default=16, help="cache length before the decode step")
+    parser.add_argument("--seq-len", type=_lengths, default=[16],
+                        help="prefill length; several (8,16,32): one prefill_<S> step each")
+    parser.add_argument("--cache-len", type=int, default=16,
+                        help="cache length before the decode (and append) step")
+    parser.add_argument("--append-len", type=_lengths, default=[],
+                        help="append-prefill lengths: one append_<Q> step each (Q new tokens "
+                             "after --cache-len past positions)")
+    parser.add_argument("--sliding-window", type=int,
+                        help="sliding-window contract: decode and append take a ring buffer "
+                             "of W past positions; prefill masks to the window")
+    parser.add_argument("--key-layout", choices=["bhsd", "bhds"], default="bhsd",
+                        help="keys in the reference's cache inputs and outputs (bhds: transposed)")
+    parser.add_argument("--cache-out", choices=["delta", "full"], default="delta",
+                        help="decode/append outputs: this call's keys and values, or the "
+                             "updated cache")
     parser.add_argument("--calib-batches", type=int, default=4)
     parser.add_argument("--calib-decode-steps", type=int, default=4)
     parser.add_argument("--mask-value", type=float, default=MASK_VALUE)
@@ -65,9 +79,28 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.fold_scaling_into_k_proj = args.fold_scaling_into_k_proj or args.npu_export
     args.negate_sin_half = args.negate_sin_half or args.npu_export
-    if args.seq_len < 1 or args.cache_len < 1:
-        parser.error("--seq-len and --cache-len must be at least 1")
+    if min(args.seq_len + args.append_len) < 1 or args.cache_len < 1:
+        parser.error("--seq-len, --append-len and --cache-len must be at least 1")
+    if args.sliding_window is not None and args.sliding_window < 1:
+        parser.error("--sliding-window must be at least 1")
+    args.seq_lens = args.seq_len
+    args.seq_len = args.seq_lens[0]
+    # Anything beyond one prefill and one decode step: the contract steps
+    # (kiln_torch.contracts), for the scripted unified module.
+    args.contract = (len(args.seq_lens) > 1 or bool(args.append_len)
+                     or args.sliding_window is not None or args.key_layout != "bhsd"
+                     or args.cache_out != "delta")
+    if args.contract and args.traced:
+        parser.error("--append-len, --sliding-window, --key-layout, --cache-out and several "
+                     "--seq-len need the scripted module (not --traced)")
     return args
+
+
+def _lengths(text: str) -> List[int]:
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of lengths: {text!r}")
 
 
 def _rope(model: QuantLlamaForCausalLM, positions) -> Tuple[Tensor, Tensor]:
@@ -125,18 +158,24 @@ def make_model(args: argparse.Namespace) -> Dict[str, Any]:
             fold_scaling_into_k_proj=args.fold_scaling_into_k_proj,
             negate_sin_half=args.negate_sin_half)
     batches = random_token_batches(config, args.calib_batches, 1,
-                                   seq_len + args.calib_decode_steps, args.seed + 1)
+                                   max(args.seq_lens) + args.calib_decode_steps, args.seed + 1)
     with torch.no_grad():
         calibrate(model, batches, args.calib_decode_steps, mask_value)
         convert(model)
-        tokens = random_token_batches(config, 1, 1, max(seq_len, cache_len) + 1, args.seed + 2)[0]
+        length = max(seq_len, cache_len) + 1
+        if args.contract:
+            length = max(length, tokens_needed(args.seq_lens, args.append_len, cache_len,
+                                               args.sliding_window))
+        tokens = random_token_batches(config, 1, 1, length, args.seed + 2)[0]
         cos_p, sin_p = _rope(model, torch.arange(seq_len))
         cos_d, sin_d = _rope(model, [cache_len])
         prefill_common = [("attention_mask", causal_mask(seq_len, 0, mask_value)),
                           ("cos", cos_p), ("sin", sin_p)]
         decode_common = [("attention_mask", causal_mask(1, cache_len, mask_value)),
                          ("cos", cos_d), ("sin", sin_d)]
-        if args.whole_model:
+        if args.contract:
+            steps = _contract(model, args, tokens, mask_value)
+        elif args.whole_model:
             steps = _whole_model_steps(model, tokens, seq_len, cache_len, mask_value, scripted,
                                        args.output, prefill_common, decode_common)
         else:
@@ -164,6 +203,9 @@ def make_model(args: argparse.Namespace) -> Dict[str, Any]:
         "torchscript": os.path.relpath(os.path.abspath(args.output), os.path.abspath(args.reference)),
         "torch_version": torch.__version__,
     }
+    if args.contract:
+        info["contract"] = contract_info(args.seq_lens, args.append_len, cache_len,
+                                         args.sliding_window, args.key_layout, args.cache_out)
     return write_reference(args.reference, info, steps)
 
 
@@ -204,6 +246,29 @@ def _layer_steps(model, layer, tokens, seq_len, cache_len, mask_value, scripted,
                                ("new_key", decode_out[1][:, :, -1:, :]),
                                ("new_value", decode_out[2][:, :, -1:, :])]),
     }
+
+
+def _contract(model, args, tokens, mask_value):
+    """Saves the scripted module and runs kiln_torch.contracts' steps on the saved one."""
+    if args.whole_model:
+        module, x, x_name, layers, out_name = model, tokens, "input_ids", \
+            model.config.num_hidden_layers, "logits"
+    else:
+        module = model.model.layers[args.layer]
+        x = _layer_inputs(model, tokens, args.layer, mask_value)
+        x_name, layers, out_name = "hidden_states", 0, "hidden"
+    save_torchscript(module, args.output, True)
+    saved = torch.jit.load(args.output)
+
+    def call(inputs):
+        if args.whole_model:
+            return _call_model(saved, True, inputs)
+        hidden, key, value = _call_layer(saved, True, inputs)
+        return hidden, [key, value]
+
+    return contract_steps(call, x, x_name, layers, out_name, lambda p: _rope(model, p),
+                          args.seq_lens, args.append_len, args.cache_len, args.sliding_window,
+                          mask_value, args.key_layout, args.cache_out)
 
 
 def _whole_model_steps(model, tokens, seq_len, cache_len, mask_value, scripted, output,

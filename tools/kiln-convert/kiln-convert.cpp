@@ -37,19 +37,44 @@ static cl::opt<std::string> outputPath("o",
                                                 "(with --split: a directory)"),
                                        cl::value_desc("file"),
                                        cl::cat(category));
-static cl::opt<std::string>
-    modeOpt("mode", cl::desc("prefill, decode or prefill+decode"),
-            cl::init("prefill"), cl::cat(category));
+static cl::opt<std::string> modeOpt(
+    "mode",
+    cl::desc("Signatures: prefill, append, decode or several joined by '+' "
+             "(prefill+decode, prefill+append+decode)"),
+    cl::init("prefill"), cl::cat(category));
 static cl::opt<std::string> variantOpt(
     "variant",
     cl::desc(
         "Prefill attention: prefill (per head) or prefill_reference (batched)"),
     cl::init("prefill"), cl::cat(category));
-static cl::opt<int64_t> seqLen("seq-len", cl::desc("Prefill sequence length"),
-                               cl::init(0), cl::cat(category));
+static cl::list<int64_t>
+    seqLens("seq-len",
+            cl::desc("Prefill sequence lengths: one signature each "
+                     "(prefill_<S> when several: --seq-len 32,128,512)"),
+            cl::CommaSeparated, cl::cat(category));
+static cl::list<int64_t>
+    appendLens("append-len",
+               cl::desc("Append-prefill lengths (--mode append): one "
+                        "append_<Q> signature each"),
+               cl::CommaSeparated, cl::cat(category));
 static cl::opt<int64_t> cacheLen("cache-len",
-                                 cl::desc("Decode: past positions"),
+                                 cl::desc("Decode and append: past positions"),
                                  cl::init(0), cl::cat(category));
+static cl::opt<int64_t> slidingWindow(
+    "sliding-window",
+    cl::desc("Sliding-window attention over W positions: decode and append "
+             "take a past of W positions (docs/export-contracts.md)"),
+    cl::value_desc("W"), cl::init(0), cl::cat(category));
+static cl::opt<std::string>
+    keyLayoutOpt("key-layout",
+                 cl::desc("Keys in the cache inputs and outputs: bhsd "
+                          "([B,H,positions,head_dim]) or bhds (transposed)"),
+                 cl::init("bhsd"), cl::cat(category));
+static cl::opt<std::string> summaryJson(
+    "summary-json",
+    cl::desc("Also write the summary (signatures, sizes, float ops, "
+             "times) as JSON to this file"),
+    cl::value_desc("file"), cl::init(""), cl::cat(category));
 static cl::opt<int64_t> batch("batch", cl::desc("Batch size"), cl::init(1),
                               cl::cat(category));
 static cl::opt<bool> returnKv("return-kv",
@@ -245,7 +270,13 @@ int main(int argc, char **argv) {
   if (auto mode = kiln::parseConvertMode(modeOpt))
     options.mode = *mode;
   else
-    return fail("--mode must be prefill, decode or prefill+decode");
+    return fail("--mode must be prefill, append, decode or several joined by "
+                "'+' (prefill+decode), not '" +
+                modeOpt + "'");
+  if (auto layout = kiln::parseKeyLayout(keyLayoutOpt))
+    options.keyLayout = *layout;
+  else
+    return fail("--key-layout must be bhsd or bhds");
   if (variantOpt == "prefill" || variantOpt == "prefill_reference")
     options.prefillVariant = variantOpt == "prefill"
                                  ? kiln::Variant::Prefill
@@ -259,10 +290,12 @@ int main(int argc, char **argv) {
     options.stopAfter = *stage;
   }
   // A length given is checked (0 too); one not given is unset.
-  if (seqLen.getNumOccurrences())
-    options.seqLen = seqLen;
+  options.seqLens.assign(seqLens.begin(), seqLens.end());
+  options.appendLens.assign(appendLens.begin(), appendLens.end());
   if (cacheLen.getNumOccurrences())
     options.cacheLen = cacheLen;
+  if (slidingWindow.getNumOccurrences())
+    options.slidingWindow = slidingWindow;
   options.batch = batch;
   options.returnKv = returnKv;
   options.inputRoles.assign(inputRoles.begin(), inputRoles.end());

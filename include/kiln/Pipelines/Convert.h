@@ -85,12 +85,45 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
-/// The signatures a conversion exports (prefill+decode: both in one module,
-/// sharing every weight).
-enum class ConvertMode { Prefill, Decode, PrefillDecode };
-/// "prefill", "decode", "prefill+decode".
-llvm::StringRef stringifyConvertMode(ConvertMode mode);
+/// The kinds of signature a conversion exports, as a set (several in one
+/// module share every weight): prefill (one signature per --seq-len),
+/// append (one per --append-len), decode.
+enum class ConvertMode : unsigned {
+  Prefill = 1,
+  Decode = 2,
+  PrefillDecode = 3,
+  Append = 4,
+};
+inline ConvertMode operator|(ConvertMode a, ConvertMode b) {
+  return ConvertMode(unsigned(a) | unsigned(b));
+}
+/// `set` includes every kind of `kinds`.
+inline bool includes(ConvertMode set, ConvertMode kinds) {
+  return (unsigned(set) & unsigned(kinds)) == unsigned(kinds);
+}
+/// The kinds joined by '+' in the order prefill, append, decode
+/// ("prefill+decode").
+std::string stringifyConvertMode(ConvertMode mode);
+/// '+'-joined kinds in any order, each at most once.
 std::optional<ConvertMode> parseConvertMode(llvm::StringRef name);
+
+/// How keys are laid out in the cache inputs and outputs: bhsd
+/// ([B,H_kv,positions,head_dim], as the model computes them) or bhds
+/// ([B,H_kv,head_dim,positions]: transposed, so that Q*K^T reads the cache
+/// as it is stored).
+enum class KeyLayout { BHSD, BHDS };
+llvm::StringRef stringifyKeyLayout(KeyLayout layout);
+std::optional<KeyLayout> parseKeyLayout(llvm::StringRef name);
+
+/// One signature of the exported file: its name (prefill, prefill_<S>,
+/// append_<Q>, decode), the variant it runs, the tokens of one call and the
+/// past positions it reads.
+struct ConvertSignature {
+  std::string name;
+  Variant variant;
+  int64_t tokens = 0;
+  int64_t past = 0;
+};
 
 /// The stages of a conversion, in order; convertModel stops after
 /// ConvertOptions::stopAfter and returns the module as that stage left it.
@@ -119,8 +152,20 @@ struct ConvertOptions {
   /// The export contract (ExportPipelineOptions): a length not given is
   /// unset, one given must be positive.
   int64_t batch = 1;
-  std::optional<int64_t> seqLen;
+  /// Prefill lengths: one signature each ("prefill", or "prefill_<S>" when
+  /// there are several), sharing every weight.
+  std::vector<int64_t> seqLens;
+  /// Append-prefill lengths (mode append): one "append_<Q>" signature each.
+  std::vector<int64_t> appendLens;
+  /// Past positions of decode and append.
   std::optional<int64_t> cacheLen;
+  /// Sliding-window attention over the last W positions: decode and append
+  /// take a past of W positions (a ring buffer the host keeps; any order,
+  /// the mask says which are valid); prefill longer than W gets the
+  /// window through its mask. Sets the past length (cache-len, when given,
+  /// must agree).
+  std::optional<int64_t> slidingWindow;
+  KeyLayout keyLayout = KeyLayout::BHSD;
   bool returnKv = true;
   /// NAME=ROLE bindings of arguments with unusual names.
   std::vector<std::string> inputRoles;
@@ -155,6 +200,15 @@ struct ConvertResult {
   /// released once written).
   std::vector<SplitSegment> segments;
 };
+
+/// The signatures options export, in file order: prefill buckets, append
+/// buckets, decode.
+std::vector<ConvertSignature> convertSignatures(const ConvertOptions &options);
+
+/// The export contract written as the `kiln.contract` metadata (JSON): the
+/// signatures (kind, tokens, past, mask width), batch, sliding window, cache
+/// output, key layout, prefill variant and recipe.
+std::string contractMetadata(const ConvertOptions &options);
 
 /// The checks options must pass before anything runs, with kiln-convert's
 /// messages (naming its flags): lengths between 1 and 2^20 and inputs below

@@ -19,12 +19,14 @@ struct ExportPipelineOptions
     : public mlir::PassPipelineOptions<ExportPipelineOptions> {
   Option<int64_t> batch{*this, "batch", llvm::cl::desc("Batch size"),
                         llvm::cl::init(1)};
-  Option<int64_t> seqLen{*this, "seq-len",
-                         llvm::cl::desc("Prefill sequence length"),
-                         llvm::cl::init(0)};
-  Option<int64_t> cacheLen{*this, "cache-len",
-                           llvm::cl::desc("Decode: number of past positions"),
-                           llvm::cl::init(0)};
+  Option<int64_t> seqLen{
+      *this, "seq-len",
+      llvm::cl::desc("Prefill sequence length (append: new tokens)"),
+      llvm::cl::init(0)};
+  Option<int64_t> cacheLen{
+      *this, "cache-len",
+      llvm::cl::desc("Decode and append: number of past positions"),
+      llvm::cl::init(0)};
   Option<bool> returnKv{*this, "return-kv",
                         llvm::cl::desc("Return this call's keys and values"),
                         llvm::cl::init(true)};
@@ -42,11 +44,17 @@ struct ExportPipelineOptions
       *this, "cache-out",
       llvm::cl::desc("Decode keys/values: auto, delta or full"),
       llvm::cl::init("auto")};
+  Option<std::string> keyLayout{
+      *this, "key-layout",
+      llvm::cl::desc("Keys in the cache inputs and outputs: bhsd or bhds "
+                     "(transposed)"),
+      llvm::cl::init("bhsd")};
 };
 
 /// The variants Kiln exports.
-enum class Variant { Prefill, PrefillReference, Decode };
-llvm::StringRef getVariantName(Variant v); // prefill, prefill_reference, decode
+enum class Variant { Prefill, PrefillReference, Decode, Append };
+/// prefill, prefill_reference, decode, append.
+llvm::StringRef getVariantName(Variant v);
 
 /// kiln-prefill: adapter (prefill) + kiln-unroll-heads: hardware-faithful.
 void buildPrefillPipeline(mlir::OpPassManager &pm,
@@ -56,6 +64,10 @@ void buildPrefillReferencePipeline(mlir::OpPassManager &pm,
                                    const ExportPipelineOptions &options);
 /// kiln-decode: adapter (decode) + kiln-unroll-heads.
 void buildDecodePipeline(mlir::OpPassManager &pm,
+                         const ExportPipelineOptions &options);
+/// kiln-append: adapter (append: seq-len new tokens after cache-len past
+/// positions) + kiln-unroll-heads.
+void buildAppendPipeline(mlir::OpPassManager &pm,
                          const ExportPipelineOptions &options);
 void buildVariantPipeline(mlir::OpPassManager &pm, Variant variant,
                           const ExportPipelineOptions &options);

@@ -93,14 +93,18 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       return signalPassFailure();
   }
 
-  bool isDecode() const { return mode == "decode"; }
+  /// decode and append take the past keys and values as arguments.
+  bool isDecode() const { return mode == "decode" || mode == "append"; }
+  /// Tokens of this call: S (prefill), Q (append) or 1 (decode).
+  int64_t tokens() const {
+    return mode == "decode" ? 1 : static_cast<int64_t>(seqLen);
+  }
   bool singleMethod = false;
 
   LogicalResult checkOptions(func::FuncOp f) {
-    if (mode != "prefill" && mode != "decode")
-      return emitError(
-                 f.getLoc(),
-                 "kiln-export-adapter: mode must be prefill or decode, got '")
+    if (mode != "prefill" && mode != "decode" && mode != "append")
+      return emitError(f.getLoc(), "kiln-export-adapter: mode must be "
+                                   "prefill, decode or append, got '")
              << mode << "'";
     if (cacheOut != "auto" && cacheOut != "delta" && cacheOut != "full")
       return emitError(f.getLoc(), "kiln-export-adapter: cache-out must be "
@@ -109,13 +113,16 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     if (batch < 1)
       return emitError(f.getLoc(),
                        "kiln-export-adapter: batch must be positive");
-    if (!isDecode() && seqLen < 1)
+    if (mode == "prefill" && seqLen < 1)
       return emitError(f.getLoc(),
                        "kiln-export-adapter: prefill needs seq-len >= 1");
-    if (isDecode() && cacheLen < 1)
+    if (mode == "append" && seqLen < 1)
       return emitError(f.getLoc(),
-                       "kiln-export-adapter: decode needs cache-len >= 1 "
-                       "(the number of past positions)");
+                       "kiln-export-adapter: append needs seq-len >= 1 (the "
+                       "number of new tokens)");
+    if (isDecode() && cacheLen < 1)
+      return emitError(f.getLoc(), "kiln-export-adapter: ")
+             << mode << " needs cache-len >= 1 (the number of past positions)";
     return success();
   }
 
@@ -171,7 +178,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     int64_t hidden, dim, kvHeads;
     if (failed(modelDims(f, hidden, dim, kvHeads)))
       return failure();
-    int64_t s = isDecode() ? 1 : seqLen.getValue();
+    int64_t s = tokens();
     int64_t past = isDecode() ? cacheLen.getValue() : 0;
     Type f32 = Float32Type::get(ctx);
     auto tensor = [&](ArrayRef<int64_t> shape, Type elt) {
@@ -263,7 +270,9 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         // past_key0, past_value0, ... (TorchScript's de-duplicated names).
         if (!isDecode())
           return emitError(f.getLoc(), "kiln-export-adapter: the model takes '")
-                 << n << "' and cannot run in prefill mode; use mode=decode";
+                 << n
+                 << "' and cannot run in prefill mode; use mode=decode or "
+                    "append";
         sawPast = true;
         sawCacheTensors = true;
         std::string newName = role;
@@ -298,10 +307,10 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         return failure();
     }
     if (isDecode() && !sawPast)
-      return emitError(
-          f.getLoc(),
-          "kiln-export-adapter: the model has no cache "
-          "argument (past_key_value) and cannot run in decode mode");
+      return emitError(f.getLoc(),
+                       "kiln-export-adapter: the model has no cache "
+                       "argument (past_key_value) and cannot run in ")
+             << mode << " mode";
     if (deferredMask) {
       // Erase every other old argument, infer shapes, and read the rank of
       // the scores the mask is added to.
@@ -625,6 +634,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
   /// The returned cache is past ++ new along the sequence axis: keep the new
   /// entries only (the slice folds into the value written to the cache).
   Value newEntries(OpBuilder &b, Value full) {
+    int64_t s = tokens();
     Location loc = full.getLoc();
     auto c = [&](int64_t v) {
       return b.create<arith::ConstantIntOp>(loc, v, 64);
@@ -632,11 +642,11 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     Type type = full.getType();
     if (auto t = dyn_cast<RankedTensorType>(type)) {
       SmallVector<int64_t> shape(t.getShape());
-      shape[2] = 1;
+      shape[2] = s;
       type = RankedTensorType::get(shape, t.getElementType());
     }
     return b.create<SliceOp>(loc, type, full, b.getI64IntegerAttr(2),
-                             c(cacheLen), c(cacheLen + 1), c(1));
+                             c(cacheLen), c(cacheLen + s), c(1));
   }
 
   //===--- folding and checks
