@@ -1,6 +1,8 @@
 """kiln_torch: quantized Llama models in PyTorch, saved as TorchScript for Kiln."""
 
 from .config import PRESETS, LlamaConfig, get_config
+from .contracts import contract_steps, ring_slots, window_mask
+from .export import KilnError, export, find_kiln_convert
 from .flow import (TracedCausalLM, TracedLayer, calibrate, convert, example_trace_inputs,
                    load_hf_state_dict,
                    prefill_then_decode, prepare, random_token_batches, save_torchscript)
@@ -14,6 +16,8 @@ from .recipes import RECIPES, QSpec, Recipe, get_recipe
 
 __all__ = [
     "PRESETS", "LlamaConfig", "get_config",
+    "contract_steps", "ring_slots", "window_mask",
+    "KilnError", "export", "find_kiln_convert",
     "TracedCausalLM", "TracedLayer", "calibrate", "convert", "example_trace_inputs",
     "load_hf_state_dict",
     "prefill_then_decode", "prepare", "random_token_batches", "save_torchscript",

@@ -20,6 +20,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -241,6 +242,99 @@ void printSummary(ModuleOp module, ArrayRef<kiln::StageTime> stages,
     os << " " << s.name << "=" << llvm::format("%.3f", s.seconds) << "s";
   os << "\n";
 }
+/// The summary as JSON (--summary-json): what printSummary prints, as data.
+bool writeSummaryJson(StringRef path, ModuleOp module,
+                      const kiln::ConvertResult &result,
+                      const kiln::ConvertOptions &options) {
+  std::error_code ec;
+  llvm::raw_fd_ostream file(path, ec);
+  if (ec) {
+    llvm::errs() << "kiln-convert: error: cannot write '" << path
+                 << "': " << ec.message() << "\n";
+    return false;
+  }
+  llvm::json::OStream j(file, 2);
+  auto tensor = [&](func::FuncOp f, unsigned i, bool isResult) {
+    Type t = isResult ? f.getResultTypes()[i] : f.getArgumentTypes()[i];
+    j.object([&] {
+      j.attribute("name", name(f, i, isResult));
+      if (auto shaped = dyn_cast<ShapedType>(t)) {
+        j.attributeArray("shape", [&] {
+          for (int64_t d : shaped.getShape())
+            j.value(d);
+        });
+        Type elt = shaped.getElementType();
+        std::string dtype;
+        llvm::raw_string_ostream os(dtype);
+        if (auto q = dyn_cast<quant::QuantizedType>(elt))
+          os << (q.isSigned() ? "int" : "uint")
+             << q.getStorageTypeIntegralWidth();
+        else
+          os << elt;
+        j.attribute("dtype", dtype);
+        j.attribute("quantized", isa<quant::QuantizedType>(elt));
+      }
+    });
+  };
+  j.object([&] {
+    j.attribute("input", options.inputPath);
+    j.attribute("output", options.outputPath);
+    j.attribute("format", kiln::circle::stringifyFlavor(options.flavor));
+    j.attribute("mode", kiln::stringifyConvertMode(options.mode));
+    j.attributeArray("signatures", [&] {
+      for (auto f : module.getOps<func::FuncOp>())
+        j.object([&] {
+          j.attribute("name", f.getName());
+          if (auto v = f->getAttrOfType<StringAttr>("kiln.variant"))
+            j.attribute("variant", v.getValue());
+          j.attributeArray("inputs", [&] {
+            for (unsigned i = 0; i < f.getNumArguments(); ++i)
+              tensor(f, i, false);
+          });
+          j.attributeArray("outputs", [&] {
+            for (unsigned i = 0; i < f.getNumResults(); ++i)
+              tensor(f, i, true);
+          });
+          j.attribute("float_ops", int64_t(kiln::findFloatOps(f).size()));
+        });
+    });
+    const kiln::circle::WriterStats &stored = result.stored;
+    j.attribute("file_bytes", int64_t(stored.fileBytes));
+    j.attribute("constant_bytes", int64_t(stored.totalConstantBytes()));
+    j.attribute("constant_buffers", int64_t(stored.constantBuffers));
+    j.attribute("constant_tensors", int64_t(stored.constantTensors));
+    j.attributeObject("constant_bytes_by_type", [&] {
+      for (auto &[kind, bytes] : stored.constantBytes)
+        j.attribute(kind, int64_t(bytes));
+    });
+    if (llvm::Expected<llvm::json::Value> contract =
+            llvm::json::parse(kiln::contractMetadata(options)))
+      j.attribute("contract", std::move(*contract));
+    else
+      llvm::consumeError(contract.takeError());
+    if (!result.segments.empty())
+      j.attributeArray("segments", [&] {
+        for (const kiln::SplitSegment &segment : result.segments)
+          j.object([&] {
+            j.attribute("file", segment.file);
+            j.attribute("bytes", int64_t(segment.stored.fileBytes));
+          });
+      });
+    j.attributeObject("seconds", [&] {
+      for (const kiln::StageTime &st : result.stages)
+        j.attribute(st.name, st.seconds);
+    });
+  });
+  file << "\n";
+  file.close();
+  if (file.has_error()) {
+    llvm::errs() << "kiln-convert: error: cannot write '" << path
+                 << "': " << file.error().message() << "\n";
+    file.clear_error();
+    return false;
+  }
+  return true;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -340,6 +434,9 @@ int main(int argc, char **argv) {
     result->module->print(llvm::outs());
     return 0;
   }
+  if (!summaryJson.empty() &&
+      !writeSummaryJson(summaryJson, *result->module, *result, options))
+    return 1;
   if (!quiet) {
     printSummary(*result->module, result->stages, outputPath, result->stored);
     if (!result->segments.empty()) {

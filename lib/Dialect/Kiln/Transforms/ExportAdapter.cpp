@@ -15,6 +15,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_EXPORTADAPTER
@@ -48,6 +49,110 @@ RankedTensorType linearWeight(func::FuncOp f, unsigned index) {
   });
   return found;
 }
+
+/// Marks the transposes key-layout=bhds adds (and those they become as they
+/// move): only those move.
+constexpr StringLiteral kKeyLayoutMark = "kiln.key_layout";
+
+/// The two dims a transpose swaps, in order, when its input is ranked.
+std::optional<std::pair<int64_t, int64_t>> swapped(TransposeOp t) {
+  auto type = dyn_cast<RankedTensorType>(t.getInput().getType());
+  if (!type)
+    return std::nullopt;
+  int64_t r = type.getRank();
+  int64_t a = t.getDim0() < 0 ? t.getDim0() + r : t.getDim0();
+  int64_t b = t.getDim1() < 0 ? t.getDim1() + r : t.getDim1();
+  if (a < 0 || b < 0 || a >= r || b >= r || a == b)
+    return std::nullopt;
+  return std::pair{std::min(a, b), std::max(a, b)};
+}
+
+/// op(transpose(x)) -> transpose(op(x)) for ops that commute with a
+/// transpose (fake quant, repeat_interleave, slice, cat with every operand
+/// taking the transpose), and transpose(transpose(x)) -> x.
+struct SinkTranspose : public RewritePattern {
+  SinkTranspose(MLIRContext *ctx)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/1, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rewriter) const override {
+    if (auto outer = dyn_cast<TransposeOp>(op)) {
+      auto inner = outer.getInput().getDefiningOp<TransposeOp>();
+      if (!inner || !swapped(inner) || swapped(inner) != swapped(outer) ||
+          !(inner->hasAttr(kKeyLayoutMark) || outer->hasAttr(kKeyLayoutMark)) ||
+          inner.getInput().getType() != outer.getType())
+        return failure();
+      rewriter.replaceOp(outer, inner.getInput());
+      return success();
+    }
+    if (!isa<FakeQuantOp, FakeQuantPerAxisOp, RepeatInterleaveOp, SliceOp,
+             CatOp>(op) ||
+        op->getNumResults() != 1 || op->getNumOperands() == 0)
+      return failure();
+    // A marked transpose: the first operand (any operand of a cat).
+    TransposeOp first;
+    for (Value v :
+         isa<CatOp>(op) ? op->getOperands() : op->getOperands().take_front())
+      if (auto t = v.getDefiningOp<TransposeOp>();
+          t && t->hasAttr(kKeyLayoutMark)) {
+        first = t;
+        break;
+      }
+    std::optional<std::pair<int64_t, int64_t>> dims;
+    if (first)
+      dims = swapped(first);
+    if (!dims)
+      return failure();
+    auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+    if (!resultType)
+      return failure();
+    auto swap = [&](int64_t d) {
+      int64_t r = resultType.getRank();
+      if (d < 0)
+        d += r;
+      return d == dims->first    ? dims->second
+             : d == dims->second ? dims->first
+                                 : d;
+    };
+    auto swapType = [&](Type t) -> Type {
+      auto rt = cast<RankedTensorType>(t);
+      SmallVector<int64_t> shape(rt.getShape());
+      std::swap(shape[dims->first], shape[dims->second]);
+      return RankedTensorType::get(shape, rt.getElementType());
+    };
+    // `sinking`: the transpose that moves on (marked); else one that stays
+    // on another cat operand.
+    auto transpose = [&](Value v, bool sinking) -> Value {
+      if (auto t = v.getDefiningOp<TransposeOp>(); t && swapped(t) == dims)
+        return t.getInput();
+      auto t = rewriter.create<TransposeOp>(
+          op->getLoc(), swapType(v.getType()), v,
+          rewriter.getI64IntegerAttr(dims->first),
+          rewriter.getI64IntegerAttr(dims->second));
+      if (sinking)
+        t->setAttr(kKeyLayoutMark, rewriter.getUnitAttr());
+      return t;
+    };
+    SmallVector<Value> operands(op->getOperands());
+    if (auto cat = dyn_cast<CatOp>(op)) {
+      for (Value &v : operands)
+        if (!isa<RankedTensorType>(v.getType()))
+          return failure();
+      for (Value &v : operands)
+        v = transpose(v, /*sinking=*/false);
+    } else {
+      operands[0] = first.getInput();
+    }
+    Operation *moved = rewriter.clone(*op);
+    moved->setOperands(operands);
+    moved->getResult(0).setType(swapType(resultType));
+    for (StringRef attr : {"dim", "axis"})
+      if (auto d = moved->getAttrOfType<IntegerAttr>(attr))
+        moved->setAttr(attr, rewriter.getI64IntegerAttr(swap(d.getInt())));
+    rewriter.replaceOp(op, transpose(moved->getResult(0), /*sinking=*/true));
+    return success();
+  }
+};
 
 struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
   using ExportAdapterBase::ExportAdapterBase;
@@ -89,7 +194,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       f->setAttr("kiln.variant", StringAttr::get(&getContext(), variant));
     if (failed(bindArguments(f)) || failed(foldAndInfer(f)) ||
         failed(flattenResults(f)) || failed(foldAndInfer(f)) ||
-        failed(checkStatic(f)))
+        failed(sinkKeyTransposes(f)) || failed(checkStatic(f)))
       return signalPassFailure();
   }
 
@@ -106,6 +211,10 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       return emitError(f.getLoc(), "kiln-export-adapter: mode must be "
                                    "prefill, decode or append, got '")
              << mode << "'";
+    if (keyLayout != "bhsd" && keyLayout != "bhds")
+      return emitError(f.getLoc(), "kiln-export-adapter: key-layout must be "
+                                   "bhsd or bhds, got '")
+             << keyLayout << "'";
     if (cacheOut != "auto" && cacheOut != "delta" && cacheOut != "full")
       return emitError(f.getLoc(), "kiln-export-adapter: cache-out must be "
                                    "auto, delta or full, got '")
@@ -280,8 +389,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
           unsigned layer = cacheTensorIndex++ / 2;
           newName = role + "." + std::to_string(layer);
         }
-        ok = replaceWith(
-            old, addArg(newName, tensor({batch, kvHeads, past, dim}, f32)));
+        ok = replaceWith(old, pastTensor(b, loc, addArg, newName, role, kvHeads,
+                                         past, dim, f32));
       } else if (role == "past_key_value") {
         sawPast = true;
         if (!isDecode()) {
@@ -483,14 +592,14 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     auto opt = dyn_cast<OptionalType>(optionalType);
     if (!opt)
       return failure();
-    auto cacheType = RankedTensorType::get({batch, kvHeads, past, dim}, f32);
     auto pair = [&](TupleType tt, StringRef suffix) -> FailureOr<Value> {
       if (tt.size() != 2)
         return failure();
       SmallVector<Value> kv;
       static constexpr StringLiteral names[] = {"past_key", "past_value"};
       for (auto [name, et] : llvm::zip(names, tt.getTypes())) {
-        Value v = addArg((StringRef(name) + suffix).str(), cacheType);
+        Value v = pastTensor(b, loc, addArg, (StringRef(name) + suffix).str(),
+                             name, kvHeads, past, dim, f32);
         kv.push_back(v.getType() == et
                          ? v
                          : b.create<tensor::CastOp>(loc, et, v).getResult());
@@ -520,6 +629,27 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
       return failure();
     }
     return b.create<SomeOp>(loc, opt, inner).getResult();
+  }
+
+  /// A past key or value argument [B,H_kv,L,head_dim]; with key-layout=bhds
+  /// a key is [B,H_kv,head_dim,L], transposed back for the model (the
+  /// transposes sink into Q*K^T: sinkKeyTransposes).
+  template <typename AddArg>
+  Value pastTensor(OpBuilder &b, Location loc, AddArg &addArg,
+                   const std::string &name, StringRef role, int64_t kvHeads,
+                   int64_t past, int64_t dim, Type f32) {
+    bool transposed = keyLayout == "bhds" && role == "past_key";
+    Value v = addArg(
+        name, RankedTensorType::get({batch, kvHeads, transposed ? dim : past,
+                                     transposed ? past : dim},
+                                    f32));
+    if (!transposed)
+      return v;
+    auto t = b.create<TransposeOp>(
+        loc, RankedTensorType::get({batch, kvHeads, past, dim}, f32), v,
+        b.getI64IntegerAttr(2), b.getI64IntegerAttr(3));
+    t->setAttr(kKeyLayoutMark, b.getUnitAttr());
+    return t;
   }
 
   /// Decoder layers in a whole model: one head split of keys per layer.
@@ -573,6 +703,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
         Value v = leaves[1 + 2 * l + kv];
         if (isDecode() && sliceCache)
           v = newEntries(b, v);
+        if (keyLayout == "bhds" && kv == 0)
+          v = swapLastTwo(b, v);
         std::string base = isDecode() ? (kv ? "new_value" : "new_key")
                                       : (kv ? "value" : "key");
         names.push_back(layers > 1 ? base + "." + std::to_string(l) : base);
@@ -647,6 +779,34 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     }
     return b.create<SliceOp>(loc, type, full, b.getI64IntegerAttr(2),
                              c(cacheLen), c(cacheLen + s), c(1));
+  }
+
+  static Value swapLastTwo(OpBuilder &b, Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(t.getShape());
+    std::swap(shape[shape.size() - 2], shape[shape.size() - 1]);
+    auto tr = b.create<TransposeOp>(
+        v.getLoc(), RankedTensorType::get(shape, t.getElementType()), v,
+        b.getI64IntegerAttr(t.getRank() - 2),
+        b.getI64IntegerAttr(t.getRank() - 1));
+    tr->setAttr(kKeyLayoutMark, b.getUnitAttr());
+    return tr;
+  }
+
+  /// key-layout=bhds: the transposes of the key arguments and results move
+  /// through the cache's concatenation, fake quant, head repetition and
+  /// slices until they meet the model's own K^T before Q*K^T and cancel,
+  /// so attention reads the cache as stored.
+  LogicalResult sinkKeyTransposes(func::FuncOp f) {
+    if (keyLayout != "bhds")
+      return success();
+    RewritePatternSet patterns(&getContext());
+    patterns.add<SinkTranspose>(&getContext());
+    if (failed(applyPatternsAndFoldGreedily(f, std::move(patterns))))
+      return emitError(f.getLoc(), "kiln-export-adapter: moving the key "
+                                   "transposes did not converge");
+    f.walk([](TransposeOp t) { t->removeAttr(kKeyLayoutMark); });
+    return foldAndInfer(f);
   }
 
   //===--- folding and checks

@@ -220,6 +220,7 @@ private:
   }
   Value created(Operation *op) {
     ++numHeadOps;
+    madeOps.insert(op);
     lastAt[anchor] = op;
     return op->getResult(0);
   }
@@ -379,6 +380,19 @@ private:
       if (llvm::is_sorted(headPerm))
         return *in; // moves only head axes: nothing to do per head
       insertAfterDefinition(v);
+      // Moving only unit dims (a [1,D] row to a [D,1] column): a view.
+      {
+        auto inShape = cast<RankedTensorType>(in->getType()).getShape();
+        SmallVector<int64_t> before, after;
+        for (int64_t i = 0; i < (int64_t)headPerm.size(); ++i) {
+          if (inShape[i] != 1)
+            before.push_back(i);
+          if (inShape[headPerm[i]] != 1)
+            after.push_back(headPerm[i]);
+        }
+        if (before == after)
+          return reshapeTo(loc, heads, *in, headType);
+      }
       SmallVector<int64_t> moved;
       for (int64_t i = 0; i < (int64_t)headPerm.size(); ++i)
         if (headPerm[i] != i)
@@ -668,6 +682,9 @@ private:
 
 public:
   OpBuilder &getBuilder() { return builder; }
+  /// Per-head ops this unroller made (a transpose among them is one head's,
+  /// not a batched marker left behind).
+  llvm::DenseSet<Operation *> madeOps;
 };
 
 /// matmul(transpose(a, -2, -1), ...) -> matmul(a, ...) {adj_x}, and the same
@@ -767,7 +784,8 @@ struct UnrollHeadsPass : kiln::impl::UnrollHeadsBase<UnrollHeadsPass> {
       return signalPassFailure();
     bool left = false;
     func.walk([&](Operation *op) {
-      if (isBatchedMarker(op)) {
+      if (isBatchedMarker(op) &&
+          !(isa<TransposeOp>(op) && unroller.madeOps.contains(op))) {
         op->emitError("kiln-unroll-heads: '")
             << op->getName()
             << "' remains after unrolling (not part of an attention block it "

@@ -9,6 +9,10 @@
 // RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode cache-len=16 keep-source=true variant=decode" | FileCheck %s --check-prefix=KEEP
 // RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode" 2>&1 | FileCheck %s --check-prefix=NOCACHE
 // RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=train seq-len=4" 2>&1 | FileCheck %s --check-prefix=MODE
+// RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=append seq-len=4 cache-len=16" | FileCheck %s --check-prefix=APPEND
+// RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=append cache-len=16" 2>&1 | FileCheck %s --check-prefix=APPENDLEN
+// RUN: kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode cache-len=12 key-layout=bhds" | FileCheck %s --check-prefix=BHDS
+// RUN: not kiln-opt %t/m.mlir --kiln-export-adapter="mode=decode cache-len=12 key-layout=bshd" 2>&1 | FileCheck %s --check-prefix=LAYOUT
 // RUN: kiln-opt %s --split-input-file --kiln-export-adapter="mode=prefill seq-len=16 head-dim=2 num-kv-heads=1" --verify-diagnostics | FileCheck %s --check-prefix=ROLES
 // Without the overrides, dimensions the small functions below do not show
 // are diagnosed:
@@ -50,7 +54,34 @@
 // KEEP-SAME: attributes {kiln.variant = "decode"}
 
 // NOCACHE: error: kiln-export-adapter: decode needs cache-len >= 1 (the number of past positions)
-// MODE: error: kiln-export-adapter: mode must be prefill or decode, got 'train'
+// MODE: error: kiln-export-adapter: mode must be prefill, decode or append, got 'train'
+
+// Append: Q = 4 new tokens after 16 past positions; this call's 4 entries out.
+// APPEND-LABEL: func.func @append(
+// APPEND-SAME: tensor<1x4x64xf32> {kiln.name = "hidden_states"}
+// APPEND-SAME: tensor<1x1x4x20xf32> {kiln.name = "attention_mask"}
+// APPEND-SAME: tensor<1x4x16xf32> {kiln.name = "cos"}
+// APPEND-SAME: tensor<1x2x16x16xf32> {kiln.name = "past_key"}
+// APPEND-SAME: -> (tensor<1x4x64xf32> {kiln.name = "hidden"}, tensor<1x2x4x16xf32> {kiln.name = "new_key"}, tensor<1x2x4x16xf32> {kiln.name = "new_value"})
+// APPEND: kiln.cat %arg4, %{{.*}} dim = 2 : (tensor<1x2x16x16xf32>, tensor<1x2x4x16xf32>) -> tensor<1x2x20x16xf32>
+// APPEND: kiln.slice %{{.*}} dim = 2 [%c16_i64 : %c20_i64 : %c1_i64]
+// APPENDLEN: error: kiln-export-adapter: append needs seq-len >= 1 (the number of new tokens)
+
+// Keys transposed: the past key [B,H,D,L] is concatenated along its last
+// axis and read by Q*K^T as it is (no transpose of it, none before the
+// matmul); only this step's key is transposed.
+// BHDS-LABEL: func.func @decode(
+// BHDS-SAME: %arg4: tensor<1x2x16x12xf32> {kiln.name = "past_key"}, %arg5: tensor<1x2x12x16xf32> {kiln.name = "past_value"}
+// BHDS-SAME: -> (tensor<1x1x64xf32> {kiln.name = "hidden"}, tensor<1x2x16x1xf32> {kiln.name = "new_key"}, tensor<1x2x1x16xf32> {kiln.name = "new_value"})
+// BHDS-NOT: kiln.transpose %arg4
+// BHDS: %[[KT:.*]] = kiln.transpose %{{.*}} 2, 3 : (tensor<1x2x1x16xf32>) -> tensor<1x2x16x1xf32>
+// BHDS-NEXT: %[[CAT:.*]] = kiln.cat %arg4, %[[KT]] dim = 3 : (tensor<1x2x16x12xf32>, tensor<1x2x16x1xf32>) -> tensor<1x2x16x13xf32>
+// BHDS-NOT: kiln.transpose
+// BHDS: %[[REP:.*]] = kiln.repeat_interleave %{{.*}} repeats = 2 dim = 1 : (tensor<1x2x16x13xf32>) -> tensor<1x4x16x13xf32>
+// BHDS-NOT: kiln.transpose
+// BHDS: kiln.matmul %{{.*}}, %[[REP]] : (tensor<1x4x1x16xf32>, tensor<1x4x16x13xf32>) -> tensor<1x4x1x13xf32>
+// BHDS: kiln.slice %{{.*}} dim = 3 [%c12_i64 : %c13_i64 : %c1_i64] : (tensor<1x2x16x13xf32>) -> tensor<1x2x16x1xf32>
+// LAYOUT: error: kiln-export-adapter: key-layout must be bhsd or bhds, got 'bshd'
 
 // A shape fixed in the model that contradicts the options.
 // expected-error @+1 {{kiln-export-adapter: argument 'hidden_states' has the fixed type 'tensor<1x8x4xf32>', which contradicts 'tensor<1x16x4xf32>' from the options}}
