@@ -21,6 +21,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Error.h"
@@ -1074,6 +1075,10 @@ void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
 
   std::vector<fbs::Offset<fb::SubGraph>> subgraphOffsets;
   std::vector<fbs::Offset<fb::SignatureDef>> signatureOffsets;
+  // Per-axis parameters (a weight's per-channel scales and zero points) are
+  // written once and shared by every tensor that has them: signatures
+  // sharing a weight would otherwise repeat 12 bytes per channel each.
+  llvm::StringMap<fbs::Offset<fb::QuantizationParameters>> sharedQuant;
   for (auto [index, sg] : llvm::enumerate(subgraphs)) {
     std::vector<fbs::Offset<fb::Tensor>> tensors;
     for (const TensorDesc &t : sg.tensors) {
@@ -1081,10 +1086,26 @@ void ModelWriter::serialize(fbs::FlatBufferBuilder &fbb, bool inlineData,
       auto name = fbb.CreateString(t.name);
       fbs::Offset<fb::QuantizationParameters> quant;
       if (t.quant) {
-        auto scales = fbb.CreateVector(t.quant->scales);
-        auto zeroPoints = fbb.CreateVector(t.quant->zeroPoints);
-        quant = fb::CreateQuantizationParameters(fbb, 0, 0, scales, zeroPoints,
-                                                 t.quant->dimension);
+        std::string key;
+        bool shared = t.quant->scales.size() > 1;
+        if (shared) {
+          key.append(reinterpret_cast<const char *>(t.quant->scales.data()),
+                     t.quant->scales.size() * sizeof(t.quant->scales[0]));
+          key.append(reinterpret_cast<const char *>(t.quant->zeroPoints.data()),
+                     t.quant->zeroPoints.size() *
+                         sizeof(t.quant->zeroPoints[0]));
+          key += std::to_string(t.quant->dimension);
+          if (auto it = sharedQuant.find(key); it != sharedQuant.end())
+            quant = it->second;
+        }
+        if (quant.IsNull()) {
+          auto scales = fbb.CreateVector(t.quant->scales);
+          auto zeroPoints = fbb.CreateVector(t.quant->zeroPoints);
+          quant = fb::CreateQuantizationParameters(
+              fbb, 0, 0, scales, zeroPoints, t.quant->dimension);
+          if (shared)
+            sharedQuant[key] = quant;
+        }
       }
       fbs::Offset<fbs::Vector<int32_t>> signature;
       if (!t.shapeSignature.empty())
