@@ -15,6 +15,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -588,6 +589,28 @@ LogicalResult kiln::writeSplitLayers(
       return cleanup();
     }
   }
+  // The segments of an earlier split into the same directory (its
+  // manifest's files), removed once the new ones are in place when the new
+  // split does not write them (fewer layers, another format).
+  std::vector<std::string> stale;
+  {
+    llvm::SmallString<256> old(dir);
+    llvm::sys::path::append(old, "manifest.json");
+    if (auto buffer = llvm::MemoryBuffer::getFile(old))
+      if (auto json = llvm::json::parse((*buffer)->getBuffer())) {
+        if (auto *segments = json->getAsObject()
+                                 ? json->getAsObject()->getArray("segments")
+                                 : nullptr)
+          for (const llvm::json::Value &segment : *segments)
+            if (auto *object = segment.getAsObject())
+              if (auto file = object->getString("file");
+                  file && !file->empty() && !file->contains('/') &&
+                  *file != "manifest.json" && !llvm::is_contained(files, *file))
+                stale.push_back(file->str());
+      } else {
+        llvm::consumeError(json.takeError());
+      }
+  }
   // Into place, the manifest last.
   for (const std::string &file : files) {
     llvm::SmallString<256> from(staging), to(dir);
@@ -598,6 +621,11 @@ LogicalResult kiln::writeSplitLayers(
                      << "': " << ec.message();
       return cleanup();
     }
+  }
+  for (const std::string &file : stale) {
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, file);
+    fs::remove(path);
   }
   fs::remove(staging);
   return success();
