@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Inputs.h"
 #include "Interpreter.h"
+#include "kiln/Export/Circle/Reader.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/AsmState.h"
@@ -116,9 +117,20 @@ LogicalResult Runner::load(Variant &v) {
     llvm::errs() << "kiln-run: " << err << "\n";
     return failure();
   }
+  // A .circle / .tflite file (its FlatBuffer identifier at byte 4) is read
+  // into the circle dialect: the exported file runs as written.
+  StringRef bytes = file->getBuffer();
+  bool flatbuffer = bytes.size() >= 8 && (bytes.substr(4, 4) == "CIR0" ||
+                                          bytes.substr(4, 4) == "TFL3");
   v.sourceMgr = std::make_unique<llvm::SourceMgr>();
-  v.sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
-  v.module = parseSourceFile<ModuleOp>(*v.sourceMgr, ParserConfig(&ctx));
+  if (flatbuffer) {
+    v.module = kiln::circle::readCircle(
+        bytes, &ctx, FileLineColLoc::get(&ctx, v.file, 0, 0));
+    v.sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
+  } else {
+    v.sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
+    v.module = parseSourceFile<ModuleOp>(*v.sourceMgr, ParserConfig(&ctx));
+  }
   if (!v.module)
     return failure();
   CompileOptions compileOptions;
