@@ -345,9 +345,23 @@ OwningOpRef<ModuleOp> Driver::import() {
             std::to_string(tokens) + "xi64");
     importOptions.ignoreUnusedShapes = true;
   }
-  return timed("import", [&] {
+  OwningOpRef<ModuleOp> module = timed("import", [&] {
     return kiln::importTorchScript(options.inputPath, context, importOptions);
   });
+  if (!module && !oneTokenCount)
+    emitError(FileLineColLoc::get(&context, options.inputPath, 0, 0))
+        << "the signatures take different token counts (" <<
+        [&] {
+          std::string counts;
+          for (const auto &sig : signatures)
+            counts += (counts.empty() ? "" : ", ") + sig.name + ": " +
+                      std::to_string(sig.tokens);
+          return counts;
+        }()
+        << "), so the import cannot fix the token shape; a model that "
+           "computes its mask or RoPE from it (a traced Hugging Face model) "
+           "converts one length per file (--mode prefill --seq-len N)";
+  return module;
 }
 
 // One clone of the import per signature through its variant pipeline; the
