@@ -86,14 +86,15 @@ def contract_steps(call: Call, x: Tensor, x_name: str, layers: int, out_name: st
             past: Optional[List[Tensor]] = None) -> Tuple[NamedTensors, Tensor, List[Tensor]]:
         start, end = positions[0], positions[-1] + 1
         cos, sin = rope(list(range(start, end)))
-        inputs = [(x_name, x[:, start:end].contiguous()), ("attention_mask", mask),
+        common = [(x_name, x[:, start:end].contiguous()), ("attention_mask", mask),
                   ("cos", cos), ("sin", sin)]
+        # The module takes keys as it computes them; the step's inputs are in
+        # the contract's layout.
+        call_inputs, inputs = list(common), list(common)
         if past is not None:
             for (kn, vn), k, v in zip(kv_names("past_key", "past_value"), past[0::2], past[1::2]):
+                call_inputs += [(kn, k.contiguous()), (vn, v.contiguous())]
                 inputs += [(kn, layout(k)), (vn, v.contiguous())]
-        # The module takes keys as it computes them.
-        call_inputs = [(n, t.transpose(-1, -2).contiguous() if n.startswith("past_key")
-                        and key_layout == "bhds" else t) for n, t in inputs]
         first, present = call(call_inputs)
         return inputs, first, present
 

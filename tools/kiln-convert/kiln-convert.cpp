@@ -138,6 +138,18 @@ static cl::opt<std::string>
                 cl::init("auto"), cl::Hidden, cl::cat(category));
 
 namespace {
+/// An element type as the summary names it: int8, uint4 (quantized
+/// storage), f32.
+std::string elementName(Type elt) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto q = dyn_cast<quant::QuantizedType>(elt))
+    os << (q.isSigned() ? "int" : "uint") << q.getStorageTypeIntegralWidth();
+  else
+    os << elt;
+  return s;
+}
+
 std::string typeString(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -146,11 +158,9 @@ std::string typeString(Type t) {
     llvm::interleaveComma(shaped.getShape(), os);
     os << "] ";
     Type elt = shaped.getElementType();
-    if (auto q = dyn_cast<quant::QuantizedType>(elt))
-      os << (q.isSigned() ? "int" : "uint") << q.getStorageTypeIntegralWidth()
-         << " (quantized)";
-    else
-      os << elt;
+    os << elementName(elt);
+    if (isa<quant::QuantizedType>(elt))
+      os << " (quantized)";
   } else {
     os << t;
   }
@@ -264,14 +274,7 @@ bool writeSummaryJson(StringRef path, ModuleOp module,
             j.value(d);
         });
         Type elt = shaped.getElementType();
-        std::string dtype;
-        llvm::raw_string_ostream os(dtype);
-        if (auto q = dyn_cast<quant::QuantizedType>(elt))
-          os << (q.isSigned() ? "int" : "uint")
-             << q.getStorageTypeIntegralWidth();
-        else
-          os << elt;
-        j.attribute("dtype", dtype);
+        j.attribute("dtype", elementName(elt));
         j.attribute("quantized", isa<quant::QuantizedType>(elt));
       }
     });
