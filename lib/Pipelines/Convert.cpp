@@ -443,6 +443,7 @@ LogicalResult Driver::write(ModuleOp module) {
   kiln::circle::WriterOptions writer;
   writer.flavor = options.flavor;
   writer.forceExternalBuffers = options.forceExternalBuffers;
+  writer.sourceLocations = options.sourceLocations;
   writer.stats = &result.stored;
   if (options.progress)
     writer.progress = [this](const kiln::circle::WriteProgress &progress) {
@@ -465,6 +466,7 @@ LogicalResult Driver::writeSplit(ModuleOp module) {
   kiln::circle::WriterOptions writer;
   writer.flavor = options.flavor;
   writer.forceExternalBuffers = options.forceExternalBuffers;
+  writer.sourceLocations = options.sourceLocations;
   if (options.progress)
     writer.progress = [this](const kiln::circle::WriteProgress &progress) {
       options.progress->wrote(progress);

@@ -96,6 +96,11 @@ static cl::opt<bool>
     forceExternal("force-external-buffers",
                   cl::desc("Write buffers after the FlatBuffer"),
                   cl::init(false), cl::cat(category));
+static cl::opt<bool> sourceLocations(
+    "source-locations",
+    cl::desc("Store each tensor's PyTorch source locations (module path, "
+             "file:line:col) in the file, for kiln-parity (default on)"),
+    cl::init(true), cl::cat(category));
 static cl::list<std::string> inputRoles(
     "input-role",
     cl::desc(
@@ -399,6 +404,7 @@ int main(int argc, char **argv) {
   options.cacheOut = cacheOut;
   options.integerOnly = integerOnly;
   options.forceExternalBuffers = forceExternal;
+  options.sourceLocations = sourceLocations;
   options.recipe = recipe;
   if (splitOpt.getNumOccurrences()) {
     auto split = kiln::parseSplitMode(splitOpt);

@@ -175,6 +175,9 @@ struct ConvertOptions {
   /// LowerToCirclePipelineOptions::integerOnly.
   bool integerOnly = false;
   bool forceExternalBuffers = false;
+  /// Store each tensor's PyTorch source locations in the file
+  /// ("kiln.locations" metadata: kiln-parity matches tensors through them).
+  bool sourceLocations = true;
   /// Recorded as the `kiln.recipe` metadata when not empty.
   std::string recipe;
   ConvertStage stopAfter = ConvertStage::Written;

@@ -224,8 +224,10 @@ struct LegalizeToCirclePass
         Operation *replaced =
             requant ? requant.getOperation() : outer.getOperation();
         rw.setInsertionPoint(replaced);
+        Location loc = requant ? rw.getFusedLoc({outer.getLoc(), requant.getLoc()})
+                               : outer.getLoc();
         auto norm = rw.create<kc::RmsNormOp>(
-            outer.getLoc(), TypeRange{replaced->getResult(0).getType()},
+            loc, TypeRange{replaced->getResult(0).getType()},
             ValueRange{input, gamma},
             ArrayRef<NamedAttribute>{
                 rw.getNamedAttr("epsilon", rw.getF32FloatAttr(*eps))});

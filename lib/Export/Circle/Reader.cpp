@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Export/Circle/Reader.h"
+#include "kiln/Export/Circle/Locations.h"
 
 #include "ModelFile.h"
 #include "OpTable.h"
@@ -104,10 +105,18 @@ private:
     return success();
   }
   Location tensorLoc(const fb::Tensor *tensor) const {
+    Location source = UnknownLoc::get(context);
+    if (auto it = sourcePoints.find(tensor); it != sourcePoints.end())
+      source = buildLocation(context, it->second);
     if (tensor->name() && tensor->name()->size())
-      return NameLoc::get(StringAttr::get(context, tensor->name()->str()));
-    return UnknownLoc::get(context);
+      return NameLoc::get(StringAttr::get(context, tensor->name()->str()),
+                          source);
+    return source;
   }
+  /// The "kiln.locations" metadata (Locations.h): where each tensor came
+  /// from. A malformed entry is ignored with a warning (they only inform).
+  void readSourcePoints();
+  llvm::DenseMap<const fb::Tensor *, std::vector<SourcePoint>> sourcePoints;
   std::string tensorName(const fb::Tensor *tensor) const {
     return tensor->name() ? tensor->name()->str() : std::string();
   }
@@ -658,6 +667,61 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   return success();
 }
 
+void ModelReader::readSourcePoints() {
+  auto *metadata = model->metadata();
+  auto *subgraphs = model->subgraphs();
+  if (!metadata || !subgraphs)
+    return;
+  for (const fb::Metadata *entry : *metadata) {
+    if (!entry->name() || entry->name()->str() != kLocationsMetadata)
+      continue;
+    FailureOr<llvm::ArrayRef<uint8_t>> data =
+        file.getBufferData(entry->buffer(), loc);
+    if (failed(data))
+      return;
+    llvm::StringRef text(reinterpret_cast<const char *>(data->data()),
+                         data->size());
+    auto malformed = [&](const Twine &why) {
+      emitWarning(loc) << "ignoring the '" << kLocationsMetadata
+                       << "' metadata: " << why;
+      sourcePoints.clear();
+    };
+    llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
+    if (!json) {
+      malformed(llvm::toString(json.takeError()));
+      return;
+    }
+    const llvm::json::Object *root = json->getAsObject();
+    const llvm::json::Array *perSubgraph =
+        root ? root->getArray("subgraphs") : nullptr;
+    const llvm::json::Array *fileArray =
+        root ? root->getArray("files") : nullptr;
+    if (!perSubgraph || !fileArray)
+      return malformed("no 'subgraphs' or 'files' array");
+    std::vector<std::string> files;
+    for (const llvm::json::Value &f : *fileArray) {
+      if (!f.getAsString())
+        return malformed("a file name is not a string");
+      files.push_back(f.getAsString()->str());
+    }
+    for (auto [i, value] : llvm::enumerate(*perSubgraph)) {
+      const llvm::json::Object *tensorsObj = value.getAsObject();
+      if (!tensorsObj || i >= subgraphs->size())
+        return malformed("subgraph " + Twine(i) + " is not in the file");
+      auto *tensors = subgraphs->Get(i)->tensors();
+      for (const auto &[key, pointsValue] : *tensorsObj) {
+        unsigned index;
+        std::vector<SourcePoint> points;
+        if (llvm::StringRef(key).getAsInteger(10, index) || !tensors ||
+            index >= tensors->size() || !fromJSON(pointsValue, files, points))
+          return malformed("bad entry '" + key.str() + "' of subgraph " +
+                           Twine(i));
+        sourcePoints[tensors->Get(index)] = std::move(points);
+      }
+    }
+  }
+}
+
 OwningOpRef<ModuleOp> ModelReader::read() {
   context->loadDialect<func::FuncDialect, quant::QuantizationDialect,
                        CircleDialect>();
@@ -692,6 +756,7 @@ OwningOpRef<ModuleOp> ModelReader::read() {
             seen.push_back(storage);
         }
 
+  readSourcePoints();
   llvm::StringSet<> funcNames;
   if (auto *subgraphs = model->subgraphs())
     for (uint32_t i = 0; i < subgraphs->size(); ++i)
@@ -710,8 +775,8 @@ OwningOpRef<ModuleOp> ModelReader::read() {
       std::string value(reinterpret_cast<const char *>(data->data()),
                         data->size());
       llvm::StringRef n(name);
-      if (n == "kiln.version")
-        continue; // the writer records its own version
+      if (n == "kiln.version" || n == kLocationsMetadata)
+        continue; // the writer records its own version; locations are read
       if (n == "kiln.pipeline" || n == "kiln.variant" || n == "kiln.recipe") {
         (*module)->setAttr(n, b.getStringAttr(value));
         continue;

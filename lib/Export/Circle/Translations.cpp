@@ -35,6 +35,11 @@ void kiln::circle::registerToCircleTranslation(
       llvm::cl::desc("Write every constant buffer after the FlatBuffer "
                      "(Buffer.offset/size), as for files over 2 GiB"),
       llvm::cl::init(false));
+  static llvm::cl::opt<bool> sourceLocations(
+      "circle-source-locations",
+      llvm::cl::desc("Store each tensor's source locations (module path, "
+                     "file:line:col) as the kiln.locations metadata"),
+      llvm::cl::init(false));
   static std::function<void(DialectRegistry &)> extra = extraDialects;
 
   static TranslateFromMLIRRegistration toCircle(
@@ -50,6 +55,7 @@ void kiln::circle::registerToCircleTranslation(
         else if (std::optional<Flavor> fromModule = getModuleFlavor(module))
           options.flavor = *fromModule;
         options.forceExternalBuffers = forceExternal;
+        options.sourceLocations = sourceLocations;
         return writeCircle(module, os, options);
       },
       [](DialectRegistry &registry) {

@@ -13,6 +13,7 @@
 #include "OpTable.h"
 #include "Schema.h"
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
+#include "kiln/Export/Circle/Locations.h"
 #include "kiln/Export/Circle/OpVersion.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -89,6 +90,8 @@ struct SubgraphDesc {
   std::vector<int32_t> inputs, outputs;
   std::vector<std::string> inputNames, outputNames;
   std::vector<OperatorDesc> operators;
+  /// Source points of each tensor (Locations.h), by tensor index.
+  std::vector<std::vector<SourcePoint>> points;
 };
 
 /// Constant data is read and written in pieces of this size (a multiple of
@@ -413,6 +416,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     }
     int32_t index = sg.tensors.size();
     sg.tensors.push_back(std::move(*tensor));
+    sg.points.push_back(options.sourceLocations ? flattenLocation(loc)
+                                                : std::vector<SourcePoint>());
     tensorOf[value] = index;
     return index;
   };
@@ -1017,6 +1022,28 @@ LogicalResult ModelWriter::collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
   for (auto [func, key] : llvm::zip(funcs, keys))
     if (Attribute attr = func->getAttr("kiln.variant"))
       metadata.push_back({"kiln.variant." + key, attrToString(attr)});
+  llvm::json::Array perSubgraph;
+  llvm::StringMap<unsigned> fileIndex;
+  std::vector<std::string> files;
+  bool anyPoint = false;
+  for (const SubgraphDesc &sg : subgraphs) {
+    llvm::json::Object tensors;
+    for (auto [i, points] : llvm::enumerate(sg.points))
+      if (!points.empty()) {
+        tensors[std::to_string(i)] = toJSON(points, fileIndex, files);
+        anyPoint = true;
+      }
+    perSubgraph.push_back(std::move(tensors));
+  }
+  if (anyPoint) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::json::Value(llvm::json::Object{
+        {"version", 1},
+        {"files", llvm::json::Array(files)},
+        {"subgraphs", std::move(perSubgraph)}});
+    metadata.push_back({kLocationsMetadata, std::move(os.str())});
+  }
   if (Attribute attr = module->getAttr("kiln.metadata")) {
     auto dict = dyn_cast<DictionaryAttr>(attr);
     if (!dict)

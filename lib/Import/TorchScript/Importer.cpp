@@ -71,7 +71,8 @@ kiln::torchscript::sourceOf(const TSNode *node) {
 /// located there says nothing to the user, the line that used the operator
 /// does. (torch.nn.functional keeps its own
 /// location: the importer's call-site logic handles scripted calls.)
-static bool isTorchInternal(llvm::StringRef file) {
+bool kiln::torchscript::isTorchInternal(const std::string &path) {
+  llvm::StringRef file(path);
   return file.ends_with("/torch/_tensor.py") ||
          file.ends_with("/torch/_ops.py");
 }

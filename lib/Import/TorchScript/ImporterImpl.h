@@ -17,6 +17,7 @@
 #define KILN_LIB_IMPORT_TORCHSCRIPT_IMPORTERIMPL_H
 
 #include "kiln/Import/TorchScript/Importer.h"
+#include "kiln/Import/TorchScript/TorchSupport.h"
 #include "kiln/Import/TorchScript/TypeMapping.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -383,13 +384,6 @@ public:
   mlir::Location fileLoc(TSNode *node);
 };
 
-/// Registers the schemas of operators that real files use and LibTorch 1.13
-/// lacks (ExtraOps.cpp); idempotent, called before every load.
-void registerExtraOperators();
-
-/// Source location of a node, if it has a file.
-std::optional<std::tuple<std::string, unsigned, unsigned>>
-sourceOf(const TSNode *node);
 
 } // namespace kiln::torchscript
 

@@ -117,6 +117,10 @@ struct WriterOptions {
   uint64_t externalBufferThreshold = kDefaultExternalBufferThreshold;
   /// Called while the buffers are written (on the writing thread).
   std::function<void(const WriteProgress &)> progress;
+  /// Store each tensor's source locations (module path, file:line:col) as
+  /// the "kiln.locations" metadata (Locations.h). kiln-convert does (the
+  /// PyTorch source); kiln-translate with --circle-source-locations.
+  bool sourceLocations = false;
 };
 
 /// Serializes `module` into `os`. Nothing is written to `os` unless the whole

@@ -59,6 +59,22 @@ quant::QuantizedType quantOf(Value v) {
   return dyn_cast<quant::QuantizedType>(getElementTypeOrSelf(v.getType()));
 }
 
+/// `into` now computes the value a fake quant (or a quantize made from one)
+/// stood for: its location joins into's, so the exported tensor still names
+/// the fake-quant point (kiln-parity matches PyTorch's tensors through it).
+void keepLoc(Operation *into, Location from) {
+  if (!into || into->getLoc() == from)
+    return;
+  SmallVector<Location> locs{into->getLoc()};
+  if (auto fused = dyn_cast<FusedLoc>(into->getLoc()); fused && !fused.getMetadata())
+    locs.assign(fused.getLocations().begin(), fused.getLocations().end());
+  if (llvm::is_contained(locs, from))
+    return;
+  locs.push_back(from);
+  into->setLoc(FusedLoc::get(into->getContext(), locs));
+}
+void keepLoc(Value into, Location from) { keepLoc(into.getDefiningOp(), from); }
+
 bool isFloatTensor(Value v) {
   auto t = dyn_cast<TensorType>(v.getType());
   return t && isa<FloatType>(t.getElementType());
@@ -436,6 +452,8 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
     Value replacement = input;
     if (input.getType() != resultType)
       replacement = b.create<QuantizeOp>(fq.getLoc(), resultType, input);
+    else
+      keepLoc(input, fq.getLoc());
     fq.getResult().replaceAllUsesWith(replacement);
     fq.erase();
     return success();
@@ -627,6 +645,7 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
     product.setType(withElementType(product.getType(), onProductGrid));
     scaled.setType(q0.getResult().getType());
     for (Operation *user : llvm::make_early_inc_range(scaled.getUsers())) {
+      keepLoc(scaled, user->getLoc());
       user->getResult(0).replaceAllUsesWith(scaled);
       user->erase();
     }
@@ -783,6 +802,7 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
             fq.getLoc(), data.getType(), data, fq.getScaleAttr(),
             fq.getZeroPointAttr(), fq.getQminAttr(), fq.getQmaxAttr());
         move->setOperand(0, hoisted.getResult());
+        keepLoc(move, fq.getLoc());
         fq.getResult().replaceAllUsesWith(move->getResult(0));
         fq->erase();
         fq = hoisted;
@@ -826,6 +846,7 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
         if (user == first)
           continue;
         if (auto fq = dyn_cast<FakeQuantOp>(user)) {
+          keepLoc(first.getOperation(), fq.getLoc());
           fq.getResult().replaceAllUsesWith(q);
           fq->erase();
           continue;
@@ -894,6 +915,7 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
     }
     result.setType(withElementType(result.getType(), target));
     for (Operation *user : llvm::make_early_inc_range(result.getUsers())) {
+      keepLoc(cat.getOperation(), user->getLoc());
       user->getResult(0).replaceAllUsesWith(result);
       user->erase();
     }
@@ -939,6 +961,7 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
       move->setOperand(0, hoisted.getResult());
       Value r = move->getResult(0);
       r.setType(withElementType(r.getType(), qtype));
+      keepLoc(move, q.getLoc());
       q.getResult().replaceAllUsesWith(r);
       q->erase();
       q = hoisted;
@@ -963,6 +986,7 @@ struct FoldFakeQuantPass : kiln::impl::FoldFakeQuantBase<FoldFakeQuantPass> {
         return;
     x.setType(q.getType());
     for (Operation *user : llvm::make_early_inc_range(x.getUsers())) {
+      keepLoc(producer, user->getLoc());
       user->getResult(0).replaceAllUsesWith(x);
       erased.insert(user);
       user->erase();
