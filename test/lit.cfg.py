@@ -48,6 +48,10 @@ _reference = os.path.normpath(os.path.join(config.kiln_src_root, "..", "shared",
 if os.path.isfile(os.path.join(_reference, "circle_schema.fbs")) and shutil.which("flatc"):
     config.available_features.add("reference-schemas")
     config.substitutions.append(("%reference_schemas", _reference))
+# Debian's Chromium (package chromium), for screenshots of HTML reports.
+if os.path.exists("/usr/bin/chromium"):
+    config.available_features.add("chromium")
+
 # Third-party fixtures (test/e2e/fixtures): ../shared/fixtures beside the
 # checkout, or the folder in KILN_FIXTURES; without it those tests are
 # UNSUPPORTED.

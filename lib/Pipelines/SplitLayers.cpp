@@ -49,6 +49,13 @@ void collectNames(Location loc, SmallVectorImpl<StringRef> &names) {
     names.push_back(n.getName().getValue());
     collectNames(n.getChildLoc(), names);
   } else if (auto f = dyn_cast<FusedLoc>(loc)) {
+    // Fake-quant points folded into an op (FoldFakeQuant) may belong to the
+    // next module: the op's own location is the first.
+    auto tag = dyn_cast_or_null<StringAttr>(f.getMetadata());
+    if (tag && tag.getValue() == "kiln.fake_quant") {
+      collectNames(f.getLocations().front(), names);
+      return;
+    }
     for (Location l : f.getLocations())
       collectNames(l, names);
   } else if (auto c = dyn_cast<CallSiteLoc>(loc)) {

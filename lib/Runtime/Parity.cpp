@@ -163,7 +163,8 @@ bool scaleEqual(const ExportTensor &e, const TorchProbe &p) {
   at::Tensor s = p.scale.reshape({-1});
   for (size_t i = 0; i < e.scales.size(); ++i) {
     double m = s[i].item<double>();
-    if (std::abs(e.scales[i] - m) > 1e-5 * std::abs(m))
+    // Circle stores float32 scales: equal as float32 (to 1 ulp).
+    if (std::abs(e.scales[i] - m) > 2e-7 * std::abs(m))
       return false;
   }
   return true;
@@ -277,15 +278,13 @@ void Parity::runExport(const std::vector<at::Tensor> &inputs) {
     auto key = f->getAttrOfType<StringAttr>("kiln.signature");
     std::string k = key ? key.str() : f.getSymName().str();
     keys.push_back(k);
-    if (k == opts.signature || (opts.signature.empty() && keys.size() == 1))
+    if (k == opts.signature)
       function = f.getSymName().str();
     f.walk([&](Operation *op) {
       for (const SourcePoint &p : kiln::circle::flattenLocation(op->getLoc()))
         hasLocations |= !p.file.empty();
     });
   }
-  if (opts.signature.empty() && keys.size() != 1)
-    function.clear();
   if (function.empty())
     fail("choose a signature with --signature (the file has: " +
          llvm::join(keys, ", ") + ")");
@@ -293,7 +292,7 @@ void Parity::runExport(const std::vector<at::Tensor> &inputs) {
     fail("'" + opts.exported +
          "' has no source locations (the kiln.locations metadata Kiln "
          "writes): tensors cannot be matched to the model's; export it with "
-         "this Kiln's kiln-convert");
+         "kiln-convert --source-locations");
   Compiler compiler(*module);
   Function *fn = compiler.getFunction(function, module->getLoc());
   if (!fn)
@@ -374,46 +373,71 @@ void Parity::match() {
     }
   std::map<const ExportTensor *, Row> matched;
   std::set<const TorchProbe *> used;
-  for (const auto &kh : keyOrder) {
-    const std::vector<const TorchProbe *> &ps = probesByKey[kh.first];
-    const std::vector<const ExportTensor *> &es = byKey[kh];
-    auto tryPair = [&](const ExportTensor *e, const TorchProbe *p) {
-      if (matched.count(e))
-        return false;
-      Row row;
-      row.tensor = e;
-      row.probe = p;
-      row.head = kh.second;
-      std::optional<at::Tensor> t = align(p->value, *e, kh.second, row.axisNote);
-      if (!t)
-        return false;
-      computeMetrics(row, *t);
-      matched[e] = row;
-      used.insert(p);
-      return true;
-    };
-    if (es.size() == ps.size()) {
-      for (size_t i = 0; i < es.size(); ++i)
-        tryPair(es[i], ps[i]);
-      continue;
-    }
-    // Unequal counts (a point realized twice: a fixed-scale op and its
-    // requantization): pair each probe with the next tensor on its scale,
-    // else the next one of a compatible shape.
-    size_t from = 0;
-    for (const TorchProbe *p : ps) {
-      bool done = false;
-      for (int pass = 0; pass < 2 && !done; ++pass)
-        for (size_t i = from; i < es.size() && !done; ++i) {
-          if (pass == 0 && !scaleEqual(*es[i], *p))
+  // (recording, head): a batched recording pairs once per head.
+  std::set<std::pair<const TorchProbe *, std::string>> paired;
+  auto tryPair = [&](const ExportTensor *e, const TorchProbe *p,
+                     const std::string &head) {
+    Row row;
+    row.tensor = e;
+    row.probe = p;
+    row.head = head;
+    std::optional<at::Tensor> t = align(p->value, *e, head, row.axisNote);
+    if (!t)
+      return false;
+    computeMetrics(row, *t);
+    matched[e] = row;
+    used.insert(p);
+    paired.insert({p, head});
+    return true;
+  };
+  // Pass 1: each recording, in PyTorch's order, takes the first unpaired
+  // tensor on its scale (several points can share a module path and line:
+  // a quantizer called through one helper). A recording whose tensor another
+  // point already took (one value quantized twice alike) is covered by it.
+  // Pass 2: what is left takes the first unpaired tensor of a compatible
+  // shape (a wrong scale in the file still pairs).
+  std::string ignored;
+  for (int pass = 0; pass < 2; ++pass)
+    for (const auto &kh : keyOrder)
+      for (const TorchProbe *p : probesByKey[kh.first]) {
+        if (paired.count({p, kh.second}))
+          continue;
+        bool covered = false;
+        // Several unpaired tensors on the scale (points sharing a line and a
+        // scale, per-head loops): the closest one.
+        const ExportTensor *best = nullptr;
+        double bestError = INFINITY;
+        for (const ExportTensor *e : byKey[kh]) {
+          if (pass == 0 && !scaleEqual(*e, *p))
             continue;
-          if (tryPair(es[i], p)) {
-            from = i + 1;
-            done = true;
+          if (matched.count(e)) {
+            covered |= pass == 0 && align(p->value, *e, kh.second, ignored);
+            continue;
+          }
+          std::optional<at::Tensor> t = align(p->value, *e, kh.second, ignored);
+          if (!t)
+            continue;
+          if (pass == 1) {
+            best = e;
+            break;
+          }
+          double err = (e->value.to(at::kDouble).reshape(t->sizes()) -
+                        t->to(at::kDouble))
+                           .abs()
+                           .max()
+                           .item<double>();
+          if (err < bestError) {
+            bestError = err;
+            best = e;
           }
         }
-    }
-  }
+        if (best) {
+          tryPair(best, p, kh.second);
+        } else if (covered) {
+          used.insert(p);
+          paired.insert({p, kh.second});
+        }
+      }
   for (const ExportTensor &t : tensors)
     if (auto it = matched.find(&t); it != matched.end())
       rows.push_back(it->second);
@@ -453,7 +477,7 @@ void Parity::printTable(llvm::raw_ostream &os) {
                         fmt(r.steps, "{0:f2}"), fmt(r.peir, "{0:e2}"),
                         fmt(r.sqnr, "{0:f1}"), fmt(r.cosine, "{0:f6}"));
     if (int(i) == firstPast)
-      os << "  <-- first past --max-lsb " << opts.maxLsb;
+      os << "  <-- first past --max-lsb " << llvm::format("%g", opts.maxLsb);
     if (r.scaleDiffers)
       os << "  (scale differs from the model's "
          << llvm::formatv("{0:e3}", r.probe->scale.reshape({-1})[0]
@@ -511,7 +535,7 @@ void Parity::writeHtml(const std::string &path) {
        << " tensors matched to " << torch.probes.size()
        << " fake-quant outputs recorded in PyTorch; max error in "
           "quantization steps of the model's scale; --max-lsb "
-       << opts.maxLsb << ": " << numPast << " past";
+       << llvm::format("%g", opts.maxLsb) << ": " << numPast << " past";
     if (firstPast >= 0)
       os << ", first: #" << firstPast << " "
          << htmlEscape(rows[firstPast].tensor->name);
@@ -599,6 +623,32 @@ void Parity::writeHtml(const std::string &path) {
 }
 
 int Parity::run() {
+  // The file first: its signature names the default reference step.
+  std::vector<at::Tensor> noInputs;
+  if (opts.signature.empty()) {
+    std::string err;
+    auto file = openInputFile(opts.exported, &err);
+    if (!file)
+      fail(err);
+    StringRef bytes = file->getBuffer();
+    if (bytes.size() < 8 ||
+        (bytes.substr(4, 4) != "CIR0" && bytes.substr(4, 4) != "TFL3"))
+      fail("'" + opts.exported +
+           "' is not a .circle or .tflite file (no CIR0/TFL3 identifier)");
+    if (OwningOpRef<ModuleOp> m = kiln::circle::readCircle(
+              bytes, &ctx, FileLineColLoc::get(&ctx, opts.exported, 0, 0))) {
+        std::vector<std::string> keys;
+        for (auto f : m->getOps<func::FuncOp>()) {
+          auto key = f->getAttrOfType<StringAttr>("kiln.signature");
+          keys.push_back(key ? key.str() : f.getSymName().str());
+        }
+        if (keys.size() == 1)
+          opts.signature = keys.front();
+        else
+          fail("choose a signature with --signature (the file has: " +
+               llvm::join(keys, ", ") + ")");
+      }
+  }
   ReferenceFolder ref = readReferenceFolder(opts.inputsFrom);
   std::string step = opts.step.empty() ? opts.signature : opts.step;
   if (!ref.steps.count(step)) {
@@ -648,7 +698,7 @@ int Parity::run() {
   for (const Row &r : rows)
     worst = std::max(worst, r.steps);
   llvm::outs() << "max error: " << fmt(worst, "{0:f2}") << " steps; "
-               << numPast << " tensors past --max-lsb " << opts.maxLsb;
+               << numPast << " tensors past --max-lsb " << llvm::format("%g", opts.maxLsb);
   if (firstPast >= 0)
     llvm::outs() << "; first: #" << firstPast << " "
                  << rows[firstPast].tensor->name << " ("

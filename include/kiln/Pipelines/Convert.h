@@ -177,7 +177,7 @@ struct ConvertOptions {
   bool forceExternalBuffers = false;
   /// Store each tensor's PyTorch source locations in the file
   /// ("kiln.locations" metadata: kiln-parity matches tensors through them).
-  bool sourceLocations = true;
+  bool sourceLocations = false;
   /// Recorded as the `kiln.recipe` metadata when not empty.
   std::string recipe;
   ConvertStage stopAfter = ConvertStage::Written;

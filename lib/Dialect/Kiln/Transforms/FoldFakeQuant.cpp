@@ -62,16 +62,21 @@ quant::QuantizedType quantOf(Value v) {
 /// `into` now computes the value a fake quant (or a quantize made from one)
 /// stood for: its location joins into's, so the exported tensor still names
 /// the fake-quant point (kiln-parity matches PyTorch's tensors through it).
+/// The FusedLoc carries the metadata "kiln.fake_quant": its first location
+/// is the op's own (what --split layers reads), the others folded points.
 void keepLoc(Operation *into, Location from) {
   if (!into || into->getLoc() == from)
     return;
+  MLIRContext *ctx = into->getContext();
+  auto tag = StringAttr::get(ctx, "kiln.fake_quant");
   SmallVector<Location> locs{into->getLoc()};
-  if (auto fused = dyn_cast<FusedLoc>(into->getLoc()); fused && !fused.getMetadata())
+  if (auto fused = dyn_cast<FusedLoc>(into->getLoc());
+      fused && fused.getMetadata() == tag)
     locs.assign(fused.getLocations().begin(), fused.getLocations().end());
   if (llvm::is_contained(locs, from))
     return;
   locs.push_back(from);
-  into->setLoc(FusedLoc::get(into->getContext(), locs));
+  into->setLoc(FusedLoc::get(ctx, locs, tag));
 }
 void keepLoc(Value into, Location from) { keepLoc(into.getDefiningOp(), from); }
 
