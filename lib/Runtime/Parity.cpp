@@ -240,6 +240,10 @@ public:
 
 private:
   [[noreturn]] void fail(const llvm::Twine &msg) { throw EvalError(msg.str()); }
+  /// Reads the exported file into `module` (once).
+  void loadExported();
+  /// Signature key of each function of `module` (its name without one).
+  std::vector<std::string> signatureKeys();
   void runExport(const std::vector<at::Tensor> &inputs);
   void match();
   void printTable(llvm::raw_ostream &os);
@@ -248,6 +252,7 @@ private:
   MLIRContext &ctx;
   Options opts;
   TorchRun torch;
+  std::unique_ptr<llvm::MemoryBuffer> exportedFile;
   OwningOpRef<ModuleOp> module;
   std::string function;
   std::vector<ExportTensor> tensors;
@@ -258,26 +263,36 @@ private:
   unsigned numPast = 0;
 };
 
-void Parity::runExport(const std::vector<at::Tensor> &inputs) {
+void Parity::loadExported() {
   std::string err;
-  auto file = openInputFile(opts.exported, &err);
-  if (!file)
+  exportedFile = openInputFile(opts.exported, &err);
+  if (!exportedFile)
     fail(err);
-  StringRef bytes = file->getBuffer();
+  StringRef bytes = exportedFile->getBuffer();
   if (bytes.size() < 8 ||
       (bytes.substr(4, 4) != "CIR0" && bytes.substr(4, 4) != "TFL3"))
     fail("'" + opts.exported +
          "' is not a .circle or .tflite file (no CIR0/TFL3 identifier)");
+  // The module's weights may point into the file's bytes: both are kept.
   module = kiln::circle::readCircle(
       bytes, &ctx, FileLineColLoc::get(&ctx, opts.exported, 0, 0));
   if (!module)
     throw Reported();
-  bool hasLocations = false;
+}
+
+std::vector<std::string> Parity::signatureKeys() {
   std::vector<std::string> keys;
   for (auto f : module->getOps<func::FuncOp>()) {
     auto key = f->getAttrOfType<StringAttr>("kiln.signature");
-    std::string k = key ? key.str() : f.getSymName().str();
-    keys.push_back(k);
+    keys.push_back(key ? key.str() : f.getSymName().str());
+  }
+  return keys;
+}
+
+void Parity::runExport(const std::vector<at::Tensor> &inputs) {
+  bool hasLocations = false;
+  std::vector<std::string> keys = signatureKeys();
+  for (auto [f, k] : llvm::zip(module->getOps<func::FuncOp>(), keys)) {
     if (k == opts.signature)
       function = f.getSymName().str();
     f.walk([&](Operation *op) {
@@ -624,30 +639,13 @@ void Parity::writeHtml(const std::string &path) {
 
 int Parity::run() {
   // The file first: its signature names the default reference step.
-  std::vector<at::Tensor> noInputs;
+  loadExported();
   if (opts.signature.empty()) {
-    std::string err;
-    auto file = openInputFile(opts.exported, &err);
-    if (!file)
-      fail(err);
-    StringRef bytes = file->getBuffer();
-    if (bytes.size() < 8 ||
-        (bytes.substr(4, 4) != "CIR0" && bytes.substr(4, 4) != "TFL3"))
-      fail("'" + opts.exported +
-           "' is not a .circle or .tflite file (no CIR0/TFL3 identifier)");
-    if (OwningOpRef<ModuleOp> m = kiln::circle::readCircle(
-              bytes, &ctx, FileLineColLoc::get(&ctx, opts.exported, 0, 0))) {
-        std::vector<std::string> keys;
-        for (auto f : m->getOps<func::FuncOp>()) {
-          auto key = f->getAttrOfType<StringAttr>("kiln.signature");
-          keys.push_back(key ? key.str() : f.getSymName().str());
-        }
-        if (keys.size() == 1)
-          opts.signature = keys.front();
-        else
-          fail("choose a signature with --signature (the file has: " +
-               llvm::join(keys, ", ") + ")");
-      }
+    std::vector<std::string> keys = signatureKeys();
+    if (keys.size() != 1)
+      fail("choose a signature with --signature (the file has: " +
+           llvm::join(keys, ", ") + ")");
+    opts.signature = keys.front();
   }
   ReferenceFolder ref = readReferenceFolder(opts.inputsFrom);
   std::string step = opts.step.empty() ? opts.signature : opts.step;
