@@ -603,7 +603,7 @@ LogicalResult kiln::writeSplitLayers(
   {
     llvm::SmallString<256> old(dir);
     llvm::sys::path::append(old, "manifest.json");
-    if (auto buffer = llvm::MemoryBuffer::getFile(old))
+    if (auto buffer = llvm::MemoryBuffer::getFile(old)) {
       if (auto json = llvm::json::parse((*buffer)->getBuffer())) {
         if (auto *segments = json->getAsObject()
                                  ? json->getAsObject()->getArray("segments")
@@ -617,6 +617,7 @@ LogicalResult kiln::writeSplitLayers(
       } else {
         llvm::consumeError(json.takeError());
       }
+    }
   }
   // Into place, the manifest last.
   for (const std::string &file : files) {

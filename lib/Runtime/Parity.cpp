@@ -58,7 +58,7 @@ struct ExportTensor {
   std::vector<int64_t> shape;
   std::vector<double> scales; // empty: not quantized
   int64_t zeroPoint = 0;
-  std::string storage;        // "i16", "i8", "f32"
+  std::string storage; // "i16", "i8", "f32"
 };
 
 struct Row {
@@ -211,11 +211,20 @@ std::string htmlEscape(llvm::StringRef s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '&': out += "&amp;"; break;
-    case '"': out += "&quot;"; break;
-    default: out += c;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '&':
+      out += "&amp;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
     }
   }
   return out;
@@ -484,8 +493,7 @@ void Parity::printTable(llvm::raw_ostream &os) {
     std::string scale =
         r.tensor->scales.size() == 1
             ? llvm::formatv("{0:e2}", r.tensor->scales[0]).str()
-            : (r.tensor->scales.empty() ? r.tensor->storage
-                                        : "per-axis");
+            : (r.tensor->scales.empty() ? r.tensor->storage : "per-axis");
     os << llvm::formatv("{0,4}  {1,-34} {2,-40} {3,-12} {4,-10} {5,9} {6,10} "
                         "{7,8} {8,9}",
                         i, name, loc, shapeText(r.tensor->shape), scale,
@@ -495,8 +503,8 @@ void Parity::printTable(llvm::raw_ostream &os) {
       os << "  <-- first past --max-lsb " << llvm::format("%g", opts.maxLsb);
     if (r.scaleDiffers)
       os << "  (scale differs from the model's "
-         << llvm::formatv("{0:e3}", r.probe->scale.reshape({-1})[0]
-                                        .item<double>())
+         << llvm::formatv("{0:e3}",
+                          r.probe->scale.reshape({-1})[0].item<double>())
          << ")";
     os << "\n";
   }
@@ -533,10 +541,9 @@ void Parity::writeHtml(const std::string &path) {
         layers.push_back(l);
       byLayer[l].push_back(i);
     }
-    static const char *palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c",
-                                    "#d62728", "#9467bd", "#8c564b",
-                                    "#e377c2", "#7f7f7f", "#bcbd22",
-                                    "#17becf"};
+    static const char *palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                    "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                    "#bcbd22", "#17becf"};
     os << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
        << "<title>kiln-parity: " << htmlEscape(basename(opts.exported))
        << "</title><style>body{font-family:sans-serif;margin:20px}"
@@ -609,12 +616,13 @@ void Parity::writeHtml(const std::string &path) {
           "<th class=\"l\">location</th><th>shape</th><th>scale</th>"
           "<th>steps</th><th>PEIR</th><th>SQNR dB</th><th>cosine</th></tr>\n";
     for (auto [i, r] : llvm::enumerate(rows)) {
-      const char *cls = int(i) == firstPast ? " class=\"first\""
+      const char *cls = int(i) == firstPast     ? " class=\"first\""
                         : r.steps > opts.maxLsb ? " class=\"past\""
                                                 : "";
-      std::string scale = r.tensor->scales.size() == 1
-                              ? llvm::formatv("{0:e3}", r.tensor->scales[0]).str()
-                              : r.tensor->storage;
+      std::string scale =
+          r.tensor->scales.size() == 1
+              ? llvm::formatv("{0:e3}", r.tensor->scales[0]).str()
+              : r.tensor->storage;
       if (r.scaleDiffers)
         scale += " (model " +
                  llvm::formatv("{0:e3}",
@@ -658,8 +666,8 @@ int Parity::run() {
   }
   std::vector<at::Tensor> inputs;
   for (const TensorEntry &e : ref.steps[step].inputs) {
-    inputs.push_back(readTensorFile(e.file, e.shape, e.dtype,
-                                    "input '" + e.name + "'"));
+    inputs.push_back(
+        readTensorFile(e.file, e.shape, e.dtype, "input '" + e.name + "'"));
   }
   TorchRunOptions topts;
   topts.scalars = opts.args;
@@ -678,8 +686,8 @@ int Parity::run() {
   printTable(llvm::outs());
   llvm::outs() << "matched " << rows.size() << " tensors to "
                << torch.probes.size()
-               << " fake-quant outputs recorded in PyTorch ("
-               << torch.numPoints << " fake-quant nodes in the graph)\n";
+               << " fake-quant outputs recorded in PyTorch (" << torch.numPoints
+               << " fake-quant nodes in the graph)\n";
   if (!unmatched.empty()) {
     llvm::outs() << unmatched.size()
                  << " recorded outputs have no tensor in the export (weights "
@@ -695,8 +703,8 @@ int Parity::run() {
   double worst = 0;
   for (const Row &r : rows)
     worst = std::max(worst, r.steps);
-  llvm::outs() << "max error: " << fmt(worst, "{0:f2}") << " steps; "
-               << numPast << " tensors past --max-lsb " << llvm::format("%g", opts.maxLsb);
+  llvm::outs() << "max error: " << fmt(worst, "{0:f2}") << " steps; " << numPast
+               << " tensors past --max-lsb " << llvm::format("%g", opts.maxLsb);
   if (firstPast >= 0)
     llvm::outs() << "; first: #" << firstPast << " "
                  << rows[firstPast].tensor->name << " ("
@@ -715,17 +723,16 @@ int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
   llvm::InitLLVM init(argc, argv);
   cl::opt<std::string> model(cl::Positional, cl::desc("<model.pt>"),
                              cl::Required);
-  cl::opt<std::string> exported(cl::Positional,
-                                cl::desc("<exported.circle|.tflite>"),
-                                cl::Required);
+  cl::opt<std::string> exported(
+      cl::Positional, cl::desc("<exported.circle|.tflite>"), cl::Required);
   cl::opt<std::string> signature(
       "signature", cl::desc("Signature of the file to compare (default: the "
                             "only one)"));
   cl::opt<std::string> inputsFrom(
       "inputs-from", cl::desc("kiln_torch reference folder with the inputs"),
       cl::Required);
-  cl::opt<std::string> step("step",
-                            cl::desc("Reference step (default: the signature)"));
+  cl::opt<std::string> step(
+      "step", cl::desc("Reference step (default: the signature)"));
   cl::opt<double> maxLsb(
       "max-lsb",
       cl::desc("Error bound in quantization steps: the first tensor past it "

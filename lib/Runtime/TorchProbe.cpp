@@ -44,10 +44,9 @@ std::vector<Recorded> *recorder = nullptr;
 at::Tensor recordScalar(const at::Tensor &x, int64_t id, double scale,
                         int64_t zeroPoint, int64_t qmin, int64_t qmax) {
   if (recorder)
-    recorder->push_back({id, x.detach().clone(),
-                         at::scalar_tensor(scale, at::kDouble),
-                         at::scalar_tensor(zeroPoint, at::kLong), -1, qmin,
-                         qmax});
+    recorder->push_back(
+        {id, x.detach().clone(), at::scalar_tensor(scale, at::kDouble),
+         at::scalar_tensor(zeroPoint, at::kLong), -1, qmin, qmax});
   return x;
 }
 
@@ -55,10 +54,9 @@ at::Tensor recordTensor(const at::Tensor &x, int64_t id,
                         const at::Tensor &scale, const at::Tensor &zeroPoint,
                         int64_t axis, int64_t qmin, int64_t qmax) {
   if (recorder)
-    recorder->push_back({id, x.detach().clone(),
-                         scale.detach().to(at::kDouble).clone(),
-                         zeroPoint.detach().to(at::kLong).clone(), axis, qmin,
-                         qmax});
+    recorder->push_back(
+        {id, x.detach().clone(), scale.detach().to(at::kDouble).clone(),
+         zeroPoint.detach().to(at::kLong).clone(), axis, qmin, qmax});
   return x;
 }
 
@@ -214,9 +212,8 @@ std::vector<PointInfo> instrument(jit::Graph &graph, const Inliner &inliner) {
     int64_t id = points.size();
     points.push_back(info);
     jit::Value *x = fq->output();
-    bool perChannel =
-        llvm::StringRef(fq->kind().toQualString()) ==
-        "aten::fake_quantize_per_channel_affine";
+    bool perChannel = llvm::StringRef(fq->kind().toQualString()) ==
+                      "aten::fake_quantize_per_channel_affine";
     bool scalarScale = fq->input(1)->type()->kind() == c10::TypeKind::FloatType;
     jit::Node *rec = graph.create(
         c10::Symbol::fromQualString(scalarScale ? "kiln_parity::record_s"
@@ -250,9 +247,9 @@ public:
     for (size_t i = 1; i < args.size(); ++i)
       values.push_back(bindArg(args[i]));
     if (next != inputs.size())
-      throw EvalError("the model's " + schema.name() + " takes " +
-                      std::to_string(next) + " tensors, the reference step has " +
-                      std::to_string(inputs.size()));
+      throw EvalError(
+          "the model's " + schema.name() + " takes " + std::to_string(next) +
+          " tensors, the reference step has " + std::to_string(inputs.size()));
     return values;
   }
 
@@ -350,15 +347,16 @@ jit::Module loadModule(const std::string &path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
-    throw EvalError("cannot read '" + path + "': " + buffer.getError().message());
+    throw EvalError("cannot read '" + path +
+                    "': " + buffer.getError().message());
   llvm::ArrayRef<uint8_t> bytes(
       reinterpret_cast<const uint8_t *>((*buffer)->getBufferStart()),
       (*buffer)->getBufferSize());
   torchscript::ArchiveCheckResult check =
       torchscript::checkTorchScriptArchive(bytes, nullptr);
   if (!check.error.empty())
-    throw EvalError("'" + path + "' is not a readable TorchScript file: " +
-                    check.error);
+    throw EvalError("'" + path +
+                    "' is not a readable TorchScript file: " + check.error);
   std::string copy((*buffer)->getBufferStart(), (*buffer)->getBufferSize());
   buffer->reset();
   for (uint64_t at : check.renameOffsets)
@@ -392,8 +390,7 @@ TorchRun runTorchScript(const std::string &path,
       stack.push_back(std::move(v));
     bool optimize = jit::getGraphExecutorOptimize();
     jit::setGraphExecutorOptimize(false);
-    jit::GraphFunction probeFn("kiln_parity_" + options.method, graph,
-                               nullptr);
+    jit::GraphFunction probeFn("kiln_parity_" + options.method, graph, nullptr);
     std::vector<Recorded> recorded;
     recorder = &recorded;
     c10::IValue result;

@@ -1,4 +1,5 @@
-//===- TorchProbe.h - Run a TorchScript file, recording fake quants -*- C++ -*-===//
+//===- TorchProbe.h - Run a TorchScript file, recording fake quants -*- C++
+//-*-===//
 //
 // Private to lib/Runtime (kiln-parity). LibTorch runs the user's .pt with
 // every fake-quant point's output recorded: the forward graph is inlined
@@ -21,12 +22,12 @@ namespace kiln::runtime {
 struct TorchProbe {
   std::string path, file; // module path, source file
   unsigned line = 0, col = 0;
-  at::Tensor value;         // the fake quant's output
-  at::Tensor scale;         // per tensor: 0-d; per channel: 1-d along `axis`
+  at::Tensor value; // the fake quant's output
+  at::Tensor scale; // per tensor: 0-d; per channel: 1-d along `axis`
   at::Tensor zeroPoint;
-  int64_t axis = -1;        // -1: per tensor
+  int64_t axis = -1; // -1: per tensor
   int64_t quantMin = 0, quantMax = 0;
-  unsigned node = 0;        // index of the recording op in the graph
+  unsigned node = 0; // index of the recording op in the graph
 };
 
 struct TorchRun {

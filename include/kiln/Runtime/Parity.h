@@ -1,4 +1,5 @@
-//===- Parity.h - kiln-parity: PyTorch vs the exported model -----*- C++ -*-===//
+//===- Parity.h - kiln-parity: PyTorch vs the exported model -----*- C++
+//-*-===//
 //
 // Runs the user's TorchScript file in LibTorch, recording every fake-quant
 // point, and the exported .circle/.tflite signature in Kiln's evaluator,

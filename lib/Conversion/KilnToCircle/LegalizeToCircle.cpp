@@ -224,10 +224,10 @@ struct LegalizeToCirclePass
         Operation *replaced =
             requant ? requant.getOperation() : outer.getOperation();
         rw.setInsertionPoint(replaced);
-        Location loc =
-            requant ? rw.getFusedLoc({outer.getLoc(), requant.getLoc()},
-                                     rw.getStringAttr("kiln.fake_quant"))
-                    : outer.getLoc();
+        Location loc = requant
+                           ? rw.getFusedLoc({outer.getLoc(), requant.getLoc()},
+                                            rw.getStringAttr("kiln.fake_quant"))
+                           : outer.getLoc();
         auto norm = rw.create<kc::RmsNormOp>(
             loc, TypeRange{replaced->getResult(0).getType()},
             ValueRange{input, gamma},

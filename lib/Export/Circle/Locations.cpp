@@ -16,9 +16,8 @@ std::pair<std::string, std::string> splitHeadSuffix(llvm::StringRef name) {
   if (at == llvm::StringRef::npos)
     return {name.str(), ""};
   llvm::StringRef head = name.drop_front(at + 5);
-  if (head.empty() || !llvm::all_of(head, [](char c) {
-        return llvm::isDigit(c) || c == '_';
-      }))
+  if (head.empty() ||
+      !llvm::all_of(head, [](char c) { return llvm::isDigit(c) || c == '_'; }))
     return {name.str(), ""};
   return {name.take_front(at).str(), head.str()};
 }
@@ -61,10 +60,10 @@ Location buildLocation(MLIRContext *context,
                        const std::vector<SourcePoint> &points) {
   SmallVector<Location> locs;
   for (const SourcePoint &p : points) {
-    Location l = p.file.empty()
-                     ? Location(UnknownLoc::get(context))
-                     : Location(FileLineColLoc::get(context, p.file, p.line,
-                                                    p.col));
+    Location l =
+        p.file.empty()
+            ? Location(UnknownLoc::get(context))
+            : Location(FileLineColLoc::get(context, p.file, p.line, p.col));
     std::string name = p.path;
     if (!p.head.empty())
       name += ".head" + p.head;

@@ -1038,10 +1038,10 @@ LogicalResult ModelWriter::collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
   if (anyPoint) {
     std::string text;
     llvm::raw_string_ostream os(text);
-    os << llvm::json::Value(llvm::json::Object{
-        {"version", 1},
-        {"files", llvm::json::Array(files)},
-        {"subgraphs", std::move(perSubgraph)}});
+    os << llvm::json::Value(
+        llvm::json::Object{{"version", 1},
+                           {"files", llvm::json::Array(files)},
+                           {"subgraphs", std::move(perSubgraph)}});
     metadata.push_back({kLocationsMetadata, std::move(os.str())});
   }
   if (Attribute attr = module->getAttr("kiln.metadata")) {

@@ -384,7 +384,6 @@ public:
   mlir::Location fileLoc(TSNode *node);
 };
 
-
 } // namespace kiln::torchscript
 
 #endif

@@ -39,8 +39,8 @@ struct SourcePoint {
   std::string head; // "2", "0_1" for a head-unrolled tensor, else empty
 
   bool operator==(const SourcePoint &o) const {
-    return path == o.path && file == o.file && line == o.line &&
-           col == o.col && head == o.head;
+    return path == o.path && file == o.file && line == o.line && col == o.col &&
+           head == o.head;
   }
 };
 

@@ -1,4 +1,5 @@
-//===- TorchSupport.h - LibTorch helpers shared with other libraries -*- C++ -*-===//
+//===- TorchSupport.h - LibTorch helpers shared with other libraries -*- C++
+//-*-===//
 //
 // For libraries built with LibTorch (kiln_add_torch_library) that run or
 // inspect the same TorchScript files the importer reads (kiln-parity): the
