@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Inputs.h"
 #include "Interpreter.h"
+#include "LiteRt.h"
 #include "kiln/Export/Circle/Reader.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -71,6 +72,7 @@ struct Options {
   double maxAbs = -1, maxPeir = -1;
   std::string dumpDir;
   std::string gemm = "aten";
+  bool againstLiteRt = false;
 };
 
 class Runner {
@@ -260,6 +262,11 @@ RunResult Runner::run(Variant &v, const std::string &function,
     throw Reported();
   }
   RunResult result;
+  if (opts.againstLiteRt) {
+    if (compareWithLiteRt(*v.module, function, args, 20, llvm::outs()))
+      toleranceExceeded = true;
+    return result;
+  }
   if (!opts.dumpDir.empty())
     installDump(function);
   std::vector<RValue> results = callFunction(*fn, args);
@@ -496,6 +503,8 @@ int Runner::main(std::vector<std::string> positional) {
     std::string stepName = opts.step.empty() ? function : opts.step;
     InputSet inputs = makeInputs(step);
     RunResult r = run(v, function, inputs);
+    if (opts.againstLiteRt)
+      continue;
     if (step && step->outputs.size() == r.outputs.size())
       for (size_t i = 0; i < r.outputs.size(); ++i)
         r.outputs[i].name = step->outputs[i].name;
@@ -620,6 +629,13 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
                                      "faster where ATen uses a reference "
                                      "BLAS; ~1e-6 relative float differences)"),
                             cl::init("aten"), cl::cat(category));
+  cl::opt<bool> againstLiteRt(
+      "against-litert",
+      cl::desc("Run the function in kiln-run and in LiteRT (Node, "
+               "@litertjs/core) with every tensor exposed, each op on "
+               "LiteRT's operand values, and compare them bit for bit (as "
+               "integers for quantized tensors); exit 1 unless all are equal"),
+      cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -643,6 +659,12 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   opts.maxPeir = maxPeir;
   opts.dumpDir = dumpDir;
   opts.gemm = gemm;
+  opts.againstLiteRt = againstLiteRt;
+  if (opts.againstLiteRt && (opts.compare || opts.bench)) {
+    llvm::errs() << "kiln-run: --against-litert runs one model, without "
+                    "--compare or --bench\n";
+    return 1;
+  }
   if (opts.gemm != "aten" && opts.gemm != "onednn") {
     llvm::errs() << "kiln-run: --gemm must be aten or onednn\n";
     return 1;

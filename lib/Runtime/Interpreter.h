@@ -118,8 +118,10 @@ struct Block {
 /// as Reported.
 void runBlock(const Block &block, Frame &frame);
 
-/// Called after every step when set (kiln-run --dump-intermediates).
-using StepObserver = std::function<void(const Step &, const Frame &)>;
+/// Called after every step when set (kiln-run --dump-intermediates). The
+/// frame is mutable so that an observer can replace a step's results (kiln-run
+/// --against-litert feeds each op the other runtime's operands).
+using StepObserver = std::function<void(const Step &, Frame &)>;
 void setStepObserver(StepObserver observer);
 
 struct Function {
