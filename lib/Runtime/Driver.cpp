@@ -10,6 +10,7 @@
 #include "Inputs.h"
 #include "Interpreter.h"
 #include "LiteRt.h"
+#include "Perplexity.h"
 #include "kiln/Export/Circle/Reader.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -636,6 +637,7 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
                "LiteRT's operand values, and compare them bit for bit (as "
                "integers for quantized tensors); exit 1 unless all are equal"),
       cl::cat(category));
+  PerplexityCommandLine perplexity(category);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -675,6 +677,10 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
+  if (perplexity.enabled())
+    return runPerplexity(
+        ctx, std::vector<std::string>(positional.begin(), positional.end()),
+        perplexity, {opts.seed, opts.threads, opts.gemm == "onednn"});
   Runner runner(ctx, sourceMgr, std::move(opts));
   try {
     return runner.main(

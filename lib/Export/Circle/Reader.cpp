@@ -51,8 +51,10 @@ namespace {
 
 class ModelReader {
 public:
-  ModelReader(const ModelFile &file, MLIRContext *context, Location loc)
-      : file(file), model(file.model), context(context), loc(loc), b(context) {}
+  ModelReader(const ModelFile &file, MLIRContext *context, Location loc,
+              std::shared_ptr<const void> keepAlive)
+      : file(file), model(file.model), context(context), loc(loc), b(context),
+        keepAlive(std::move(keepAlive)) {}
 
   OwningOpRef<ModuleOp> read();
 
@@ -126,6 +128,8 @@ private:
   MLIRContext *context;
   Location loc;
   OpBuilder b;
+  /// Set: resource blobs borrow the file's bytes and hold this (readCircle).
+  std::shared_ptr<const void> keepAlive;
 
   /// Buffers seen with more than one attribute type: shared as one resource.
   llvm::DenseMap<uint32_t, llvm::SmallVector<Type, 1>> bufferTypes;
@@ -292,10 +296,15 @@ ModelReader::getConstantAttr(uint32_t buffer, RankedTensorType type,
 
   ElementsAttr attr;
   bool shared = bufferTypes.lookup(buffer).size() > 1;
-  std::string content(reinterpret_cast<const char *>(data->data()),
-                      data->size());
-  auto contentKey = std::make_pair(type.getAsOpaquePointer(), content);
-  if (!shared && count <= 16 && !denseContents.count(contentKey)) {
+  // Only small buffers are keyed by content (a weight is not copied for it).
+  std::pair<const void *, std::string> contentKey;
+  bool small = !shared && count <= 16;
+  if (small)
+    contentKey =
+        std::make_pair(type.getAsOpaquePointer(),
+                       std::string(reinterpret_cast<const char *>(data->data()),
+                                   data->size()));
+  if (small && !denseContents.count(contentKey)) {
     denseContents[contentKey] = buffer;
     if (width == 1) {
       SmallVector<bool> bools;
@@ -317,8 +326,18 @@ ModelReader::getConstantAttr(uint32_t buffer, RankedTensorType type,
     if (it == resources.end()) {
       llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(values.data()),
                                values.size());
-      AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-          raw, alignof(std::max_align_t));
+      // Borrowed when the caller keeps the bytes alive and they are the
+      // stored values (not unpacked int4) aligned for their element type.
+      size_t align = std::max<size_t>(1, width / 8);
+      bool borrow = keepAlive && width != 4 &&
+                    reinterpret_cast<uintptr_t>(raw.data()) % align == 0;
+      AsmResourceBlob blob =
+          borrow
+              ? AsmResourceBlob(
+                    raw, align, [hold = keepAlive](void *, size_t, size_t) {},
+                    /*dataIsMutable=*/false)
+              : HeapAsmResourceBlob::allocateAndCopyWithAlign(
+                    raw, alignof(std::max_align_t));
       auto resource = DenseResourceElementsAttr::get(
           type, "buffer_" + std::to_string(buffer), std::move(blob));
       it = resources.try_emplace(buffer, resource.getRawHandle()).first;
@@ -803,12 +822,12 @@ OwningOpRef<ModuleOp> ModelReader::read() {
   return module;
 }
 
-OwningOpRef<ModuleOp> kiln::circle::readCircle(llvm::StringRef bytes,
-                                               MLIRContext *context,
-                                               Location loc) {
+OwningOpRef<ModuleOp>
+kiln::circle::readCircle(llvm::StringRef bytes, MLIRContext *context,
+                         Location loc, std::shared_ptr<const void> keepAlive) {
   FailureOr<ModelFile> file = ModelFile::open(bytes, loc);
   if (failed(file))
     return nullptr;
-  ModelReader reader(*file, context, loc);
+  ModelReader reader(*file, context, loc, std::move(keepAlive));
   return reader.read();
 }

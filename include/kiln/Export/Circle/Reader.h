@@ -29,12 +29,18 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <memory>
+
 namespace kiln::circle {
 
 /// Imports a whole file's bytes. Errors are emitted at `loc` (the file).
-mlir::OwningOpRef<mlir::ModuleOp> readCircle(llvm::StringRef bytes,
-                                             mlir::MLIRContext *context,
-                                             mlir::Location loc);
+/// Constant buffers are copied into the context unless `keepAlive` is set:
+/// then the dense_resource blobs point into `bytes` (which must stay valid
+/// while `keepAlive` is held; each blob holds a reference), so an mmapped
+/// file's weights are not copied (int4 data is still unpacked into a copy).
+mlir::OwningOpRef<mlir::ModuleOp>
+readCircle(llvm::StringRef bytes, mlir::MLIRContext *context,
+           mlir::Location loc, std::shared_ptr<const void> keepAlive = nullptr);
 
 /// Prints the file's structure: identifier and versions, operator codes,
 /// buffers (size, inline or external offset, alignment), subgraphs with
