@@ -19,7 +19,9 @@
 
 #include "Inputs.h"
 #include "Interpreter.h"
+#include "TensorMatch.h"
 #include "TorchProbe.h"
+#include "Variants.h"
 
 #include "kiln/Export/Circle/Locations.h"
 #include "kiln/Export/Circle/Reader.h"
@@ -50,17 +52,6 @@ using kiln::circle::SourcePoint;
 namespace kiln::runtime {
 namespace {
 
-struct ExportTensor {
-  unsigned order = 0; // position in execution order
-  std::string name, op;
-  std::vector<SourcePoint> points;
-  at::Tensor value;
-  std::vector<int64_t> shape;
-  std::vector<double> scales; // empty: not quantized
-  int64_t zeroPoint = 0;
-  std::string storage; // "i16", "i8", "f32"
-};
-
 struct Row {
   const ExportTensor *tensor = nullptr;
   const TorchProbe *probe = nullptr;
@@ -71,90 +62,11 @@ struct Row {
 
 using Key = std::tuple<std::string, std::string, unsigned, unsigned>;
 
-std::string basename(const std::string &file) {
-  return llvm::sys::path::filename(file).str();
-}
-
 std::string locationText(const TorchProbe &p) {
   std::string s = basename(p.file) + ":" + std::to_string(p.line);
   if (!p.path.empty())
     s += " " + p.path;
   return s;
-}
-
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string s;
-  for (int64_t d : shape)
-    s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s.empty() ? "scalar" : s;
-}
-
-std::vector<int64_t> parseHead(const std::string &head) {
-  std::vector<int64_t> idx;
-  for (llvm::StringRef part : llvm::split(head, '_')) {
-    int64_t v;
-    if (part.getAsInteger(10, v))
-      return {};
-    idx.push_back(v);
-  }
-  return idx;
-}
-
-std::vector<int64_t> squeezed(llvm::ArrayRef<int64_t> shape) {
-  std::vector<int64_t> s;
-  for (int64_t d : shape)
-    if (d != 1)
-      s.push_back(d);
-  return s;
-}
-
-/// PyTorch's tensor as the export tensor's shape: the head slice, reshaped.
-std::optional<at::Tensor> align(const at::Tensor &t, const ExportTensor &e,
-                                const std::string &head, std::string &note) {
-  int64_t numel = 1;
-  for (int64_t d : e.shape)
-    numel *= d;
-  if (head.empty()) {
-    if (t.numel() != numel)
-      return std::nullopt;
-    return t.reshape(e.shape);
-  }
-  std::vector<int64_t> idx = parseHead(head);
-  if (idx.empty())
-    return std::nullopt;
-  // Axes picked in increasing order, one per head index.
-  std::optional<at::Tensor> best, fallback;
-  std::string bestNote, fallbackNote;
-  std::function<void(const at::Tensor &, size_t, int64_t, std::string)> pick =
-      [&](const at::Tensor &v, size_t k, int64_t from, std::string axes) {
-        if (best)
-          return;
-        if (k == idx.size()) {
-          if (v.numel() != numel)
-            return;
-          if (squeezed(v.sizes().vec()) == squeezed(e.shape)) {
-            best = v;
-            bestNote = axes;
-          } else if (!fallback) {
-            fallback = v;
-            fallbackNote = axes;
-          }
-          return;
-        }
-        for (int64_t a = from; a < v.dim(); ++a)
-          if (v.size(a) > idx[k])
-            pick(v.select(a, idx[k]), k + 1, a,
-                 axes + (axes.empty() ? "" : ",") + std::to_string(a + k));
-      };
-  pick(t, 0, 0, "");
-  if (!best) {
-    best = fallback;
-    bestNote = fallbackNote;
-  }
-  if (!best)
-    return std::nullopt;
-  note = "head " + head + " (axis " + bestNote + ")";
-  return best->reshape(e.shape);
 }
 
 bool scaleEqual(const ExportTensor &e, const TorchProbe &p) {
@@ -172,9 +84,10 @@ bool scaleEqual(const ExportTensor &e, const TorchProbe &p) {
 
 void computeMetrics(Row &row, const at::Tensor &expected) {
   at::Tensor t = expected.to(at::kDouble);
-  at::Tensor e = row.tensor->value.to(at::kDouble).reshape(t.sizes());
-  at::Tensor d = (e - t).abs();
-  row.maxAbs = d.numel() ? d.max().item<double>() : 0;
+  at::Tensor d =
+      (row.tensor->value.to(at::kDouble).reshape(t.sizes()) - t).abs();
+  ErrorFigures f = errorFigures(row.tensor->value, expected);
+  row.maxAbs = f.maxAbs;
   const TorchProbe &p = *row.probe;
   if (p.axis < 0 || !row.head.empty() || p.scale.numel() == 1) {
     double s = p.scale.reshape({-1})[0].item<double>();
@@ -187,53 +100,10 @@ void computeMetrics(Row &row, const at::Tensor &expected) {
   } else {
     row.steps = row.maxAbs / p.scale.max().item<double>();
   }
-  double range = t.numel() ? (t.max() - t.min()).item<double>() : 0;
-  row.peir = range > 0 ? row.maxAbs / range : (row.maxAbs > 0 ? INFINITY : 0);
-  double signal = (t * t).sum().item<double>();
-  double noise = ((e - t) * (e - t)).sum().item<double>();
-  row.sqnr = noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
-  double ne = e.norm().item<double>(), nt = t.norm().item<double>();
-  row.cosine = ne > 0 && nt > 0 ? (e * t).sum().item<double>() / (ne * nt)
-                                : (ne == nt ? 1.0 : 0.0);
+  row.peir = f.peir;
+  row.sqnr = f.sqnr;
+  row.cosine = f.cosine;
   row.scaleDiffers = !row.tensor->scales.empty() && !scaleEqual(*row.tensor, p);
-}
-
-/// "layer 3" for module paths through layers.3 (model.layers.3, ...).
-std::string layerOf(const std::string &path) {
-  static llvm::Regex re("(^|\\.)(layers|h|blocks|layer)\\.([0-9]+)(\\.|$)");
-  llvm::SmallVector<llvm::StringRef, 5> m;
-  if (re.match(path, &m))
-    return "layer " + m[3].str();
-  return "model";
-}
-
-std::string htmlEscape(llvm::StringRef s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '&':
-      out += "&amp;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string fmt(double v, const char *spec) {
-  if (std::isinf(v))
-    return "inf";
-  return llvm::formatv(spec, v).str();
 }
 
 class Parity {
@@ -321,59 +191,7 @@ void Parity::runExport(const std::vector<at::Tensor> &inputs) {
   Function *fn = compiler.getFunction(function, module->getLoc());
   if (!fn)
     throw Reported();
-  InputSet set;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    InputSource src;
-    src.label = "input " + std::to_string(i);
-    src.value = RValue::tensor(inputs[i]);
-    set.positional.push_back(std::move(src));
-  }
-  std::vector<RValue> raw = bindInputs(fn->func, set);
-  std::vector<RValue> args;
-  for (size_t i = 0; i < raw.size(); ++i)
-    args.push_back(bindArgument(raw[i], fn->func.getArgumentTypes()[i],
-                                "argument " + std::to_string(i)));
-  setStepObserver([&](const Step &step, const Frame &frame) {
-    for (auto [i, slot] : llvm::enumerate(step.results)) {
-      const RValue &v = frame.slots[slot];
-      if (v.kind != RValue::Kind::Tensor || i > 0)
-        continue;
-      ExportTensor t;
-      t.order = tensors.size();
-      t.op = step.op->getName().getStringRef().str();
-      Location loc = step.op->getLoc();
-      if (auto name = dyn_cast<NameLoc>(loc))
-        t.name = name.getName().str();
-      t.points = kiln::circle::flattenLocation(loc);
-      t.value = v.t.detach().clone();
-      t.shape = v.t.sizes().vec();
-      Type element = getElementTypeOrSelf(step.op->getResult(i).getType());
-      if (auto q = dyn_cast<quant::UniformQuantizedType>(element)) {
-        t.scales = {q.getScale()};
-        t.zeroPoint = q.getZeroPoint();
-        t.storage = (q.isSigned() ? "i" : "u") +
-                    std::to_string(q.getStorageTypeIntegralWidth());
-      } else if (auto q =
-                     dyn_cast<quant::UniformQuantizedPerAxisType>(element)) {
-        t.scales.assign(q.getScales().begin(), q.getScales().end());
-        t.storage = (q.isSigned() ? "i" : "u") +
-                    std::to_string(q.getStorageTypeIntegralWidth());
-      } else {
-        std::string s;
-        llvm::raw_string_ostream os(s);
-        element.print(os);
-        t.storage = os.str();
-      }
-      tensors.push_back(std::move(t));
-    }
-  });
-  try {
-    callFunction(*fn, args);
-  } catch (...) {
-    setStepObserver(nullptr);
-    throw;
-  }
-  setStepObserver(nullptr);
+  recordTensors(*fn, bindPositional(fn->func, inputs), tensors);
 }
 
 void Parity::match() {
@@ -405,7 +223,7 @@ void Parity::match() {
     row.tensor = e;
     row.probe = p;
     row.head = head;
-    std::optional<at::Tensor> t = align(p->value, *e, head, row.axisNote);
+    std::optional<at::Tensor> t = align(p->value, e->shape, head, row.axisNote);
     if (!t)
       return false;
     computeMetrics(row, *t);
@@ -435,10 +253,12 @@ void Parity::match() {
           if (pass == 0 && !scaleEqual(*e, *p))
             continue;
           if (matched.count(e)) {
-            covered |= pass == 0 && align(p->value, *e, kh.second, ignored);
+            covered |=
+                pass == 0 && align(p->value, e->shape, kh.second, ignored);
             continue;
           }
-          std::optional<at::Tensor> t = align(p->value, *e, kh.second, ignored);
+          std::optional<at::Tensor> t =
+              align(p->value, e->shape, kh.second, ignored);
           if (!t)
             continue;
           if (pass == 1) {
@@ -511,108 +331,20 @@ void Parity::printTable(llvm::raw_ostream &os) {
 }
 
 void Parity::writeHtml(const std::string &path) {
-  std::string tmp = path + ".tmp";
-  std::error_code ec;
-  {
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      fail("cannot write '" + path + "': " + ec.message());
-    // Plot: error in steps (log scale) along the graph, one line per layer.
-    const double width = 960, height = 360, left = 60, right = 150, top = 20,
-                 bottom = 40;
-    double maxLog = std::log10(std::max(opts.maxLsb, 1.0)) + 0.5;
+  writeFileAtomically(path, [&](llvm::raw_ostream &os) {
+    std::vector<PlotPoint> points;
     for (const Row &r : rows)
-      if (std::isfinite(r.steps) && r.steps > 0)
-        maxLog = std::max(maxLog, std::log10(r.steps) + 0.3);
-    const double minLog = -2;
-    auto x = [&](size_t i) {
-      return left + (rows.size() > 1 ? double(i) / (rows.size() - 1) : 0.5) *
-                        (width - left - right);
-    };
-    auto y = [&](double steps) {
-      double l = steps > 0 ? std::max(std::log10(steps), minLog) : minLog;
-      return top + (maxLog - l) / (maxLog - minLog) * (height - top - bottom);
-    };
-    std::vector<std::string> layers;
-    std::map<std::string, std::vector<size_t>> byLayer;
-    for (auto [i, r] : llvm::enumerate(rows)) {
-      std::string l = layerOf(r.probe->path);
-      if (!byLayer.count(l))
-        layers.push_back(l);
-      byLayer[l].push_back(i);
-    }
-    static const char *palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-                                    "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                                    "#bcbd22", "#17becf"};
-    os << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-       << "<title>kiln-parity: " << htmlEscape(basename(opts.exported))
-       << "</title><style>body{font-family:sans-serif;margin:20px}"
-          "table{border-collapse:collapse;font-size:12px}"
-          "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-          "td.l,th.l{text-align:left}tr.past{background:#fdd}"
-          "tr.first{background:#f99}</style></head><body>\n";
-    os << "<h2>kiln-parity: " << htmlEscape(basename(opts.model)) << " vs "
-       << htmlEscape(basename(opts.exported)) << " (signature "
-       << htmlEscape(opts.signature) << ")</h2>\n<p>" << rows.size()
-       << " tensors matched to " << torch.probes.size()
-       << " fake-quant outputs recorded in PyTorch; max error in "
-          "quantization steps of the model's scale; --max-lsb "
-       << llvm::format("%g", opts.maxLsb) << ": " << numPast << " past";
-    if (firstPast >= 0)
-      os << ", first: #" << firstPast << " "
-         << htmlEscape(rows[firstPast].tensor->name);
-    os << ".</p>\n";
-    os << llvm::formatv("<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                        "width=\"{0}\" height=\"{1}\" id=\"plot\">",
-                        width, height);
-    os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>";
-    for (int l = int(std::floor(minLog)); l <= int(std::floor(maxLog)); ++l) {
-      double yy = y(std::pow(10.0, l));
-      os << llvm::formatv("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:f1}\" "
-                          "y2=\"{2:f1}\" stroke=\"#eee\"/>"
-                          "<text x=\"{3}\" y=\"{4:f1}\" font-size=\"11\" "
-                          "text-anchor=\"end\">1e{5}</text>",
-                          left, width - right, yy, left - 5, yy + 4, l);
-    }
-    double ylsb = y(opts.maxLsb);
-    os << llvm::formatv("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:f1}\" "
-                        "y2=\"{2:f1}\" stroke=\"red\" stroke-dasharray=\"4\"/>"
-                        "<text x=\"{1}\" y=\"{3:f1}\" font-size=\"11\" "
-                        "fill=\"red\" text-anchor=\"end\">--max-lsb {4}</text>",
-                        left, width - right, ylsb, ylsb - 3, opts.maxLsb);
-    os << llvm::formatv("<text x=\"{0}\" y=\"{1}\" font-size=\"12\" "
-                        "text-anchor=\"middle\">tensor (graph order)</text>"
-                        "<text x=\"14\" y=\"{2}\" font-size=\"12\" "
-                        "transform=\"rotate(-90 14 {2})\" "
-                        "text-anchor=\"middle\">max error (steps)</text>",
-                        (left + width - right) / 2, height - 8,
-                        (top + height - bottom) / 2);
-    for (auto [li, layer] : llvm::enumerate(layers)) {
-      const char *color = palette[li % 10];
-      std::string points;
-      for (size_t i : byLayer[layer])
-        points += llvm::formatv("{0:f1},{1:f1} ", x(i), y(rows[i].steps)).str();
-      os << "<polyline fill=\"none\" stroke=\"" << color
-         << "\" stroke-width=\"1.5\" points=\"" << points << "\"/>";
-      for (size_t i : byLayer[layer])
-        os << llvm::formatv("<circle cx=\"{0:f1}\" cy=\"{1:f1}\" r=\"2.5\" "
-                            "fill=\"{2}\"><title>#{3} {4}: {5} steps</title>"
-                            "</circle>",
-                            x(i), y(rows[i].steps), color, i,
-                            htmlEscape(rows[i].tensor->name),
-                            fmt(rows[i].steps, "{0:f2}"));
-      double ly = top + 16 * li + 10;
-      os << llvm::formatv("<rect x=\"{0}\" y=\"{1:f1}\" width=\"12\" "
-                          "height=\"3\" fill=\"{2}\"/><text x=\"{3}\" "
-                          "y=\"{4:f1}\" font-size=\"12\">{5}</text>",
-                          width - right + 10, ly, color, width - right + 28,
-                          ly + 5, htmlEscape(layer));
-    }
-    if (firstPast >= 0)
-      os << llvm::formatv("<circle cx=\"{0:f1}\" cy=\"{1:f1}\" r=\"6\" "
-                          "fill=\"none\" stroke=\"red\" stroke-width=\"2\"/>",
-                          x(firstPast), y(rows[firstPast].steps));
-    os << "</svg>\n<table><tr><th>#</th><th class=\"l\">tensor</th>"
+      points.push_back({r.steps, layerOf(r.probe->path), r.tensor->name});
+    writeReportTop(os, "kiln-parity: " + basename(opts.exported),
+                   "kiln-parity: " + basename(opts.model) + " vs " +
+                       basename(opts.exported) + " (signature " +
+                       opts.signature + ")",
+                   std::to_string(rows.size()) + " tensors matched to " +
+                       std::to_string(torch.probes.size()) +
+                       " fake-quant outputs recorded in PyTorch; max error in "
+                       "quantization steps of the model's scale",
+                   points, opts.maxLsb, numPast, firstPast);
+    os << "<table><tr><th>#</th><th class=\"l\">tensor</th>"
           "<th class=\"l\">location</th><th>shape</th><th>scale</th>"
           "<th>steps</th><th>PEIR</th><th>SQNR dB</th><th>cosine</th></tr>\n";
     for (auto [i, r] : llvm::enumerate(rows)) {
@@ -640,9 +372,7 @@ void Parity::writeHtml(const std::string &path) {
          << "</td></tr>\n";
     }
     os << "</table></body></html>\n";
-  }
-  if (std::error_code rc = llvm::sys::fs::rename(tmp, path))
-    fail("cannot write '" + path + "': " + rc.message());
+  });
 }
 
 int Parity::run() {
@@ -703,13 +433,9 @@ int Parity::run() {
   double worst = 0;
   for (const Row &r : rows)
     worst = std::max(worst, r.steps);
-  llvm::outs() << "max error: " << fmt(worst, "{0:f2}") << " steps; " << numPast
-               << " tensors past --max-lsb " << llvm::format("%g", opts.maxLsb);
-  if (firstPast >= 0)
-    llvm::outs() << "; first: #" << firstPast << " "
-                 << rows[firstPast].tensor->name << " ("
-                 << locationText(*rows[firstPast].probe) << ")";
-  llvm::outs() << "\n";
+  printVerdict(llvm::outs(), "max error", worst, numPast, opts.maxLsb,
+               firstPast, firstPast < 0 ? "" : rows[firstPast].tensor->name,
+               firstPast < 0 ? "" : locationText(*rows[firstPast].probe));
   if (!opts.html.empty()) {
     writeHtml(opts.html);
     llvm::outs() << "report: " << opts.html << "\n";
@@ -720,6 +446,9 @@ int Parity::run() {
 } // namespace
 
 int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
+  // --variants MODEL.pt: prefill against prefill_reference (Variants.cpp).
+  if (wantsVariants(argc, argv))
+    return kilnParityVariantsMain(argc, argv, registry);
   llvm::InitLLVM init(argc, argv);
   cl::opt<std::string> model(cl::Positional, cl::desc("<model.pt>"),
                              cl::Required);
@@ -728,26 +457,15 @@ int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
   cl::opt<std::string> signature(
       "signature", cl::desc("Signature of the file to compare (default: the "
                             "only one)"));
-  cl::opt<std::string> inputsFrom(
-      "inputs-from", cl::desc("kiln_torch reference folder with the inputs"),
-      cl::Required);
-  cl::opt<std::string> step(
-      "step", cl::desc("Reference step (default: the signature)"));
-  cl::opt<double> maxLsb(
-      "max-lsb",
-      cl::desc("Error bound in quantization steps: the first tensor past it "
-               "is marked; exit 1 when any is"),
-      cl::init(4));
-  cl::opt<std::string> html("html",
-                            cl::desc("Write a self-contained HTML report"));
-  cl::list<std::string> args(
-      "arg", cl::desc("NAME=VALUE for a scalar argument of the model"));
+  CommonOptions common("Reference step (default: the signature)");
   cl::opt<std::string> runtime(
       "runtime", cl::desc("Runtime of the export side (kiln-run)"),
       cl::init("kiln-run"));
   cl::ParseCommandLineOptions(
       argc, argv,
-      "kiln-parity: the exported model against PyTorch, tensor by tensor\n");
+      "kiln-parity: the exported model against PyTorch, tensor by tensor\n"
+      "(kiln-parity --variants MODEL.pt --help: prefill against "
+      "prefill_reference)\n");
   if (runtime != "kiln-run") {
     llvm::errs() << "kiln-parity: --runtime " << runtime
                  << ": only kiln-run records every tensor (LiteRT.js returns "
@@ -759,30 +477,14 @@ int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
   opts.model = model;
   opts.exported = exported;
   opts.signature = signature;
-  opts.inputsFrom = inputsFrom;
-  opts.step = step;
-  opts.maxLsb = maxLsb;
-  opts.html = html;
-  for (const std::string &a : args) {
-    auto [k, v] = llvm::StringRef(a).split('=');
-    if (k.empty() || v.empty()) {
-      llvm::errs() << "kiln-parity: --arg expects NAME=VALUE, got '" << a
-                   << "'\n";
-      return 2;
-    }
-    opts.args[k.str()] = v.str();
-  }
+  opts.inputsFrom = common.inputsFrom;
+  opts.step = common.step;
+  opts.maxLsb = common.maxLsb;
+  opts.html = common.html;
+  if (!common.scalars(opts.args))
+    return 2;
   Parity parity(ctx, opts);
-  try {
-    return parity.run();
-  } catch (const EvalError &e) {
-    llvm::errs() << "kiln-parity: error: " << e.what() << "\n";
-  } catch (const Reported &) {
-  } catch (const c10::Error &e) {
-    llvm::errs() << "kiln-parity: error: " << e.what_without_backtrace()
-                 << "\n";
-  }
-  return 1;
+  return reportErrors([&] { return parity.run(); });
 }
 
 } // namespace kiln::runtime
