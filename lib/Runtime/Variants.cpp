@@ -156,6 +156,7 @@ public:
     double maxLsb = 4;
     bool torch = true;
     bool listTensors = false;
+    circle::Flavor flavor = circle::Flavor::Circle;
     std::map<std::string, std::string> args;
   };
   Variants(MLIRContext &ctx, Options opts) : ctx(ctx), opts(std::move(opts)) {}
@@ -194,6 +195,7 @@ void Variants::convertAndRun(VariantRun &run, Variant variant,
   options.seqLens = {seqLen};
   options.batch = batch;
   options.stopAfter = ConvertStage::Circle;
+  options.flavor = opts.flavor;
   if (llvm::Error error = verifyConvertOptions(options))
     fail(llvm::toString(std::move(error)));
   FailureOr<ConvertResult> converted = convertModel(ctx, options);
@@ -282,41 +284,50 @@ void Variants::match() {
   for (const ExportTensor &t : prefill.tensors)
     if (t.op != "circle.const" && !keysOf(t).empty())
       computed.push_back(&t);
+  // How well a tensor of prefill_reference fits one of prefill (lower is
+  // better): the same op on the same scale (a per-axis scale: one of its
+  // scales), the same op quantized alike, quantized alike, any.
+  auto tier = [](const ExportTensor *e, const ExportTensor *r) {
+    bool sameOp = e->op == r->op;
+    bool alike = e->scales.empty() == r->scales.empty();
+    bool sameScale =
+        e->scales.empty()
+            ? r->scales.empty()
+            : e->scales.size() == 1 && llvm::any_of(r->scales, [&](double s) {
+                return std::abs(s - e->scales[0]) <=
+                       1e-6 * std::abs(e->scales[0]);
+              });
+    return sameOp && sameScale ? 0 : sameOp && alike ? 1 : alike ? 2 : 3;
+  };
+  // The candidates, best tier first, each tier in graph order.
+  auto pairBest = [&](const ExportTensor *e,
+                      const std::vector<const ExportTensor *> &candidates,
+                      const Key &key, int maxTier) {
+    for (int t = 0; t <= maxTier; ++t)
+      for (const ExportTensor *r : candidates)
+        if (tier(e, r) == t && tryPair(e, r, key, headOf(*e)))
+          return true;
+    return false;
+  };
   // Pass 1: the same points (the op's own and the fake quants folded into
-  // it), in order: the k-th tensor of (points, head) with the first tensor
-  // of those points not yet paired for that head.
+  // it): the best-fitting tensor of those points not yet paired for this
+  // head. Pass 2: what is left pairs through one shared point (the last
+  // first: a folded fake quant names the value), with an unpaired tensor
+  // quantized as the prefill tensor is (a quantize op of the batched graph
+  // can stand for a quantized result of prefill).
   for (const ExportTensor *e : computed) {
     std::vector<Key> keys = keysOf(*e);
-    auto it = refBySignature.find(keys);
-    if (it == refBySignature.end())
-      continue;
-    for (const ExportTensor *r : it->second)
-      if (tryPair(e, r, keys.back(), headOf(*e)))
-        break;
+    if (auto it = refBySignature.find(keys); it != refBySignature.end())
+      pairBest(e, it->second, keys.back(), 3);
   }
-  // Pass 2: what is left pairs through one shared point (the last first: a
-  // folded fake quant names the value), with the first unpaired tensor of a
-  // compatible shape that is quantized as the prefill tensor is (a quantize
-  // op of the batched graph can stand for a quantized result of prefill),
-  // else the first of the same op.
   for (const ExportTensor *e : computed) {
     if (matched.count(e))
       continue;
     std::vector<Key> keys = keysOf(*e);
-    std::string head = headOf(*e);
-    bool done = false;
-    for (int rank = 0; rank < 2 && !done; ++rank)
-      for (auto k = keys.rbegin(); k != keys.rend() && !done; ++k) {
-        auto it = refByPoint.find(*k);
-        if (it == refByPoint.end())
-          continue;
-        for (const ExportTensor *r : it->second) {
-          bool fits = rank == 0 ? r->scales.empty() == e->scales.empty()
-                                : r->op == e->op;
-          if (fits && (done = tryPair(e, r, *k, head)))
-            break;
-        }
-      }
+    for (auto k = keys.rbegin(); k != keys.rend(); ++k)
+      if (auto it = refByPoint.find(*k);
+          it != refByPoint.end() && pairBest(e, it->second, *k, 2))
+        break;
   }
   for (const ExportTensor *e : computed)
     if (auto it = matched.find(e); it != matched.end())
@@ -515,8 +526,11 @@ int Variants::run() {
 
   llvm::outs() << "kiln-parity --variants: " << opts.model
                << ": prefill_reference (batched) against prefill (per head), "
-                  "kiln-run, reference step '"
-               << step << "'\n";
+                  "kiln-run, "
+               << circle::stringifyFlavor(opts.flavor) << ", reference step '"
+               << step << "'\n"
+               << "scales: prefill's, ref (prefill_reference)'s; steps of "
+                  "prefill's scale\n";
   printTable(llvm::outs());
   llvm::outs() << "matched " << rows.size() << " of "
                << rows.size() + unmatched.size()
@@ -561,6 +575,11 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
       "torch",
       cl::desc("Also compare the outputs with the model's own in LibTorch"),
       cl::init(true));
+  cl::opt<std::string> format(
+      "format",
+      cl::desc("Lowering of both variants: circle (default) or tflite (as "
+               "kiln-convert --format)"),
+      cl::init("circle"));
   cl::opt<bool> listTensors(
       "list-tensors",
       cl::desc("Also list every tensor of both variants with its points"),
@@ -579,6 +598,12 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
   opts.html = common.html;
   opts.torch = torch;
   opts.listTensors = listTensors;
+  if (auto flavor = circle::parseFlavor(format)) {
+    opts.flavor = *flavor;
+  } else {
+    llvm::errs() << "kiln-parity: --format must be circle or tflite\n";
+    return 2;
+  }
   if (!common.scalars(opts.args))
     return 2;
   Variants variants(ctx, opts);
