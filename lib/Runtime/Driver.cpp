@@ -74,6 +74,7 @@ struct Options {
   std::string dumpDir;
   std::string gemm = "aten";
   bool againstLiteRt = false;
+  bool integerKernels = true;
 };
 
 class Runner {
@@ -138,6 +139,7 @@ LogicalResult Runner::load(Variant &v) {
     return failure();
   CompileOptions compileOptions;
   compileOptions.onednnGemm = opts.gemm == "onednn";
+  compileOptions.integerKernels = opts.integerKernels;
   v.compiler = std::make_unique<Compiler>(*v.module, compileOptions);
   return success();
 }
@@ -630,6 +632,12 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
                                      "faster where ATen uses a reference "
                                      "BLAS; ~1e-6 relative float differences)"),
                             cl::init("aten"), cl::cat(category));
+  cl::opt<std::string> quantizedKernels(
+      "quantized-kernels",
+      cl::desc("Quantized circle ops: integer (default; TFLite's integer "
+               "kernels, bit for bit LiteRT's) or float (float-domain "
+               "arithmetic, results fake-quantized)"),
+      cl::init("integer"), cl::cat(category));
   cl::opt<bool> againstLiteRt(
       "against-litert",
       cl::desc("Run the function in kiln-run and in LiteRT (Node, "
@@ -662,6 +670,11 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   opts.dumpDir = dumpDir;
   opts.gemm = gemm;
   opts.againstLiteRt = againstLiteRt;
+  if (quantizedKernels != "integer" && quantizedKernels != "float") {
+    llvm::errs() << "kiln-run: --quantized-kernels must be integer or float\n";
+    return 1;
+  }
+  opts.integerKernels = quantizedKernels == "integer";
   if (opts.againstLiteRt && (opts.compare || opts.bench)) {
     llvm::errs() << "kiln-run: --against-litert runs one model, without "
                     "--compare or --bench\n";
@@ -677,10 +690,14 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
-  if (perplexity.enabled())
+  if (perplexity.enabled()) {
+    CompileOptions compile;
+    compile.onednnGemm = opts.gemm == "onednn";
+    compile.integerKernels = opts.integerKernels;
     return runPerplexity(
         ctx, std::vector<std::string>(positional.begin(), positional.end()),
-        perplexity, {opts.seed, opts.threads, opts.gemm == "onednn"});
+        perplexity, {opts.seed, opts.threads, compile});
+  }
   Runner runner(ctx, sourceMgr, std::move(opts));
   try {
     return runner.main(

@@ -535,6 +535,7 @@ const KernelTable &kernelTable() {
     KernelTable t;
     addKilnKernels(t);
     addCircleKernels(t);
+    addIntegerKernels(t);
     addStandardKernels(t);
     return t;
   }();

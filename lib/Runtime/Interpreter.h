@@ -208,6 +208,9 @@ using KernelTable = llvm::StringMap<KernelBuilder>;
 void addKilnKernels(KernelTable &table);
 void addCircleKernels(KernelTable &table);
 void addStandardKernels(KernelTable &table);
+/// TFLite's integer kernels for quantized circle ops (IntegerKernels.cpp),
+/// wrapping the float-domain ones, which remain for other operand types.
+void addIntegerKernels(KernelTable &table);
 const KernelTable &kernelTable();
 
 /// Kernel choices that trade bit-exactness with PyTorch for speed.
@@ -217,6 +220,10 @@ struct CompileOptions {
   /// is the reference one, but the summation order differs (float results
   /// ~1e-6 relative apart).
   bool onednnGemm = false;
+  /// Quantized circle ops run TFLite's integer kernels (bit for bit what
+  /// LiteRT computes); off, they run in the float domain with the result
+  /// fake-quantized (kiln-run --quantized-kernels=float).
+  bool integerKernels = true;
 };
 
 /// Compiles functions of one module; owns them.
