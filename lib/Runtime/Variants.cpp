@@ -571,10 +571,10 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
       cl::value_desc("model.pt"), cl::Required);
   CommonOptions common(
       "Reference step (default: prefill, or the only prefill_<S>)");
-  cl::opt<bool> torch(
-      "torch",
-      cl::desc("Also compare the outputs with the model's own in LibTorch"),
-      cl::init(true));
+  cl::opt<bool> noTorch(
+      "no-torch",
+      cl::desc("Do not run the model in LibTorch (no PyTorch columns for the "
+               "outputs)"));
   cl::opt<std::string> format(
       "format",
       cl::desc("Lowering of both variants: circle (default) or tflite (as "
@@ -596,7 +596,7 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
   opts.step = common.step;
   opts.maxLsb = common.maxLsb;
   opts.html = common.html;
-  opts.torch = torch;
+  opts.torch = !noTorch;
   opts.listTensors = listTensors;
   if (auto flavor = circle::parseFlavor(format)) {
     opts.flavor = *flavor;
