@@ -13,7 +13,7 @@
 // Checked bit for bit against LiteRT with kiln-run --against-litert.
 //
 //===----------------------------------------------------------------------===//
-#include "FixedPoint.h"
+#include "FixedPointTensor.h"
 #include "KernelUtil.h"
 
 #include "kiln/Dialect/Circle/IR/CircleOps.h"

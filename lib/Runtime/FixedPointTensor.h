@@ -1,97 +1,25 @@
-//===- FixedPoint.h - TFLite's fixed-point requantization arithmetic -*- C++
+//===- FixedPointTensor.h - FixedPoint.h over ATen tensors -------*- C++
 //-*-===//
 //
-// Private to lib/Runtime. The integer arithmetic TFLite's quantized kernels
-// use to rescale accumulators (gemmlowp's conventions, as documented in
-// TFLite's kernels/internal/common.h and quantization_util.h): a real
-// multiplier M is stored as a Q31 mantissa and a power-of-two exponent, and
-// applied with rounding high multiplications and rounding right shifts.
-// Scalar versions (for tables, unit tests) and elementwise versions over
-// int64 ATen tensors (holding int32-range values) for the kernels.
+// Private to lib/Runtime. kiln/Runtime/FixedPoint.h's requantization
+// arithmetic elementwise over int64 tensors holding int32-range values, for
+// the integer kernels (IntegerKernels.cpp). unittests/Runtime/FixedPointTest
+// checks the scalar forms; kiln-run --against-litert checks these.
 //
 //===----------------------------------------------------------------------===//
-#ifndef KILN_LIB_RUNTIME_FIXEDPOINT_H
-#define KILN_LIB_RUNTIME_FIXEDPOINT_H
+#ifndef KILN_LIB_RUNTIME_FIXEDPOINTTENSOR_H
+#define KILN_LIB_RUNTIME_FIXEDPOINTTENSOR_H
+
+#include "kiln/Runtime/FixedPoint.h"
 
 #include <ATen/ATen.h>
 
-#include <cmath>
-#include <cstdint>
-#include <limits>
+#include <vector>
 
 namespace kiln::runtime::fixedpoint {
 
-/// M = mantissa * 2^(shift - 31) with mantissa in [2^30, 2^31) (0 for M = 0).
-struct Multiplier {
-  int32_t mantissa = 0;
-  int shift = 0;
-};
-
-/// TFLite's QuantizeMultiplier: frexp, mantissa rounded half away from zero
-/// to Q31; a mantissa that rounds up to 2^31 is halved; exponents below -31
-/// flush to zero.
-inline Multiplier quantizeMultiplier(double m) {
-  Multiplier r;
-  if (m == 0)
-    return r;
-  int shift = 0;
-  double q = std::frexp(m, &shift);
-  int64_t fixed = static_cast<int64_t>(std::round(q * (int64_t(1) << 31)));
-  if (fixed == (int64_t(1) << 31)) {
-    fixed /= 2;
-    ++shift;
-  }
-  if (shift < -31) {
-    shift = 0;
-    fixed = 0;
-  }
-  r.mantissa = static_cast<int32_t>(fixed);
-  r.shift = shift;
-  return r;
-}
-
-/// (a * b * 2 + 2^31) / 2^32 with rounding half away from zero, saturating
-/// the one overflow case (INT32_MIN * INT32_MIN).
-inline int32_t saturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
-  if (a == b && a == std::numeric_limits<int32_t>::min())
-    return std::numeric_limits<int32_t>::max();
-  int64_t ab = int64_t(a) * int64_t(b);
-  int64_t nudge = ab >= 0 ? (int64_t(1) << 30) : (1 - (int64_t(1) << 30));
-  return static_cast<int32_t>((ab + nudge) / (int64_t(1) << 31));
-}
-
-/// x / 2^exponent rounded to nearest, ties away from zero.
-inline int32_t roundingDivideByPOT(int32_t x, int exponent) {
-  int32_t mask = static_cast<int32_t>((int64_t(1) << exponent) - 1);
-  int32_t remainder = x & mask;
-  int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
-
-/// x * M for an int32 accumulator (TFLite's default, double rounding).
-inline int32_t multiplyByQuantizedMultiplier(int32_t x, Multiplier m) {
-  int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
-  return roundingDivideByPOT(
-      saturatingRoundingDoublingHighMul(
-          static_cast<int32_t>(int64_t(x) * (int64_t(1) << left)), m.mantissa),
-      right);
-}
-
-/// x * M for an int64 accumulator (16-bit activation kernels): the
-/// mantissa reduced to Q15, one rounding shift.
-inline int32_t multiplyByQuantizedMultiplier64(int64_t x, Multiplier m) {
-  int64_t reduced = m.mantissa < 0x7FFF0000
-                        ? (int64_t(m.mantissa) + (1 << 15)) >> 16
-                        : 0x7FFF;
-  int64_t total = 15 - m.shift;
-  int64_t round = int64_t(1) << (total - 1);
-  return static_cast<int32_t>((x * reduced + round) >> total);
-}
-
-//===----------------------------------------------------------------------===//
-// Elementwise over int64 tensors. Multipliers broadcast: a 0-d tensor or one
-// entry per channel of the last dimension.
-//===----------------------------------------------------------------------===//
+// Multipliers broadcast: a 0-d tensor or one entry per channel of the last
+// dimension.
 
 inline at::Tensor pow2(const at::Tensor &exponent) {
   return at::pow(at::full({}, 2, at::kLong), exponent);
@@ -156,8 +84,7 @@ inline at::Tensor multiplyByQuantizedMultiplier(const at::Tensor &x,
       saturatingRoundingDoublingHighMul(shifted, m.mantissa), right);
 }
 
-/// x * M with one rounding (TFLite built with TFLITE_SINGLE_ROUNDING, the
-/// form its int64-accumulator kernels use): (x * mantissa + 2^(30 - shift))
+/// multiplyByQuantizedMultiplierSingle: (x * mantissa + 2^(30 - shift))
 /// >> (31 - shift), exact for |x| < 2^47 (the product is formed in two
 /// halves so that it does not overflow int64).
 inline at::Tensor
