@@ -348,18 +348,25 @@ void writeReportTop(llvm::raw_ostream &os, llvm::StringRef title,
   writeStepsPlot(os, points, maxLsb, firstPast);
 }
 
+llvm::cl::OptionCategory &parityCategory() {
+  static llvm::cl::OptionCategory category("kiln-parity options");
+  return category;
+}
+
 CommonOptions::CommonOptions(const char *stepHelp)
     : inputsFrom("inputs-from",
                  llvm::cl::desc("kiln_torch reference folder with the inputs"),
-                 llvm::cl::Required),
-      step("step", llvm::cl::desc(stepHelp)),
+                 llvm::cl::Required, llvm::cl::cat(parityCategory())),
+      step("step", llvm::cl::desc(stepHelp), llvm::cl::cat(parityCategory())),
       maxLsb("max-lsb",
              llvm::cl::desc("Error bound in quantization steps: the first "
                             "tensor past it is marked; exit 1 when any is"),
-             llvm::cl::init(4)),
-      html("html", llvm::cl::desc("Write a self-contained HTML report")),
+             llvm::cl::init(4), llvm::cl::cat(parityCategory())),
+      html("html", llvm::cl::desc("Write a self-contained HTML report"),
+           llvm::cl::cat(parityCategory())),
       args("arg",
-           llvm::cl::desc("NAME=VALUE for a scalar argument of the model")) {}
+           llvm::cl::desc("NAME=VALUE for a scalar argument of the model"),
+           llvm::cl::cat(parityCategory())) {}
 
 bool CommonOptions::scalars(std::map<std::string, std::string> &out) const {
   for (const std::string &a : args) {

@@ -103,6 +103,10 @@ void writeReportTop(llvm::raw_ostream &os, llvm::StringRef title,
                     llvm::ArrayRef<PlotPoint> points, double maxLsb,
                     unsigned numPast, int firstPast);
 
+/// The category of kiln-parity's own options (--help shows only these when
+/// a mode hides the others).
+llvm::cl::OptionCategory &parityCategory();
+
 /// The options every kiln-parity mode takes (declared before parsing).
 struct CommonOptions {
   explicit CommonOptions(const char *stepHelp);

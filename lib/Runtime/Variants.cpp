@@ -568,22 +568,24 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
       "variants",
       cl::desc("The model (.pt) whose two prefill variants are "
                "compared"),
-      cl::value_desc("model.pt"), cl::Required);
+      cl::value_desc("model.pt"), cl::Required, cl::cat(parityCategory()));
   CommonOptions common(
       "Reference step (default: prefill, or the only prefill_<S>)");
   cl::opt<bool> noTorch(
       "no-torch",
       cl::desc("Do not run the model in LibTorch (no PyTorch columns for the "
-               "outputs)"));
+               "outputs)"),
+      cl::cat(parityCategory()));
   cl::opt<std::string> format(
       "format",
       cl::desc("Lowering of both variants: circle (default) or tflite (as "
                "kiln-convert --format)"),
-      cl::init("circle"));
+      cl::init("circle"), cl::cat(parityCategory()));
   cl::opt<bool> listTensors(
       "list-tensors",
       cl::desc("Also list every tensor of both variants with its points"),
-      cl::Hidden);
+      cl::Hidden, cl::cat(parityCategory()));
+  cl::HideUnrelatedOptions(parityCategory());
   cl::ParseCommandLineOptions(
       argc, argv,
       "kiln-parity --variants: where prefill_reference (batched attention) "
