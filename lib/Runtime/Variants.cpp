@@ -157,6 +157,7 @@ public:
     bool torch = true;
     bool listTensors = false;
     circle::Flavor flavor = circle::Flavor::Circle;
+    bool integerKernels = true;
     std::map<std::string, std::string> args;
   };
   Variants(MLIRContext &ctx, Options opts) : ctx(ctx), opts(std::move(opts)) {}
@@ -215,7 +216,9 @@ void Variants::convertAndRun(VariantRun &run, Variant variant,
     fail("the " + run.variant +
          " conversion has no prefill signature (it has: " +
          llvm::join(names, ", ") + ")");
-  Compiler compiler(*run.module);
+  CompileOptions compileOptions;
+  compileOptions.integerKernels = opts.integerKernels;
+  Compiler compiler(*run.module, compileOptions);
   Function *fn = compiler.getFunction(run.function, run.module->getLoc());
   if (!fn)
     throw Reported();
@@ -527,8 +530,9 @@ int Variants::run() {
   llvm::outs() << "kiln-parity --variants: " << opts.model
                << ": prefill_reference (batched) against prefill (per head), "
                   "kiln-run, "
-               << circle::stringifyFlavor(opts.flavor) << ", reference step '"
-               << step << "'\n"
+               << circle::stringifyFlavor(opts.flavor) << ", "
+               << (opts.integerKernels ? "integer" : "float")
+               << " kernels, reference step '" << step << "'\n"
                << "scales: prefill's, ref (prefill_reference)'s; steps of "
                   "prefill's scale\n";
   printTable(llvm::outs());
@@ -581,6 +585,12 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
       cl::desc("Lowering of both variants: circle (default) or tflite (as "
                "kiln-convert --format)"),
       cl::init("circle"), cl::cat(parityCategory()));
+  cl::opt<std::string> quantizedKernels(
+      "quantized-kernels",
+      cl::desc("Quantized circle ops, as kiln-run: integer (default; TFLite's "
+               "integer kernels) or float (float-domain arithmetic, results "
+               "fake-quantized)"),
+      cl::init("integer"), cl::cat(parityCategory()));
   cl::opt<bool> listTensors(
       "list-tensors",
       cl::desc("Also list every tensor of both variants with its points"),
@@ -600,6 +610,12 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
   opts.html = common.html;
   opts.torch = !noTorch;
   opts.listTensors = listTensors;
+  if (quantizedKernels != "integer" && quantizedKernels != "float") {
+    llvm::errs() << "kiln-parity: --quantized-kernels must be integer or "
+                    "float\n";
+    return 2;
+  }
+  opts.integerKernels = quantizedKernels == "integer";
   if (auto flavor = circle::parseFlavor(format)) {
     opts.flavor = *flavor;
   } else {
