@@ -266,7 +266,8 @@ RunResult Runner::run(Variant &v, const std::string &function,
   }
   RunResult result;
   if (opts.againstLiteRt) {
-    if (compareWithLiteRt(*v.module, function, args, 20, llvm::outs()))
+    if (compareWithLiteRt(*v.module, function, args, 20, llvm::outs(),
+                          v.compiler->options()))
       toleranceExceeded = true;
     return result;
   }

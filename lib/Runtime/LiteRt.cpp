@@ -274,7 +274,7 @@ Diff compare(const ExposedTensor &e, const at::Tensor &kiln,
 
 int compareWithLiteRt(ModuleOp module, llvm::StringRef function,
                       llvm::ArrayRef<RValue> args, unsigned maxListed,
-                      llvm::raw_ostream &os) {
+                      llvm::raw_ostream &os, const CompileOptions &options) {
   // A copy holding only `function`, every tensor of it a result.
   OwningOpRef<ModuleOp> copy(cast<ModuleOp>(module->clone()));
   func::FuncOp target;
@@ -300,7 +300,7 @@ int compareWithLiteRt(ModuleOp module, llvm::StringRef function,
     if (!lite.count(e.name))
       fail("LiteRT returned no tensor '" + e.name + "'");
 
-  Compiler compiler(*copy);
+  Compiler compiler(*copy, options);
   Function *fn = compiler.getFunction(target.getSymName(), copy->getLoc());
   if (!fn)
     throw Reported();

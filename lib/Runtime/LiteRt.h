@@ -65,7 +65,8 @@ struct TempDir {
 /// bit-exact. Throws EvalError / Reported.
 int compareWithLiteRt(mlir::ModuleOp module, llvm::StringRef function,
                       llvm::ArrayRef<RValue> args, unsigned maxListed,
-                      llvm::raw_ostream &os);
+                      llvm::raw_ostream &os,
+                      const CompileOptions &options = {});
 
 } // namespace kiln::runtime
 
