@@ -333,8 +333,14 @@ struct Geometry {
 class Backend {
 public:
   virtual ~Backend() = default;
+  /// Called before the prefills (true) and before the decodes (false): the
+  /// export keeps one compiled signature in memory at a time.
+  virtual void beginPhase(bool prefill) {}
   /// Zeroes the cache before a sequence.
-  virtual void reset() = 0;
+  void reset() {
+    for (at::Tensor &t : past)
+      t.zero_();
+  }
   /// ids [1,S]; returns logits [S,V]; the first `keep` positions' keys and
   /// values go to cache slots 0 .. keep-1.
   virtual at::Tensor prefill(const std::vector<at::Tensor> &in,
@@ -343,6 +349,9 @@ public:
   /// into slot `position` when it is < C.
   virtual at::Tensor decode(const std::vector<at::Tensor> &in,
                             int64_t position) = 0;
+
+  /// One tensor per layer and key/value, in the backend's layout.
+  std::vector<at::Tensor> past;
 };
 
 /// Copies the last entry along `axis` of `fresh` into slot `position`.
@@ -384,9 +393,9 @@ std::string signatureName(func::FuncOp f) {
 
 class KilnBackend : public Backend {
 public:
-  KilnBackend(MLIRContext &ctx, const std::string &path, bool onednn,
-              const RopeConfig &rope, int64_t prefillOverride)
-      : path(path) {
+  KilnBackend(MLIRContext &ctx, const std::string &path,
+              const CompileOptions &options, int64_t prefillOverride)
+      : path(path), compileOptions(options) {
     auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                               /*RequiresNullTerminator=*/false);
     if (!buffer)
@@ -404,18 +413,23 @@ public:
       throw Reported();
     readContract();
     analyze(prefillOverride);
-    (void)rope;
-    CompileOptions options;
-    options.onednnGemm = onednn;
-    compiler = std::make_unique<Compiler>(*module, options);
-    if (prefillFunc) {
-      prefillFn =
-          compiler->getFunction(prefillFunc.getSymName(), module->getLoc());
-      if (!prefillFn)
-        throw Reported();
-    }
-    decodeFn = compiler->getFunction(decodeFunc.getSymName(), module->getLoc());
-    if (!decodeFn)
+  }
+
+  /// Compiles one signature, after freeing the other's program: a compiled
+  /// function holds its own dequantized weights, so prefill and decode
+  /// together would hold them twice.
+  void beginPhase(bool prefill) override {
+    fn = nullptr;
+    compiler.reset();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    func::FuncOp f = prefill ? prefillFunc : decodeFunc;
+    if (!f)
+      return;
+    compiler = std::make_unique<Compiler>(*module, compileOptions);
+    fn = compiler->getFunction(f.getSymName(), module->getLoc());
+    if (!fn)
       throw Reported();
     // Compiling dequantized the integer weights into their own tensors: the
     // file's pages are read again (from the page cache) only where a kernel
@@ -425,27 +439,19 @@ public:
 
   const Geometry &geometry() const { return geo; }
   std::string describe() const {
-    return llvm::formatv(
-               "'{0}'{1} and '{2}' (past {3}), vocabulary {4}, {5} "
-               "layers",
-               prefillFunc ? signatureName(prefillFunc) : "",
-               prefillFunc
-                   ? llvm::formatv(" ({0} tokens)", geo.prefillLen).str()
-                   : std::string(),
-               signatureName(decodeFunc), geo.past, geo.vocab, geo.layers)
+    std::string prefill =
+        prefillFunc ? llvm::formatv("'{0}' ({1} tokens) and ",
+                                    signatureName(prefillFunc), geo.prefillLen)
+                          .str()
+                    : std::string();
+    return llvm::formatv("{0}'{1}' (past {2}), vocabulary {3}, {4} layers",
+                         prefill, signatureName(decodeFunc), geo.past,
+                         geo.vocab, geo.layers)
         .str();
-  }
-  std::string prefillName() const {
-    return prefillFunc ? signatureName(prefillFunc) : "";
-  }
-
-  void reset() override {
-    for (at::Tensor &t : past)
-      t.zero_();
   }
 
   at::Tensor prefill(const std::vector<at::Tensor> &in, int64_t keep) override {
-    std::vector<RValue> out = call(*prefillFn, in);
+    std::vector<RValue> out = call(*fn, in);
     keep = std::min(keep, geo.past);
     for (size_t j = 0; j < past.size(); ++j)
       if (keep > 0)
@@ -459,7 +465,7 @@ public:
                     int64_t position) override {
     std::vector<at::Tensor> args = in;
     args.insert(args.end(), past.begin(), past.end());
-    std::vector<RValue> out = call(*decodeFn, args);
+    std::vector<RValue> out = call(*fn, args);
     for (size_t j = 0; j < past.size(); ++j)
       storeEntry(past[j], out[1 + j].t, axes[j], position);
     return out[0].t[0][0];
@@ -468,6 +474,7 @@ public:
   /// Frees the compiled functions and the module (weights) before the
   /// TorchScript model is loaded.
   void release() {
+    fn = nullptr;
     compiler.reset();
     past.clear();
     module = nullptr;
@@ -650,13 +657,13 @@ private:
   std::string path;
   std::shared_ptr<llvm::MemoryBuffer> file;
   OwningOpRef<ModuleOp> module;
+  CompileOptions compileOptions;
   std::unique_ptr<Compiler> compiler;
+  Function *fn = nullptr; // the signature of the current phase
   std::string keyLayout = "bhsd";
   func::FuncOp prefillFunc, decodeFunc;
-  Function *prefillFn = nullptr, *decodeFn = nullptr;
   Geometry geo;
   std::vector<int64_t> axes;
-  std::vector<at::Tensor> past;
 };
 
 void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out) {
@@ -723,11 +730,6 @@ public:
     }
     for (int64_t j = 0; j < 2 * geo.layers; ++j)
       past.push_back(at::zeros(geo.valueShape, at::kFloat));
-  }
-
-  void reset() override {
-    for (at::Tensor &t : past)
-      t.zero_();
   }
 
   at::Tensor prefill(const std::vector<at::Tensor> &in, int64_t keep) override {
@@ -810,7 +812,6 @@ private:
   Geometry geo;
   torch::jit::Module module;
   bool traced = false;
-  std::vector<at::Tensor> past;
 };
 
 //===----------------------------------------------------------------------===//
@@ -862,7 +863,9 @@ struct Plan {
 struct Scores {
   std::vector<double> loss; // per predicted token, all sequences in order
   std::vector<int64_t> argmax;
-  double seconds = 0, prefillSeconds = 0, decodeSeconds = 0;
+  /// seconds: the evaluation without compileSeconds (the export's
+  /// signatures compiled at the start of each phase).
+  double seconds = 0, compileSeconds = 0, prefillSeconds = 0, decodeSeconds = 0;
   int64_t prefillCalls = 0, decodeCalls = 0;
   double peakRssGB = -1;
 };
@@ -879,26 +882,52 @@ Scores evaluate(Backend &backend, const std::vector<Plan> &plans,
   Scores s;
   int64_t done = 0;
   auto start = Clock::now();
-  for (const Plan &plan : plans) {
+  auto phase = [&](bool prefill) {
+    auto t0 = Clock::now();
+    backend.beginPhase(prefill);
+    s.compileSeconds += secondsSince(t0);
+  };
+  // All prefills first (each sequence's cache kept), then all decodes.
+  std::vector<std::vector<at::Tensor>> caches(plans.size());
+  bool anyPrefill =
+      llvm::any_of(plans, [](const Plan &p) { return p.prefill > 0; });
+  if (anyPrefill)
+    phase(true);
+  for (auto [i, plan] : llvm::enumerate(plans)) {
+    if (plan.prefill == 0)
+      continue;
+    const std::vector<int64_t> &tok = *plan.tokens;
+    backend.reset();
+    int64_t len = geo.prefillLen;
+    at::Tensor ids = at::zeros({1, len}, at::kLong);
+    for (int64_t k = 0; k < plan.prefill; ++k)
+      ids[0][k] = tok[k];
+    auto [cos, sin] = rope.table(0, len);
+    auto t0 = Clock::now();
+    at::Tensor logits = backend.prefill(
+        {ids, prefillMask(len, maskValue), cos, sin}, plan.prefill);
+    s.prefillSeconds += secondsSince(t0);
+    ++s.prefillCalls;
+    for (int64_t k = 0; k < plan.prefill; ++k)
+      score(logits[k], tok[k + 1], s);
+    if (plan.prefill + 1 < static_cast<int64_t>(tok.size()))
+      for (const at::Tensor &t : backend.past)
+        caches[i].push_back(t.clone());
+    done += plan.prefill;
+    progress.update(done);
+  }
+  phase(false);
+  for (auto [i, plan] : llvm::enumerate(plans)) {
     const std::vector<int64_t> &tok = *plan.tokens;
     int64_t n = tok.size();
-    backend.reset();
-    if (plan.prefill > 0) {
-      int64_t len = geo.prefillLen;
-      at::Tensor ids = at::zeros({1, len}, at::kLong);
-      for (int64_t i = 0; i < plan.prefill; ++i)
-        ids[0][i] = tok[i];
-      auto [cos, sin] = rope.table(0, len);
-      auto t0 = Clock::now();
-      at::Tensor logits = backend.prefill(
-          {ids, prefillMask(len, maskValue), cos, sin}, plan.prefill);
-      s.prefillSeconds += secondsSince(t0);
-      ++s.prefillCalls;
-      for (int64_t i = 0; i < plan.prefill; ++i)
-        score(logits[i], tok[i + 1], s);
-      done += plan.prefill;
-      progress.update(done);
-    }
+    if (plan.prefill + 1 >= n)
+      continue;
+    if (caches[i].empty())
+      backend.reset();
+    else
+      for (size_t j = 0; j < caches[i].size(); ++j)
+        backend.past[j].copy_(caches[i][j]);
+    caches[i].clear();
     for (int64_t p = plan.prefill; p + 1 < n; ++p) {
       at::Tensor ids = at::full({1, 1}, tok[p], at::kLong);
       auto [cos, sin] = rope.table(p, 1);
@@ -911,7 +940,7 @@ Scores evaluate(Backend &backend, const std::vector<Plan> &plans,
       progress.update(++done);
     }
   }
-  s.seconds = secondsSince(start);
+  s.seconds = secondsSince(start) - s.compileSeconds;
   progress.finish();
   return s;
 }
@@ -949,6 +978,8 @@ void printScores(llvm::StringRef label, llvm::StringRef file, const Scores &s,
       s.prefillCalls ? 1e3 * s.prefillSeconds / s.prefillCalls : 0.0,
       (long long)s.decodeCalls,
       s.decodeCalls ? 1e3 * s.decodeSeconds / s.decodeCalls : 0.0);
+  if (s.compileSeconds >= 0.005)
+    llvm::outs() << llvm::format("; compile %.2f s", s.compileSeconds);
   if (s.peakRssGB >= 0)
     llvm::outs() << llvm::format("; peak RSS %.2f GB", s.peakRssGB);
   llvm::outs() << "\n";
@@ -981,8 +1012,8 @@ int run(MLIRContext &ctx, const std::vector<std::string> &positional,
       opt.progress || llvm::sys::Process::StandardErrIsDisplayed();
 
   auto loadStart = Clock::now();
-  auto kiln = std::make_unique<KilnBackend>(ctx, path, shared.onednnGemm,
-                                            ropeConfig, opt.prefillTokens);
+  auto kiln = std::make_unique<KilnBackend>(ctx, path, shared.compile,
+                                            opt.prefillTokens);
   double kilnLoad = secondsSince(loadStart);
   Geometry geo = kiln->geometry();
   Rope rope(ropeConfig, geo.headDim);
@@ -1044,8 +1075,8 @@ int run(MLIRContext &ctx, const std::vector<std::string> &positional,
                  << (truncated == 1 ? "" : "s") << " cut to " << limit
                  << " tokens (decode past " << geo.past << " + 2)\n";
   llvm::outs() << llvm::formatv(
-      "  loaded '{0}' in {1:f2} s (weights mapped, compiled); {2} threads\n",
-      path, kilnLoad, at::get_num_threads());
+      "  read '{0}' in {1:f2} s (weights mapped); {2} threads\n", path,
+      kilnLoad, at::get_num_threads());
 
   peakRssGB(/*reset=*/true);
   Progress kilnProgress(showProgress, "kiln", fed);

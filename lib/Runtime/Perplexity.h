@@ -12,6 +12,8 @@
 #ifndef KILN_LIB_RUNTIME_PERPLEXITY_H
 #define KILN_LIB_RUNTIME_PERPLEXITY_H
 
+#include "Interpreter.h"
+
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
 
@@ -42,7 +44,7 @@ struct PerplexityCommandLine {
 struct PerplexityShared {
   uint64_t seed = 0;
   int threads = 0;
-  bool onednnGemm = false;
+  CompileOptions compile;
 };
 
 /// Runs the mode on `positional` (one exported model); returns the exit code.
