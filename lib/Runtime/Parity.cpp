@@ -19,10 +19,12 @@
 
 #include "Inputs.h"
 #include "Interpreter.h"
+#include "LiteRt.h"
 #include "TensorMatch.h"
 #include "TorchProbe.h"
 #include "Variants.h"
 
+#include "kiln/Dialect/Circle/IR/CircleOps.h"
 #include "kiln/Export/Circle/Locations.h"
 #include "kiln/Export/Circle/Reader.h"
 
@@ -110,6 +112,8 @@ class Parity {
 public:
   struct Options {
     std::string model, exported, signature, inputsFrom, step, html;
+    std::string runtime = "kiln-run";
+    bool integerKernels = true;
     double maxLsb = 4;
     std::map<std::string, std::string> args;
   };
@@ -124,6 +128,9 @@ private:
   /// Signature key of each function of `module` (its name without one).
   std::vector<std::string> signatureKeys();
   void runExport(const std::vector<at::Tensor> &inputs);
+  /// --runtime litert: the recorded tensors' values from LiteRT.
+  void replaceWithLiteRt(func::FuncOp func,
+                         const std::vector<at::Tensor> &inputs);
   void match();
   void printTable(llvm::raw_ostream &os);
   void writeHtml(const std::string &path);
@@ -187,11 +194,62 @@ void Parity::runExport(const std::vector<at::Tensor> &inputs) {
          "' has no source locations (the kiln.locations metadata Kiln "
          "writes): tensors cannot be matched to the model's; export it with "
          "kiln-convert --source-locations");
-  Compiler compiler(*module);
+  CompileOptions compileOptions;
+  compileOptions.integerKernels = opts.integerKernels;
+  Compiler compiler(*module, compileOptions);
   Function *fn = compiler.getFunction(function, module->getLoc());
   if (!fn)
     throw Reported();
   recordTensors(*fn, bindPositional(fn->func, inputs), tensors);
+  if (opts.runtime == "litert")
+    replaceWithLiteRt(fn->func, inputs);
+}
+
+void Parity::replaceWithLiteRt(func::FuncOp func,
+                               const std::vector<at::Tensor> &inputs) {
+  // A copy of the function with every tensor a result, run in LiteRT; each
+  // recorded tensor (same ops, so the same pairing) takes LiteRT's value.
+  // Constants keep theirs: they are the file's.
+  OwningOpRef<ModuleOp> copy(cast<ModuleOp>(module->clone()));
+  func::FuncOp target;
+  for (auto f : llvm::make_early_inc_range(copy->getOps<func::FuncOp>())) {
+    if (f.getSymName() == func.getSymName())
+      target = f;
+    else
+      f.erase();
+  }
+  llvm::DenseMap<Operation *, Operation *> copyOf;
+  for (auto [a, b] : llvm::zip(func.getBody().front().getOperations(),
+                               target.getBody().front().getOperations()))
+    copyOf[&a] = &b;
+  std::vector<std::string> outputs = resultNames(target);
+  Operation *ret = target.getBody().front().getTerminator();
+  llvm::DenseMap<Value, std::string> names;
+  for (auto [i, v] : llvm::enumerate(ret->getOperands()))
+    names.try_emplace(v, outputs[i].empty() ? "output_" + std::to_string(i)
+                                            : outputs[i]);
+  for (const ExposedTensor &e : exposeTensors(target))
+    names.try_emplace(e.op->getResult(e.result), e.name);
+  std::vector<RValue> args;
+  for (const at::Tensor &t : inputs)
+    args.push_back(RValue::tensor(t));
+  TempDir dir("kiln-parity-litert");
+  std::map<std::string, at::Tensor> lite =
+      runLiteRt(*copy, target, args, dir.path);
+  for (ExportTensor &t : tensors) {
+    Operation *op = copyOf.lookup(t.source);
+    if (!op || isa<kiln::circle::ConstOp>(op) || op->getNumResults() == 0)
+      continue;
+    auto name = names.find(op->getResult(0));
+    if (name == names.end() || !lite.count(name->second))
+      fail("LiteRT returned no value for " + t.name);
+    at::Tensor value = lite[name->second];
+    if (auto q =
+            quantParamsOf(getElementTypeOrSelf(op->getResult(0).getType())))
+      if (!q->perAxis)
+        value = q->dequantize(value.to(at::kLong));
+    t.value = value.to(t.value.scalar_type()).reshape(t.value.sizes());
+  }
 }
 
 void Parity::match() {
@@ -411,8 +469,8 @@ int Parity::run() {
   match();
 
   llvm::outs() << "kiln-parity: " << opts.model << " (LibTorch) vs "
-               << opts.exported << " @" << function
-               << " (kiln-run), reference step '" << step << "'\n";
+               << opts.exported << " @" << function << " (" << opts.runtime
+               << "), reference step '" << step << "'\n";
   printTable(llvm::outs());
   llvm::outs() << "matched " << rows.size() << " tensors to "
                << torch.probes.size()
@@ -459,17 +517,28 @@ int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
                             "only one)"));
   CommonOptions common("Reference step (default: the signature)");
   cl::opt<std::string> runtime(
-      "runtime", cl::desc("Runtime of the export side (kiln-run)"),
+      "runtime",
+      cl::desc("Runtime of the export side: kiln-run (default) or litert "
+               "(LiteRT under Node, on a copy of the file with every tensor "
+               "an output)"),
       cl::init("kiln-run"));
+  cl::opt<std::string> quantizedKernels(
+      "quantized-kernels",
+      cl::desc("kiln-run's kernels for quantized ops: integer (default, "
+               "TFLite's) or float (float-domain, results fake-quantized)"),
+      cl::init("integer"));
   cl::ParseCommandLineOptions(
       argc, argv,
       "kiln-parity: the exported model against PyTorch, tensor by tensor\n"
       "(kiln-parity --variants MODEL.pt --help: prefill against "
       "prefill_reference)\n");
-  if (runtime != "kiln-run") {
-    llvm::errs() << "kiln-parity: --runtime " << runtime
-                 << ": only kiln-run records every tensor (LiteRT.js returns "
-                    "signature outputs only)\n";
+  if (quantizedKernels != "integer" && quantizedKernels != "float") {
+    llvm::errs() << "kiln-parity: --quantized-kernels must be integer or "
+                    "float\n";
+    return 2;
+  }
+  if (runtime != "kiln-run" && runtime != "litert") {
+    llvm::errs() << "kiln-parity: --runtime must be kiln-run or litert\n";
     return 2;
   }
   MLIRContext ctx(registry);
@@ -481,6 +550,8 @@ int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
   opts.step = common.step;
   opts.maxLsb = common.maxLsb;
   opts.html = common.html;
+  opts.runtime = runtime;
+  opts.integerKernels = quantizedKernels == "integer";
   if (!common.scalars(opts.args))
     return 2;
   Parity parity(ctx, opts);

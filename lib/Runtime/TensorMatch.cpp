@@ -71,42 +71,48 @@ std::vector<RValue> bindPositional(func::FuncOp func,
   return args;
 }
 
+ExportTensor describeTensor(Value result, const at::Tensor &value,
+                            unsigned order, bool fusedNames) {
+  Operation *op = result.getDefiningOp();
+  ExportTensor t;
+  t.order = order;
+  t.source = op;
+  t.op = op->getName().getStringRef().str();
+  Location loc = op->getLoc();
+  t.name = locationName(loc, fusedNames);
+  t.points = circle::flattenLocation(loc);
+  t.value = value.detach().clone();
+  t.shape = value.sizes().vec();
+  Type element = getElementTypeOrSelf(result.getType());
+  if (auto q = dyn_cast<quant::UniformQuantizedType>(element)) {
+    t.scales = {q.getScale()};
+    t.zeroPoint = q.getZeroPoint();
+    t.storage = (q.isSigned() ? "i" : "u") +
+                std::to_string(q.getStorageTypeIntegralWidth());
+  } else if (auto q = dyn_cast<quant::UniformQuantizedPerAxisType>(element)) {
+    t.scales.assign(q.getScales().begin(), q.getScales().end());
+    t.storage = (q.isSigned() ? "i" : "u") +
+                std::to_string(q.getStorageTypeIntegralWidth());
+  } else {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    element.print(os);
+    t.storage = os.str();
+  }
+  return t;
+}
+
 std::vector<RValue> recordTensors(const Function &fn,
                                   llvm::ArrayRef<RValue> args,
                                   std::vector<ExportTensor> &tensors,
                                   bool fusedNames) {
   setStepObserver([&](const Step &step, const Frame &frame) {
-    for (auto [i, slot] : llvm::enumerate(step.results)) {
-      const RValue &v = frame.slots[slot];
-      if (v.kind != RValue::Kind::Tensor || i > 0)
-        continue;
-      ExportTensor t;
-      t.order = tensors.size();
-      t.op = step.op->getName().getStringRef().str();
-      Location loc = step.op->getLoc();
-      t.name = locationName(loc, fusedNames);
-      t.points = circle::flattenLocation(loc);
-      t.value = v.t.detach().clone();
-      t.shape = v.t.sizes().vec();
-      Type element = getElementTypeOrSelf(step.op->getResult(i).getType());
-      if (auto q = dyn_cast<quant::UniformQuantizedType>(element)) {
-        t.scales = {q.getScale()};
-        t.zeroPoint = q.getZeroPoint();
-        t.storage = (q.isSigned() ? "i" : "u") +
-                    std::to_string(q.getStorageTypeIntegralWidth());
-      } else if (auto q =
-                     dyn_cast<quant::UniformQuantizedPerAxisType>(element)) {
-        t.scales.assign(q.getScales().begin(), q.getScales().end());
-        t.storage = (q.isSigned() ? "i" : "u") +
-                    std::to_string(q.getStorageTypeIntegralWidth());
-      } else {
-        std::string s;
-        llvm::raw_string_ostream os(s);
-        element.print(os);
-        t.storage = os.str();
-      }
-      tensors.push_back(std::move(t));
-    }
+    if (step.results.empty())
+      return;
+    const RValue &v = frame.slots[step.results[0]];
+    if (v.kind == RValue::Kind::Tensor)
+      tensors.push_back(describeTensor(step.op->getResult(0), v.t,
+                                       tensors.size(), fusedNames));
   });
   std::vector<RValue> results;
   try {

@@ -42,13 +42,19 @@ struct ExportTensor {
   std::vector<int64_t> shape;
   std::vector<double> scales; // empty: not quantized
   int64_t zeroPoint = 0;
-  std::string storage; // "i16", "i8", "f32"
+  std::string storage;               // "i16", "i8", "f32"
+  mlir::Operation *source = nullptr; // the op that computed it
 };
 
 /// The arguments of `func` from positional tensor inputs (a reference step's,
 /// in order), bound to their types as kiln-run binds them.
 std::vector<RValue> bindPositional(mlir::func::FuncOp func,
                                    const std::vector<at::Tensor> &inputs);
+
+/// An ExportTensor for op result `result` holding `value` (kiln-run's
+/// representation: dequantized floats for quantized types).
+ExportTensor describeTensor(mlir::Value result, const at::Tensor &value,
+                            unsigned order, bool fusedNames = false);
 
 /// Calls `fn` on `args`, appending every step's first tensor result to
 /// `tensors`. The tensor name is the op's location name (a NameLoc, or the

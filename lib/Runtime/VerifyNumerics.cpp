@@ -94,6 +94,13 @@ struct VerifyNumericsPass
       llvm::cl::desc(
           "Emit a remark with kiln-run's metrics when within tolerance"),
       llvm::cl::init(false)};
+  Option<std::string> quantizedKernels{
+      *this, "quantized-kernels",
+      llvm::cl::desc("kiln-run's kernels for quantized circle ops: float "
+                     "(default: the fake-quant semantics a lowering must "
+                     "keep) or integer (TFLite's integer kernels, which "
+                     "round differently)"),
+      llvm::cl::init("float")};
   Option<std::string> kilnRun{
       *this, "kiln-run",
       llvm::cl::desc(
@@ -228,7 +235,9 @@ void VerifyNumericsPass::runOnOperation() {
                                     "--random-inputs",
                                     "--seed=" + std::to_string(seed),
                                     "--int-range=" + std::to_string(intRange),
-                                    "--max-abs-error=" + num(maxAbs)};
+                                    "--max-abs-error=" + num(maxAbs),
+                                    "--quantized-kernels=" +
+                                        std::string(quantizedKernels)};
     if (maxPeir >= 0)
       cmd.push_back("--max-peir=" + num(maxPeir));
     if (!inputsFrom.empty()) {
