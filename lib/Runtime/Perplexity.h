@@ -6,7 +6,7 @@
 // decoded one token at a time into the static cache, and the next-token
 // cross-entropy is averaged over every predicted position; optionally the
 // TorchScript model is run the same way on the same tokens and compared.
-// docs/kiln-run.md, "Perplexity", says what is computed.
+// docs/perplexity.md says what is computed.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_LIB_RUNTIME_PERPLEXITY_H
