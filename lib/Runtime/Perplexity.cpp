@@ -967,7 +967,7 @@ void printScores(llvm::StringRef label, llvm::StringRef file, const Scores &s,
   for (double l : s.loss)
     sum += l;
   double mean = s.loss.empty() ? 0 : sum / s.loss.size();
-  llvm::outs() << llvm::format("%-6s mean loss %.6f  perplexity %.4f  (%s)\n",
+  llvm::outs() << llvm::format("%-6s mean loss %.6f  perplexity %.6g  (%s)\n",
                                label.str().c_str(), mean, std::exp(mean),
                                file.str().c_str());
   llvm::outs() << llvm::format(
