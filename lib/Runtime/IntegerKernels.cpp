@@ -208,26 +208,30 @@ std::optional<FailureOr<Exec>> integerFullyConnected(Operation *o,
   if (!weights || weights->dim() != 2)
     return std::nullopt;
   int64_t units = weights->size(0);
-  // TFLite (2.20 and later) rescales the int64 accumulator in double:
-  // round(acc * input_scale * filter_scale[c] / output_scale), half away
-  // from zero.
-  std::vector<double> eff;
+  // Per-channel multipliers input * filter[c] / output in double, applied
+  // to the int64 accumulator with one rounding and the full Q31 mantissa:
+  // (acc * M + 2^(30 - shift)) >> (31 - shift). (Measured against LiteRT:
+  // rescaling in double, as TFLite 2.20's reference kernel does, and the
+  // Q15-reduced multiplier each differ on some elements.) Per-tensor filters
+  // multiply the two float32 scales in float first.
+  std::vector<fp::Multiplier> ms;
   at::Tensor wzp;
   if (wp->perAxis) {
     if (wp->scales.size(0) != units)
       return std::nullopt;
     for (int64_t i = 0; i < units; ++i)
-      eff.push_back(in->scale *
-                    static_cast<double>(wp->scales[i].item<float>()) /
-                    out->scale);
+      ms.push_back(fp::quantizeMultiplier(
+          in->scale * static_cast<double>(wp->scales[i].item<float>()) /
+          out->scale));
     wzp = wp->zeroPoints.to(at::kLong).view({units, 1});
   } else {
-    eff.push_back(in->scale * f32(wp->scale) / out->scale);
+    float product =
+        static_cast<float>(in->scale) * static_cast<float>(wp->scale);
+    ms.push_back(
+        fp::quantizeMultiplier(static_cast<double>(product) / out->scale));
     wzp = at::full({}, wp->zeroPoint, at::kLong);
   }
-  at::Tensor scale = at::tensor(eff, at::kDouble);
-  if (eff.size() == 1)
-    scale = scale.reshape({});
+  fp::MultiplierTensor m = fp::toTensor(ms);
   at::Tensor w = (*weights - wzp).to(at::kDouble).t().contiguous(); // [K, N]
   std::optional<at::Tensor> bias;
   if (Value b = op.getBias()) {
@@ -244,7 +248,7 @@ std::optional<FailureOr<Exec>> integerFullyConnected(Operation *o,
         at::Tensor acc = at::matmul(x.to(at::kDouble), w).to(at::kLong);
         if (bias)
           acc = acc + *bias;
-        at::Tensor r = fp::roundHalfAway(acc.to(at::kDouble) * scale) + qo.zp;
+        at::Tensor r = fp::multiplyByQuantizedMultiplierSingle(acc, m) + qo.zp;
         if (!keep && r.dim() != 2)
           r = r.reshape({-1, r.size(-1)});
         return r;
@@ -261,7 +265,15 @@ std::optional<FailureOr<Exec>> integerBatchMatMul(Operation *o, Compiler &c) {
   float product = static_cast<float>(a->scale) * static_cast<float>(b->scale);
   fp::MultiplierTensor m = fp::toTensor(
       {fp::quantizeMultiplier(static_cast<double>(product) / out->scale)});
+  // 16-bit: TFLite's reference kernel (int64 accumulator, Q15-reduced
+  // multiplier). 8-bit with a symmetric right operand: LiteRT.js hands the
+  // op to XNNPack, which rescales the int32 accumulator in float32; other
+  // 8-bit ones stay in TFLite's kernel (Q31 multiplier). Measured bit for
+  // bit against LiteRT.
+  float scale8 = static_cast<float>(a->scale) * static_cast<float>(b->scale) /
+                 static_cast<float>(out->scale);
   bool adjX = op.getAdjX(), adjY = op.getAdjY(), wide = a->width == 16;
+  bool xnnpack = !wide && b->width == 8 && b->zp == 0;
   Q qa = *a, qb = *b, qo = *out;
   return finishInteger(
       op, c,
@@ -273,9 +285,11 @@ std::optional<FailureOr<Exec>> integerBatchMatMul(Operation *o, Compiler &c) {
         if (adjY)
           y = y.transpose(-1, -2);
         at::Tensor acc = exactMatmul(x, y);
-        at::Tensor r = wide ? fp::multiplyByQuantizedMultiplier64(acc, m)
-                            : fp::multiplyByQuantizedMultiplier(acc, m);
-        return r + qo.zp;
+        if (xnnpack) // float32 rescale, round half to even
+          return at::round(acc.to(at::kFloat) * scale8).to(at::kLong) + qo.zp;
+        return (wide ? fp::multiplyByQuantizedMultiplier64(acc, m)
+                     : fp::multiplyByQuantizedMultiplier(acc, m)) +
+               qo.zp;
       },
       qo, qo.qmin, qo.qmax);
 }
@@ -515,12 +529,18 @@ std::optional<FailureOr<Exec>> integerLogistic(Operation *o, Compiler &c) {
     mult *= 2.0;
   }
   int64_t multiplier = static_cast<int64_t>(mult);
-  // sigmoid(i / 24) in Q0.16, i = 0..255.
+  // sigmoid(i / 24) in Q0.16, i = 0..255, each node raised by half the
+  // linear-interpolation error at its segment's midpoint (the correction
+  // TFLite's tables carry); the last node is the Q0.16 maximum. This gives
+  // TFLite's table (checked against LiteRT by litert-bit-exact.test).
+  auto sigmoid = [](double i) { return 65536.0 / (1.0 + std::exp(-i / 24.0)); };
   std::vector<int64_t> table(256);
-  for (int i = 0; i < 256; ++i)
-    table[i] =
-        std::min<int64_t>(65535, static_cast<int64_t>(std::round(
-                                     65536.0 / (1.0 + std::exp(-i / 24.0)))));
+  for (int i = 0; i < 255; ++i) {
+    double err = sigmoid(i + 0.5) - (sigmoid(i) + sigmoid(i + 1)) / 2;
+    table[i] = std::min<int64_t>(
+        65535, static_cast<int64_t>(std::round(sigmoid(i) + err / 2)));
+  }
+  table[255] = 65535;
   at::Tensor sig = at::tensor(table, at::kLong);
   int64_t round = shift > 0 ? int64_t(1) << (shift - 1) : 0;
   Q qi = *in, qo = *out;
