@@ -128,9 +128,19 @@ LogicalResult Runner::load(Variant &v) {
                                           bytes.substr(4, 4) == "TFL3");
   v.sourceMgr = std::make_unique<llvm::SourceMgr>();
   if (flatbuffer) {
+    // Mapped (openInputFile may read a file into the heap), and the
+    // constants borrow its bytes instead of copying every weight.
+    auto mapped = llvm::MemoryBuffer::getFile(v.file, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+    if (!mapped) {
+      llvm::errs() << "kiln-run: cannot read '" << v.file
+                   << "': " << mapped.getError().message() << "\n";
+      return failure();
+    }
+    file.reset();
+    std::shared_ptr<llvm::MemoryBuffer> keep(std::move(*mapped));
     v.module = kiln::circle::readCircle(
-        bytes, &ctx, FileLineColLoc::get(&ctx, v.file, 0, 0));
-    v.sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
+        keep->getBuffer(), &ctx, FileLineColLoc::get(&ctx, v.file, 0, 0), keep);
   } else {
     v.sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
     v.module = parseSourceFile<ModuleOp>(*v.sourceMgr, ParserConfig(&ctx));
