@@ -290,56 +290,69 @@ void Parity::match() {
     paired.insert({p, head});
     return true;
   };
-  // Pass 1: each recording, in PyTorch's order, takes the first unpaired
-  // tensor on its scale (several points can share a module path and line:
-  // a quantizer called through one helper). A recording whose tensor another
-  // point already took (one value quantized twice alike) is covered by it.
+  // Pass 1: within each point (and head), recordings and tensors on the same
+  // scale pair by increasing error, so that a recording whose own tensor
+  // was folded away (a RoPE mul fused into the add after it, both on one
+  // quantizer line) does not take another recording's tensor. A recording
+  // left over whose point has a paired tensor on its scale is covered by it
+  // (one value quantized twice alike).
   // Pass 2: what is left takes the first unpaired tensor of a compatible
   // shape (a wrong scale in the file still pairs).
   std::string ignored;
-  for (int pass = 0; pass < 2; ++pass)
-    for (const auto &kh : keyOrder)
-      for (const TorchProbe *p : probesByKey[kh.first]) {
-        if (paired.count({p, kh.second}))
+  for (const auto &kh : keyOrder) {
+    struct Candidate {
+      double error;
+      size_t probe, tensor;
+    };
+    const std::vector<const TorchProbe *> &probes = probesByKey[kh.first];
+    const std::vector<const ExportTensor *> &group = byKey[kh];
+    std::vector<Candidate> candidates;
+    for (size_t i = 0; i < probes.size(); ++i)
+      for (size_t j = 0; j < group.size(); ++j) {
+        if (!scaleEqual(*group[j], *probes[i]))
           continue;
-        bool covered = false;
-        // Several unpaired tensors on the scale (points sharing a line and a
-        // scale, per-head loops): the closest one.
-        const ExportTensor *best = nullptr;
-        double bestError = INFINITY;
-        for (const ExportTensor *e : byKey[kh]) {
-          if (pass == 0 && !scaleEqual(*e, *p))
-            continue;
-          if (matched.count(e)) {
-            covered |=
-                pass == 0 && align(p->value, e->shape, kh.second, ignored);
-            continue;
-          }
-          std::optional<at::Tensor> t =
-              align(p->value, e->shape, kh.second, ignored);
-          if (!t)
-            continue;
-          if (pass == 1) {
-            best = e;
-            break;
-          }
-          double err = (e->value.to(at::kDouble).reshape(t->sizes()) -
-                        t->to(at::kDouble))
-                           .abs()
-                           .max()
-                           .item<double>();
-          if (err < bestError) {
-            bestError = err;
-            best = e;
-          }
-        }
-        if (best) {
-          tryPair(best, p, kh.second);
-        } else if (covered) {
-          used.insert(p);
-          paired.insert({p, kh.second});
-        }
+        std::optional<at::Tensor> t =
+            align(probes[i]->value, group[j]->shape, kh.second, ignored);
+        if (!t)
+          continue;
+        double err = (group[j]->value.to(at::kDouble).reshape(t->sizes()) -
+                      t->to(at::kDouble))
+                         .abs()
+                         .max()
+                         .item<double>();
+        candidates.push_back({err, i, j});
       }
+    // Stable: equal errors keep PyTorch's and the graph's order.
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate &a, const Candidate &b) {
+                       return a.error < b.error;
+                     });
+    for (const Candidate &c : candidates) {
+      const TorchProbe *p = probes[c.probe];
+      const ExportTensor *e = group[c.tensor];
+      if (paired.count({p, kh.second}) || matched.count(e))
+        continue;
+      tryPair(e, p, kh.second);
+    }
+    for (const Candidate &c : candidates) {
+      const TorchProbe *p = probes[c.probe];
+      if (!paired.count({p, kh.second}) && matched.count(group[c.tensor])) {
+        used.insert(p);
+        paired.insert({p, kh.second});
+      }
+    }
+  }
+  for (const auto &kh : keyOrder)
+    for (const TorchProbe *p : probesByKey[kh.first]) {
+      if (paired.count({p, kh.second}))
+        continue;
+      for (const ExportTensor *e : byKey[kh])
+        if (!matched.count(e) &&
+            align(p->value, e->shape, kh.second, ignored)) {
+          tryPair(e, p, kh.second);
+          break;
+        }
+    }
   for (const ExportTensor &t : tensors)
     if (auto it = matched.find(&t); it != matched.end())
       rows.push_back(it->second);
