@@ -26,6 +26,25 @@ def Kiln_Dialect : Dialect {
   }];
   let useDefaultTypePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  // `kiln.name` on function arguments and results is checked here.
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// The name of a function argument or result at the model's interface
+    /// (TorchScript parameter names; SignatureDef input/output names in the
+    /// exported file): a non-empty string.
+    static constexpr ::llvm::StringLiteral getNameAttrName() {
+      return ::llvm::StringLiteral("kiln.name");
+    }
+    /// On a function: its SignatureDef key when it differs from its name.
+    static constexpr ::llvm::StringLiteral getSignatureAttrName() {
+      return ::llvm::StringLiteral("kiln.signature");
+    }
+    /// On a function: the attention variant an export adapter produced.
+    static constexpr ::llvm::StringLiteral getVariantAttrName() {
+      return ::llvm::StringLiteral("kiln.variant");
+    }
+  }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::quant::QuantizationDialect"];
 }

@@ -1,5 +1,6 @@
 //===- Convert.cpp - The whole .pt to .circle/.tflite conversion ----------===//
 #include "kiln/Pipelines/Convert.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 
 #include "kiln/Import/TorchScript/Importer.h"
 
@@ -297,7 +298,8 @@ struct Driver {
 
 bool hasArgNamed(func::FuncOp f, StringRef prefix) {
   for (unsigned i = 0; i < f.getNumArguments(); ++i)
-    if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name"))
+    if (auto n = f.getArgAttrOfType<StringAttr>(
+            i, kiln::KilnDialect::getNameAttrName()))
       if (n.getValue().starts_with(prefix))
         return true;
   return false;
@@ -312,15 +314,17 @@ void nameLeadingArgsAfter(func::FuncOp forward, func::FuncOp decode) {
   if (decode.getNumArguments() <= n)
     return;
   for (unsigned i = 0; i < n; ++i) {
-    auto name = forward.getArgAttrOfType<StringAttr>(i, "kiln.name");
+    auto name = forward.getArgAttrOfType<StringAttr>(
+        i, kiln::KilnDialect::getNameAttrName());
     if (!name || name.getValue().starts_with("past_") ||
         getElementTypeOrSelf(forward.getArgumentTypes()[i]) !=
             getElementTypeOrSelf(decode.getArgumentTypes()[i]))
       return;
   }
   for (unsigned i = 0; i < n; ++i)
-    decode.setArgAttr(i, "kiln.name",
-                      forward.getArgAttrOfType<StringAttr>(i, "kiln.name"));
+    decode.setArgAttr(i, kiln::KilnDialect::getNameAttrName(),
+                      forward.getArgAttrOfType<StringAttr>(
+                          i, kiln::KilnDialect::getNameAttrName()));
 }
 } // namespace
 

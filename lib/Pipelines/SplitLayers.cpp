@@ -1,5 +1,6 @@
 //===- SplitLayers.cpp - One lowered model as per-layer artifacts ---------===//
 #include "kiln/Pipelines/SplitLayers.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -382,12 +383,14 @@ FailureOr<std::vector<kiln::SplitSegment>> kiln::splitLayers(ModuleOp module) {
       SmallVector<Location> argLocs;
       auto nameAttr = [&](StringRef name) {
         return DictionaryAttr::get(
-            ctx, {NamedAttribute(StringAttr::get(ctx, "kiln.name"),
-                                 StringAttr::get(ctx, name))});
+            ctx, {NamedAttribute(
+                     StringAttr::get(ctx, kiln::KilnDialect::getNameAttrName()),
+                     StringAttr::get(ctx, name))});
       };
       auto modelName = [&](DictionaryAttr attrs, StringRef fallback) {
         if (attrs)
-          if (auto n = attrs.getAs<StringAttr>("kiln.name"))
+          if (auto n =
+                  attrs.getAs<StringAttr>(kiln::KilnDialect::getNameAttrName()))
             return n.getValue().str();
         return fallback.str();
       };

@@ -1,6 +1,7 @@
 //===- Inputs.cpp - Tensor files, reference folders, argument binding -----===//
 #include "Inputs.h"
 
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/IR/KilnTypes.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -192,7 +193,8 @@ ReferenceFolder readReferenceFolder(const std::string &dir) {
 //===----------------------------------------------------------------------===//
 
 std::string argumentName(func::FuncOp func, unsigned index) {
-  if (auto name = func.getArgAttrOfType<StringAttr>(index, "kiln.name"))
+  if (auto name = func.getArgAttrOfType<StringAttr>(
+          index, kiln::KilnDialect::getNameAttrName()))
     return name.str();
   if (!func.isDeclaration())
     if (auto loc = dyn_cast<NameLoc>(func.getArgument(index).getLoc()))
@@ -506,7 +508,8 @@ std::vector<OutputLeaf> flattenOutputs(const std::vector<RValue> &results,
 std::vector<std::string> resultNames(func::FuncOp func) {
   std::vector<std::string> names;
   for (unsigned i = 0; i < func.getNumResults(); ++i) {
-    auto name = func.getResultAttrOfType<StringAttr>(i, "kiln.name");
+    auto name = func.getResultAttrOfType<StringAttr>(
+        i, kiln::KilnDialect::getNameAttrName());
     names.push_back(name ? name.str() : "");
   }
   return names;

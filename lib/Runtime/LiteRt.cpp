@@ -3,6 +3,7 @@
 #include "Inputs.h"
 
 #include "kiln/Dialect/Circle/IR/CircleOps.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Export/Circle/Locations.h"
 #include "kiln/Export/Circle/Writer.h"
 
@@ -26,8 +27,6 @@
 using namespace mlir;
 
 namespace kiln::runtime {
-
-static constexpr llvm::StringLiteral kNameAttr = "kiln.name";
 
 std::vector<ExposedTensor> exposeTensors(func::FuncOp func) {
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
@@ -66,7 +65,8 @@ std::vector<ExposedTensor> exposeTensors(func::FuncOp func) {
     func.setResultAttrs(i, dict ? dict : b.getDictionaryAttr({}));
   }
   for (auto [i, e] : llvm::enumerate(exposed))
-    func.setResultAttr(numOld + i, kNameAttr, b.getStringAttr(e.name));
+    func.setResultAttr(numOld + i, kiln::KilnDialect::getNameAttrName(),
+                       b.getStringAttr(e.name));
   ret->setOperands(values);
   return exposed;
 }

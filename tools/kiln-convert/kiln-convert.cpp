@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Conversion/Passes.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/InitAll.h"
 #include "kiln/Pipelines/Convert.h"
 
@@ -174,8 +175,10 @@ std::string typeString(Type t) {
 }
 
 std::string name(func::FuncOp f, unsigned i, bool result) {
-  auto attr = result ? f.getResultAttrOfType<StringAttr>(i, "kiln.name")
-                     : f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+  auto attr = result ? f.getResultAttrOfType<StringAttr>(
+                           i, kiln::KilnDialect::getNameAttrName())
+                     : f.getArgAttrOfType<StringAttr>(
+                           i, kiln::KilnDialect::getNameAttrName());
   return attr ? attr.getValue().str()
               : (result ? "output" : "input") + std::to_string(i);
 }

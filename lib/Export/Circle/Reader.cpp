@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Export/Circle/Reader.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Export/Circle/Locations.h"
 
 #include "ModelFile.h"
@@ -534,10 +535,10 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
   if (signature) {
     for (auto [i, t] : llvm::enumerate(inputs))
       if (StringAttr n = signatureName(signature->inputs(), t))
-        func.setArgAttr(i, "kiln.name", n);
+        func.setArgAttr(i, kiln::KilnDialect::getNameAttrName(), n);
     for (auto [i, t] : llvm::enumerate(outputs))
       if (StringAttr n = signatureName(signature->outputs(), t))
-        func.setResultAttr(i, "kiln.name", n);
+        func.setResultAttr(i, kiln::KilnDialect::getNameAttrName(), n);
   }
 
   Block *block = func.addEntryBlock();

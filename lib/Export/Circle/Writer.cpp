@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Export/Circle/Writer.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 
 #include "OpTable.h"
 #include "Schema.h"
@@ -425,7 +426,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
   Block &block = func.front();
   for (BlockArgument arg : block.getArguments()) {
     unsigned i = arg.getArgNumber();
-    auto kilnName = func.getArgAttrOfType<StringAttr>(i, "kiln.name");
+    auto kilnName = func.getArgAttrOfType<StringAttr>(
+        i, kiln::KilnDialect::getNameAttrName());
     std::string locName = getLocName(arg.getLoc());
     std::string fallback = "input_" + std::to_string(i);
     std::string tensorName = !locName.empty() ? locName
@@ -446,7 +448,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
         sg.outputs.push_back(tensorOf.lookup(value));
-        auto kilnName = func.getResultAttrOfType<StringAttr>(i, "kiln.name");
+        auto kilnName = func.getResultAttrOfType<StringAttr>(
+            i, kiln::KilnDialect::getNameAttrName());
         sg.outputNames.push_back(kilnName ? kilnName.str()
                                           : "output_" + std::to_string(i));
       }

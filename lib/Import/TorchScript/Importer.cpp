@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ImporterImpl.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/Utils/DeadCode.h"
 
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
@@ -1165,7 +1166,8 @@ LogicalResult FunctionImporter::importMethod(const torch::jit::ObjectPtr &self,
   func.setType(FunctionType::get(ctx, entry->getArgumentTypes(),
                                  ValueRange(results).getTypes()));
   for (auto [i, name] : llvm::enumerate(argNames))
-    func.setArgAttr(i, "kiln.name", StringAttr::get(ctx, name));
+    func.setArgAttr(i, kiln::KilnDialect::getNameAttrName(),
+                    StringAttr::get(ctx, name));
   return success();
 }
 

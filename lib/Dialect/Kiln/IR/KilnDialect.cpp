@@ -27,6 +27,34 @@ void KilnDialect::initialize() {
       >();
 }
 
+/// `kiln.name` is a non-empty string; other `kiln.*` interface attributes
+/// are not constrained here.
+static LogicalResult verifyInterfaceAttribute(Operation *op,
+                                              NamedAttribute attr,
+                                              const char *what,
+                                              unsigned index) {
+  if (attr.getName() != KilnDialect::getNameAttrName())
+    return success();
+  auto name = dyn_cast<StringAttr>(attr.getValue());
+  if (!name || name.getValue().empty())
+    return op->emitOpError()
+           << "'" << KilnDialect::getNameAttrName() << "' of " << what << " "
+           << index << " must be a non-empty string";
+  return success();
+}
+
+LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op, unsigned,
+                                                    unsigned index,
+                                                    NamedAttribute attr) {
+  return verifyInterfaceAttribute(op, attr, "argument", index);
+}
+
+LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op, unsigned,
+                                                       unsigned index,
+                                                       NamedAttribute attr) {
+  return verifyInterfaceAttribute(op, attr, "result", index);
+}
+
 Operation *KilnDialect::materializeConstant(OpBuilder &builder, Attribute value,
                                             Type type, Location loc) {
   if (isa<NoneType, OptionalType>(type) && isa<UnitAttr>(value))

@@ -5,6 +5,7 @@
 // the prefill or decode contract.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Dialect/Kiln/IR/KilnOps.h"
 #include "kiln/Dialect/Kiln/Transforms/Passes.h"
 
@@ -28,7 +29,8 @@ using namespace kiln;
 namespace {
 /// An argument name without TorchScript's ".N" suffix.
 std::string argName(func::FuncOp f, unsigned i) {
-  auto name = f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+  auto name =
+      f.getArgAttrOfType<StringAttr>(i, kiln::KilnDialect::getNameAttrName());
   if (!name)
     return "";
   StringRef n = name.getValue();
@@ -455,7 +457,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     f.setType(
         FunctionType::get(ctx, newTypes, f.getFunctionType().getResults()));
     for (auto [i, name] : llvm::enumerate(newNames))
-      f.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr("kiln.name", name)));
+      f.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr(
+                           kiln::KilnDialect::getNameAttrName(), name)));
     return success();
   }
 
@@ -723,15 +726,17 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     f.setType(FunctionType::get(f.getContext(), f.getFunctionType().getInputs(),
                                 types));
     for (auto [i, name] : llvm::enumerate(names))
-      f.setResultAttrs(i, b.getDictionaryAttr(b.getNamedAttr(
-                              "kiln.name", b.getStringAttr(name))));
+      f.setResultAttrs(
+          i, b.getDictionaryAttr(b.getNamedAttr(
+                 kiln::KilnDialect::getNameAttrName(), b.getStringAttr(name))));
     numOutputs = results.size();
     return success();
   }
 
   static bool hasInput(StringRef name, func::FuncOp f) {
     for (unsigned i = 0; i < f.getNumArguments(); ++i)
-      if (auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+      if (auto n = f.getArgAttrOfType<StringAttr>(
+              i, kiln::KilnDialect::getNameAttrName());
           n && n.getValue() == name)
         return true;
     return false;
