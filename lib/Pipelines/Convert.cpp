@@ -416,7 +416,7 @@ LogicalResult Driver::adapt(ModuleOp imported, ModuleOp into) {
       StringAttr::get(&context, "kiln-convert " +
                                     kiln::stringifyConvertMode(options.mode)));
   into->setAttr(
-      "kiln.variant",
+      kiln::KilnDialect::getVariantAttrName(),
       StringAttr::get(&context, kiln::getVariantName(options.prefillVariant)));
   if (!options.recipe.empty())
     into->setAttr("kiln.recipe", StringAttr::get(&context, options.recipe));

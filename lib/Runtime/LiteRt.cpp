@@ -161,7 +161,8 @@ std::map<std::string, at::Tensor> runLiteRt(ModuleOp module,
   }
 
   std::string key = function.getSymName().str();
-  if (auto k = function->getAttrOfType<StringAttr>("kiln.signature"))
+  if (auto k = function->getAttrOfType<StringAttr>(
+          kiln::KilnDialect::getSignatureAttrName()))
     key = k.str();
   std::string outputs = path("outputs"), log = path("litert.log");
   llvm::SmallVector<llvm::StringRef> argv = {

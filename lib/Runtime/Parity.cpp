@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Runtime/Parity.h"
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 
 #include "Inputs.h"
 #include "Interpreter.h"
@@ -169,7 +170,8 @@ void Parity::loadExported() {
 std::vector<std::string> Parity::signatureKeys() {
   std::vector<std::string> keys;
   for (auto f : module->getOps<func::FuncOp>()) {
-    auto key = f->getAttrOfType<StringAttr>("kiln.signature");
+    auto key =
+        f->getAttrOfType<StringAttr>(kiln::KilnDialect::getSignatureAttrName());
     keys.push_back(key ? key.str() : f.getSymName().str());
   }
   return keys;

@@ -23,6 +23,7 @@
 #include "TensorMatch.h"
 #include "TorchProbe.h"
 
+#include "kiln/Dialect/Kiln/IR/KilnDialect.h"
 #include "kiln/Pipelines/Convert.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -206,7 +207,8 @@ void Variants::convertAndRun(VariantRun &run, Variant variant,
   run.module = std::move(converted->module);
   std::vector<std::string> names;
   for (auto f : run.module->getOps<func::FuncOp>()) {
-    auto key = f->getAttrOfType<StringAttr>("kiln.signature");
+    auto key =
+        f->getAttrOfType<StringAttr>(kiln::KilnDialect::getSignatureAttrName());
     std::string name = key ? key.str() : f.getSymName().str();
     names.push_back(name);
     if (name == "prefill" && run.function.empty())

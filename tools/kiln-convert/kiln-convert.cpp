@@ -191,7 +191,8 @@ void printSummary(ModuleOp module, ArrayRef<kiln::StageTime> stages,
   llvm::MapVector<StringRef, int64_t> histogram;
   for (auto f : module.getOps<func::FuncOp>()) {
     os << "signature '" << f.getName() << "'";
-    if (auto v = f->getAttrOfType<StringAttr>("kiln.variant"))
+    if (auto v = f->getAttrOfType<StringAttr>(
+            kiln::KilnDialect::getVariantAttrName()))
       os << " (variant " << v.getValue() << ")";
     os << "\n";
     for (unsigned i = 0; i < f.getNumArguments(); ++i)
@@ -297,7 +298,8 @@ bool writeSummaryJson(StringRef path, ModuleOp module,
       for (auto f : module.getOps<func::FuncOp>())
         j.object([&] {
           j.attribute("name", f.getName());
-          if (auto v = f->getAttrOfType<StringAttr>("kiln.variant"))
+          if (auto v = f->getAttrOfType<StringAttr>(
+                  kiln::KilnDialect::getVariantAttrName()))
             j.attribute("variant", v.getValue());
           j.attributeArray("inputs", [&] {
             for (unsigned i = 0; i < f.getNumArguments(); ++i)

@@ -522,7 +522,8 @@ LogicalResult ModelReader::readFunction(ModuleOp module, uint32_t index,
                                    b.getFunctionType(inputTypes, outputTypes));
   module.push_back(func);
   if (signature && !key.empty() && key != name)
-    func->setAttr("kiln.signature", b.getStringAttr(key));
+    func->setAttr(kiln::KilnDialect::getSignatureAttrName(),
+                  b.getStringAttr(key));
   auto signatureName =
       [&](const flatbuffers::Vector<flatbuffers::Offset<fb::TensorMap>> *maps,
           int32_t tensor) -> StringAttr {
@@ -797,16 +798,19 @@ OwningOpRef<ModuleOp> ModelReader::read() {
       llvm::StringRef n(name);
       if (n == "kiln.version" || n == kLocationsMetadata)
         continue; // the writer records its own version; locations are read
-      if (n == "kiln.pipeline" || n == "kiln.variant" || n == "kiln.recipe") {
+      if (n == "kiln.pipeline" ||
+          n == kiln::KilnDialect::getVariantAttrName() || n == "kiln.recipe") {
         (*module)->setAttr(n, b.getStringAttr(value));
         continue;
       }
       if (n.consume_front("kiln.variant.")) {
         bool found = false;
         for (auto func : module->getOps<func::FuncOp>()) {
-          auto key = func->getAttrOfType<StringAttr>("kiln.signature");
+          auto key = func->getAttrOfType<StringAttr>(
+              kiln::KilnDialect::getSignatureAttrName());
           if ((key ? key.getValue() : func.getSymName()) == n) {
-            func->setAttr("kiln.variant", b.getStringAttr(value));
+            func->setAttr(kiln::KilnDialect::getVariantAttrName(),
+                          b.getStringAttr(value));
             found = true;
           }
         }

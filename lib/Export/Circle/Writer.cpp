@@ -388,7 +388,8 @@ LogicalResult ModelWriter::addFunction(func::FuncOp func) {
 
   SubgraphDesc sg;
   sg.name = func.getSymName().str();
-  if (auto key = func->getAttrOfType<StringAttr>("kiln.signature"))
+  if (auto key = func->getAttrOfType<StringAttr>(
+          kiln::KilnDialect::getSignatureAttrName()))
     sg.signatureKey = key.str();
   else
     sg.signatureKey = sg.name;
@@ -1019,11 +1020,14 @@ static std::string attrToString(Attribute attr) {
 LogicalResult ModelWriter::collectMetadata(llvm::ArrayRef<func::FuncOp> funcs,
                                            llvm::ArrayRef<std::string> keys) {
   metadata.push_back({"kiln.version", KILN_VERSION_STRING});
-  for (llvm::StringRef name : {"kiln.pipeline", "kiln.variant", "kiln.recipe"})
+  for (llvm::StringRef name :
+       {llvm::StringRef("kiln.pipeline"),
+        llvm::StringRef(kiln::KilnDialect::getVariantAttrName()),
+        llvm::StringRef("kiln.recipe")})
     if (Attribute attr = module->getAttr(name))
       metadata.push_back({name.str(), attrToString(attr)});
   for (auto [func, key] : llvm::zip(funcs, keys))
-    if (Attribute attr = func->getAttr("kiln.variant"))
+    if (Attribute attr = func->getAttr(kiln::KilnDialect::getVariantAttrName()))
       metadata.push_back({"kiln.variant." + key, attrToString(attr)});
   llvm::json::Array perSubgraph;
   llvm::StringMap<unsigned> fileIndex;

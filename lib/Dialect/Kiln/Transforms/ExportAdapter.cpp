@@ -177,7 +177,7 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     else
       singleMethod =
           llvm::count_if(module.getOps<func::FuncOp>(), [](func::FuncOp fn) {
-            return !fn->hasAttr("kiln.variant");
+            return !fn->hasAttr(kiln::KilnDialect::getVariantAttrName());
           }) == 1;
     func::FuncOp f = source;
     std::string name =
@@ -193,7 +193,8 @@ struct ExportAdapterPass : kiln::impl::ExportAdapterBase<ExportAdapterPass> {
     }
     f.setName(name);
     if (!variant.empty())
-      f->setAttr("kiln.variant", StringAttr::get(&getContext(), variant));
+      f->setAttr(kiln::KilnDialect::getVariantAttrName(),
+                 StringAttr::get(&getContext(), variant));
     if (failed(bindArguments(f)) || failed(foldAndInfer(f)) ||
         failed(flattenResults(f)) || failed(foldAndInfer(f)) ||
         failed(sinkKeyTransposes(f)) || failed(checkStatic(f)))
