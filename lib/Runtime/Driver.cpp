@@ -359,20 +359,9 @@ void Runner::writeOutputs(const std::string &step,
     root["model"] =
         llvm::json::Object{{"producer", "kiln-run"}, {"source", source}};
   llvm::json::Array entries;
-  for (const OutputLeaf &o : outputs) {
-    std::string file = step + "." + o.name + ".bin";
-    llvm::SmallString<256> path(opts.outputDir);
-    llvm::sys::path::append(path, file);
-    writeTensorFile(path.str().str(), o.tensor);
-    llvm::json::Array shape;
-    for (int64_t d : o.tensor.sizes())
-      shape.push_back(d);
-    entries.push_back(
-        llvm::json::Object{{"name", o.name},
-                           {"file", file},
-                           {"shape", std::move(shape)},
-                           {"dtype", dtypeFileName(o.tensor.scalar_type())}});
-  }
+  for (const OutputLeaf &o : outputs)
+    entries.push_back(writeTensorEntry(
+        opts.outputDir, step + "." + o.name + ".bin", o.name, o.tensor));
   root[step] = llvm::json::Object{{"outputs", std::move(entries)}};
   std::error_code ec;
   llvm::raw_fd_ostream os(indexPath, ec);

@@ -112,6 +112,22 @@ void writeTensorFile(const std::string &path, const at::Tensor &t) {
            c.numel() * c.element_size());
 }
 
+llvm::json::Object writeTensorEntry(const std::string &dir,
+                                    const std::string &file,
+                                    const std::string &name,
+                                    const at::Tensor &t) {
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, file);
+  writeTensorFile(path.str().str(), t);
+  llvm::json::Array shape;
+  for (int64_t d : t.sizes())
+    shape.push_back(d);
+  return llvm::json::Object{{"name", name},
+                            {"file", file},
+                            {"shape", std::move(shape)},
+                            {"dtype", dtypeFileName(t.scalar_type())}};
+}
+
 static std::vector<TensorEntry> readEntries(const llvm::json::Array *array,
                                             const std::string &dir,
                                             const std::string &where) {

@@ -54,6 +54,12 @@ at::Tensor readTensorFile(const std::string &path,
                           llvm::ArrayRef<int64_t> shape, at::ScalarType dtype,
                           const std::string &what);
 void writeTensorFile(const std::string &path, const at::Tensor &t);
+/// Writes `t` as DIR/FILE and returns its index.json entry ({name, file,
+/// shape, dtype}).
+llvm::json::Object writeTensorEntry(const std::string &dir,
+                                    const std::string &file,
+                                    const std::string &name,
+                                    const at::Tensor &t);
 const char *dtypeFileName(at::ScalarType dtype);
 std::optional<at::ScalarType> parseDTypeName(llvm::StringRef name);
 

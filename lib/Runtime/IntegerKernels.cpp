@@ -88,6 +88,19 @@ Exec finishInteger(Operation *op, Compiler &c,
   };
 }
 
+/// A result computed from the zero-point-free integers of operands 0 and 1.
+Exec integerBinary(Operation *op, Compiler &c, Q qa, Q qb, Q qo, int64_t lo,
+                   int64_t hi,
+                   std::function<at::Tensor(at::Tensor, at::Tensor)> fn) {
+  return finishInteger(
+      op, c,
+      [=](Frame &f, const Slots &in) {
+        return fn(storage(f.tensor(in[0]), qa) - qa.zp,
+                  storage(f.tensor(in[1]), qb) - qb.zp);
+      },
+      qo, lo, hi);
+}
+
 /// The integers of a constant operand, decoded once; null if not constant.
 std::optional<at::Tensor> constantStorage(Value v) {
   auto cst = v.getDefiningOp<cir::ConstOp>();
@@ -136,17 +149,14 @@ std::optional<FailureOr<Exec>> integerMul(Operation *o, Compiler &c) {
   // 16-bit MUL rounds twice (TFLite's reference kernel), 8-bit MUL once
   // (measured against LiteRT with --against-litert).
   bool single = out->width == 8;
-  Q qa = *a, qb = *b, qo = *out;
-  return finishInteger(
-      op, c,
-      [=](Frame &f, const Slots &in) {
-        at::Tensor x = storage(f.tensor(in[0]), qa) - qa.zp;
-        at::Tensor y = storage(f.tensor(in[1]), qb) - qb.zp;
+  Q qo = *out;
+  return integerBinary(
+      op, c, *a, *b, qo, range->first, range->second,
+      [=](at::Tensor x, at::Tensor y) {
         return (single ? fp::multiplyByQuantizedMultiplierSingle(x * y, m)
                        : fp::multiplyByQuantizedMultiplier(x * y, m)) +
                qo.zp;
-      },
-      qo, range->first, range->second);
+      });
 }
 
 std::optional<FailureOr<Exec>> integerAdd(Operation *o, Compiler &c) {
@@ -168,19 +178,16 @@ std::optional<FailureOr<Exec>> integerAdd(Operation *o, Compiler &c) {
       fp::toTensor({fp::quantizeMultiplier(b->scale / twiceMax)});
   fp::MultiplierTensor mo = fp::toTensor({fp::quantizeMultiplier(
       twiceMax / (static_cast<double>(int64_t(1) << leftShift) * out->scale))});
-  Q qa = *a, qb = *b, qo = *out;
-  return finishInteger(
-      op, c,
-      [=](Frame &f, const Slots &in) {
-        at::Tensor x =
-            (storage(f.tensor(in[0]), qa) - qa.zp) * (int64_t(1) << leftShift);
-        at::Tensor y =
-            (storage(f.tensor(in[1]), qb) - qb.zp) * (int64_t(1) << leftShift);
-        at::Tensor sum = fp::multiplyByQuantizedMultiplier(x, ma) +
-                         fp::multiplyByQuantizedMultiplier(y, mb);
+  Q qo = *out;
+  return integerBinary(
+      op, c, *a, *b, qo, range->first, range->second,
+      [=](at::Tensor x, at::Tensor y) {
+        at::Tensor sum = fp::multiplyByQuantizedMultiplier(
+                             x * (int64_t(1) << leftShift), ma) +
+                         fp::multiplyByQuantizedMultiplier(
+                             y * (int64_t(1) << leftShift), mb);
         return fp::multiplyByQuantizedMultiplier(sum, mo) + qo.zp;
-      },
-      qo, range->first, range->second);
+      });
 }
 
 //===----------------------------------------------------------------------===//
@@ -192,6 +199,25 @@ std::optional<FailureOr<Exec>> integerAdd(Operation *o, Compiler &c) {
 /// accumulators.
 at::Tensor exactMatmul(const at::Tensor &a, const at::Tensor &b) {
   return at::matmul(a.to(at::kDouble), b.to(at::kDouble)).to(at::kLong);
+}
+
+/// x [.., K] times the integer weights w [N, K] transposed, exactly. The
+/// weights stay in their narrow integer type (one byte per int8 weight: a
+/// 1B-parameter model fits); at most `kRows` rows at a time are widened to
+/// double for the GEMM.
+at::Tensor exactLinear(const at::Tensor &x, const at::Tensor &w) {
+  constexpr int64_t kRows = 1024;
+  at::Tensor xd = x.to(at::kDouble);
+  int64_t n = w.size(0);
+  if (n <= kRows)
+    return at::matmul(xd, w.to(at::kDouble).t()).to(at::kLong);
+  std::vector<at::Tensor> parts;
+  for (int64_t r = 0; r < n; r += kRows)
+    parts.push_back(
+        at::matmul(xd,
+                   w.slice(0, r, std::min(n, r + kRows)).to(at::kDouble).t())
+            .to(at::kLong));
+  return at::cat(parts, -1);
 }
 
 std::optional<FailureOr<Exec>> integerFullyConnected(Operation *o,
@@ -232,7 +258,11 @@ std::optional<FailureOr<Exec>> integerFullyConnected(Operation *o,
     wzp = at::full({}, wp->zeroPoint, at::kLong);
   }
   fp::MultiplierTensor m = fp::toTensor(ms);
-  at::Tensor w = (*weights - wzp).to(at::kDouble).t().contiguous(); // [K, N]
+  // [N, K] without the zero points, in the narrowest type that holds them.
+  at::Tensor w = *weights - wzp;
+  bool narrow = w.numel() == 0 || (w.min().item<int64_t>() >= -128 &&
+                                   w.max().item<int64_t>() <= 127);
+  w = w.to(narrow ? at::kChar : at::kInt).contiguous();
   std::optional<at::Tensor> bias;
   if (Value b = op.getBias()) {
     bias = constantStorage(b);
@@ -245,7 +275,7 @@ std::optional<FailureOr<Exec>> integerFullyConnected(Operation *o,
       op, c,
       [=](Frame &f, const Slots &slots) {
         at::Tensor x = storage(f.tensor(slots[0]), qi) - qi.zp;
-        at::Tensor acc = at::matmul(x.to(at::kDouble), w).to(at::kLong);
+        at::Tensor acc = exactLinear(x, w);
         if (bias)
           acc = acc + *bias;
         at::Tensor r = fp::multiplyByQuantizedMultiplierSingle(acc, m) + qo.zp;
@@ -274,12 +304,9 @@ std::optional<FailureOr<Exec>> integerBatchMatMul(Operation *o, Compiler &c) {
                  static_cast<float>(out->scale);
   bool adjX = op.getAdjX(), adjY = op.getAdjY(), wide = a->width == 16;
   bool xnnpack = !wide && b->width == 8 && b->zp == 0;
-  Q qa = *a, qb = *b, qo = *out;
-  return finishInteger(
-      op, c,
-      [=](Frame &f, const Slots &in) {
-        at::Tensor x = storage(f.tensor(in[0]), qa) - qa.zp;
-        at::Tensor y = storage(f.tensor(in[1]), qb) - qb.zp;
+  Q qo = *out;
+  return integerBinary(
+      op, c, *a, *b, qo, qo.qmin, qo.qmax, [=](at::Tensor x, at::Tensor y) {
         if (adjX)
           x = x.transpose(-1, -2);
         if (adjY)
@@ -290,8 +317,7 @@ std::optional<FailureOr<Exec>> integerBatchMatMul(Operation *o, Compiler &c) {
         return (wide ? fp::multiplyByQuantizedMultiplier64(acc, m)
                      : fp::multiplyByQuantizedMultiplier(acc, m)) +
                qo.zp;
-      },
-      qo, qo.qmin, qo.qmax);
+      });
 }
 
 //===----------------------------------------------------------------------===//

@@ -134,18 +134,9 @@ std::map<std::string, at::Tensor> runLiteRt(ModuleOp module,
     if (v.kind != RValue::Kind::Tensor)
       fail("LiteRT takes tensor inputs only (argument " + std::to_string(i) +
            " is a " + v.kindName() + ")");
-    std::string file = "in" + std::to_string(i) + ".bin";
-    llvm::SmallString<256> p(inputs);
-    llvm::sys::path::append(p, file);
-    writeTensorFile(p.str().str(), v.t);
-    llvm::json::Array shape;
-    for (int64_t d : v.t.sizes())
-      shape.push_back(d);
-    entries.push_back(
-        llvm::json::Object{{"name", argumentName(function, i)},
-                           {"file", file},
-                           {"shape", std::move(shape)},
-                           {"dtype", dtypeFileName(v.t.scalar_type())}});
+    entries.push_back(writeTensorEntry(inputs,
+                                       "in" + std::to_string(i) + ".bin",
+                                       argumentName(function, i), v.t));
   }
   {
     std::error_code ec;
