@@ -244,6 +244,15 @@ at::Tensor rope(const at::Tensor &x, const at::Tensor &sin,
 void addCircleKernels(KernelTable &table) {
   addKernel<cir::ConstOp>(
       table, [](cir::ConstOp op, Compiler &c) -> FailureOr<Exec> {
+        // Weights only integer kernels read: no float copy.
+        if (!op->use_empty() &&
+            llvm::all_of(op->getUses(), [&](OpOperand &use) {
+              return readsOnlyIntegerStorage(use, c.options());
+            })) {
+          ResultInfo out = c.result(op.getResult());
+          return Exec(
+              [slot = out.slot](Frame &f) { f.slots[slot] = RValue::none(); });
+        }
         FailureOr<at::Tensor> t =
             materializeConstant(op, op.getValue(), op.getType());
         if (failed(t))

@@ -116,12 +116,18 @@ std::optional<at::Tensor> constantStorage(Value v) {
   if (!p->perAxis)
     return storage(
         *t, Q{f32(p->scale), p->zeroPoint, p->qmin, p->qmax, p->storageWidth});
+  // Per axis, in float32: (q - zp) * s is within one float32 rounding of
+  // the integer, far from a tie for 16-bit and narrower storage.
   std::vector<int64_t> shape(t->dim(), 1);
   shape[p->axis] = p->scales.size(0);
-  return (at::round(t->to(at::kDouble) /
-                    p->scales.to(at::kDouble).view(shape)) +
-          p->zeroPoints.to(at::kDouble).view(shape))
-      .to(at::kLong);
+  if (p->storageWidth > 16) // int32 biases: beyond float32's integers
+    return (at::round(t->to(at::kDouble) /
+                      p->scales.to(at::kDouble).view(shape)) +
+            p->zeroPoints.to(at::kDouble).view(shape))
+        .to(at::kLong);
+  at::Tensor q = at::round(*t / p->scales.view(shape));
+  q.add_(p->zeroPoints.to(at::kFloat).view(shape));
+  return q.to(p->storageWidth <= 8 ? at::kChar : at::kShort);
 }
 
 using IntegerBuilder =
@@ -220,18 +226,35 @@ at::Tensor exactLinear(const at::Tensor &x, const at::Tensor &w) {
   return at::cat(parts, -1);
 }
 
+/// Whether FULLY_CONNECTED `op` runs the integer kernel (which reads its
+/// filter and bias from their constants, not from the frame).
+bool integerFullyConnectedApplies(cir::FullyConnectedOp op) {
+  auto in = perTensor(op.getInput().getType()), out = perTensor(op.getType());
+  if (!in || !out || op.getWeightsFormat() != "DEFAULT" ||
+      !activationRange(op.getFusedActivationFunction(), *out))
+    return false;
+  auto filterType = dyn_cast<RankedTensorType>(op.getFilter().getType());
+  auto wp = quantParamsOf(getElementTypeOrSelf(op.getFilter().getType()));
+  if (!filterType || filterType.getRank() != 2 || !wp ||
+      (wp->perAxis &&
+       (wp->axis != 0 || wp->scales.size(0) != filterType.getDimSize(0))) ||
+      !op.getFilter().getDefiningOp<cir::ConstOp>())
+    return false;
+  Value bias = op.getBias();
+  return !bias || (bias.getDefiningOp<cir::ConstOp>() &&
+                   quantParamsOf(getElementTypeOrSelf(bias.getType())));
+}
+
 std::optional<FailureOr<Exec>> integerFullyConnected(Operation *o,
                                                      Compiler &c) {
   auto op = cast<cir::FullyConnectedOp>(o);
-  auto in = perTensor(op.getInput().getType()), out = perTensor(op.getType());
-  if (!in || !out || op.getWeightsFormat() != "DEFAULT")
+  if (!integerFullyConnectedApplies(op))
     return std::nullopt;
+  auto in = perTensor(op.getInput().getType()), out = perTensor(op.getType());
   auto range = activationRange(op.getFusedActivationFunction(), *out);
   auto wp = quantParamsOf(getElementTypeOrSelf(op.getFilter().getType()));
-  if (!range || !wp || (wp->perAxis && wp->axis != 0))
-    return std::nullopt;
   std::optional<at::Tensor> weights = constantStorage(op.getFilter());
-  if (!weights || weights->dim() != 2)
+  if (!weights)
     return std::nullopt;
   int64_t units = weights->size(0);
   // Per-channel multipliers input * filter[c] / output in double, applied
@@ -592,6 +615,12 @@ std::optional<FailureOr<Exec>> integerLogistic(Operation *o, Compiler &c) {
 }
 
 } // namespace
+
+bool readsOnlyIntegerStorage(OpOperand &use, const CompileOptions &options) {
+  auto fc = dyn_cast<cir::FullyConnectedOp>(use.getOwner());
+  return options.integerKernels && fc && use.getOperandNumber() != 0 &&
+         integerFullyConnectedApplies(fc);
+}
 
 void addIntegerKernels(KernelTable &table) {
   auto wrap = [&table](StringRef name, IntegerBuilder integer) {

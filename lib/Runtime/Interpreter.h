@@ -211,6 +211,13 @@ void addStandardKernels(KernelTable &table);
 /// TFLite's integer kernels for quantized circle ops (IntegerKernels.cpp),
 /// wrapping the float-domain ones, which remain for other operand types.
 void addIntegerKernels(KernelTable &table);
+struct CompileOptions;
+/// Whether the integer kernel of `use`'s owner reads that operand's constant
+/// itself (its integers, at compile time) and never its frame value: a
+/// constant whose every use does is not materialized as floats (the weights
+/// of a 1B-parameter model stay one byte each).
+bool readsOnlyIntegerStorage(mlir::OpOperand &use,
+                             const CompileOptions &options);
 const KernelTable &kernelTable();
 
 /// Kernel choices that trade bit-exactness with PyTorch for speed.
