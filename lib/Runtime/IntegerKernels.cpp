@@ -127,7 +127,7 @@ std::optional<at::Tensor> constantStorage(Value v) {
         .to(at::kLong);
   at::Tensor q = at::round(*t / p->scales.view(shape));
   q.add_(p->zeroPoints.to(at::kFloat).view(shape));
-  return q.to(p->storageWidth <= 8 ? at::kChar : at::kShort);
+  return q.to(p->isSigned && p->storageWidth <= 8 ? at::kChar : at::kShort);
 }
 
 using IntegerBuilder =
