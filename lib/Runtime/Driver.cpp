@@ -693,10 +693,7 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
   if (perplexity.enabled()) {
     CompileOptions compile;
     compile.onednnGemm = opts.gemm == "onednn";
-    // Float-domain kernels unless asked: the integer ones keep a float64
-    // copy of every weight (a 1B export would not fit in 24 GiB).
-    compile.integerKernels =
-        opts.integerKernels && quantizedKernels.getNumOccurrences() > 0;
+    compile.integerKernels = opts.integerKernels;
     return runPerplexity(
         ctx, std::vector<std::string>(positional.begin(), positional.end()),
         perplexity, {opts.seed, opts.threads, compile});
