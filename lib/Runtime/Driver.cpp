@@ -699,18 +699,10 @@ int kilnRunMain(int argc, char **argv, DialectRegistry &registry) {
         perplexity, {opts.seed, opts.threads, compile});
   }
   Runner runner(ctx, sourceMgr, std::move(opts));
-  try {
+  return reportErrors("kiln-run", [&] {
     return runner.main(
         std::vector<std::string>(positional.begin(), positional.end()));
-  } catch (const Reported &) {
-    return 1;
-  } catch (const c10::Error &e) {
-    llvm::errs() << "kiln-run: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception &e) {
-    llvm::errs() << "kiln-run: error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }
 
 } // namespace kiln::runtime

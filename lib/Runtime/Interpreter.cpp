@@ -44,6 +44,18 @@ const char *RValue::kindName() const {
 
 void fail(const llvm::Twine &message) { throw EvalError(message.str()); }
 
+int reportErrors(llvm::StringRef tool, const std::function<int()> &body) {
+  try {
+    return body();
+  } catch (const Reported &) {
+  } catch (const c10::Error &e) {
+    llvm::errs() << tool << ": error: " << e.what_without_backtrace() << "\n";
+  } catch (const std::exception &e) {
+    llvm::errs() << tool << ": error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
 const at::Tensor &Frame::tensor(uint32_t slot) const {
   const RValue &v = slots[slot];
   if (v.kind != RValue::Kind::Tensor)

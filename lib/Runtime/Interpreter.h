@@ -131,6 +131,11 @@ struct Function {
   bool compiled = false;
 };
 
+/// Runs a tool's `body`, turning its errors (EvalError and other exceptions,
+/// c10::Error; Reported ones are already printed) into "TOOL: error: ..."
+/// and exit code 1.
+int reportErrors(llvm::StringRef tool, const std::function<int()> &body);
+
 /// Calls a compiled function. Throws Reported on failure.
 std::vector<RValue> callFunction(const Function &fn,
                                  llvm::ArrayRef<RValue> args);

@@ -570,7 +570,7 @@ int kilnParityMain(int argc, char **argv, DialectRegistry &registry) {
   if (!common.scalars(opts.args))
     return 2;
   Parity parity(ctx, opts);
-  return reportErrors([&] { return parity.run(); });
+  return reportErrors("kiln-parity", [&] { return parity.run(); });
 }
 
 } // namespace kiln::runtime

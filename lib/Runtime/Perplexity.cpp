@@ -24,6 +24,7 @@
 #include "Perplexity.h"
 #include "Inputs.h"
 #include "Interpreter.h"
+#include "TorchProbe.h"
 #include "kiln/Export/Circle/Reader.h"
 #include "kiln/Import/TorchScript/ArchiveCheck.h"
 #include "kiln/Import/TorchScript/TorchSupport.h"
@@ -666,17 +667,6 @@ private:
   std::vector<int64_t> axes;
 };
 
-void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out) {
-  if (v.isTensor())
-    out.push_back(v.toTensor());
-  else if (v.isTuple())
-    for (const c10::IValue &e : v.toTupleRef().elements())
-      flattenTensors(e, out);
-  else if (v.isList())
-    for (const c10::IValue &e : v.toListRef())
-      flattenTensors(e, out);
-}
-
 /// A kiln_torch / TICO causal LM: scripted, forward(input_ids,
 /// attention_mask, (cos, sin), past_key_values, use_cache,
 /// output_attentions); or traced, forward(ids, mask, cos, sin) and
@@ -784,7 +774,7 @@ private:
            "': " + (c10e ? c10e->what_without_backtrace() : e.what()));
     }
     std::vector<at::Tensor> out;
-    flattenTensors(result, out);
+    flattenIValueTensors(result, out);
     if (out.size() != static_cast<size_t>(1 + 2 * geo.layers))
       fail("'" + path + "' returns " + llvm::Twine(out.size()) +
            " tensors, expected logits and " + llvm::Twine(2 * geo.layers) +
@@ -1128,17 +1118,8 @@ int runPerplexity(MLIRContext &context,
                   const std::vector<std::string> &positional,
                   const PerplexityCommandLine &options,
                   const PerplexityShared &shared) {
-  try {
-    return run(context, positional, options, shared);
-  } catch (const Reported &) {
-    return 1;
-  } catch (const c10::Error &e) {
-    llvm::errs() << "kiln-run: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception &e) {
-    llvm::errs() << "kiln-run: error: " << e.what() << "\n";
-    return 1;
-  }
+  return reportErrors(
+      "kiln-run", [&] { return run(context, positional, options, shared); });
 }
 
 } // namespace kiln::runtime

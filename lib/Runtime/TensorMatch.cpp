@@ -387,19 +387,6 @@ bool CommonOptions::scalars(std::map<std::string, std::string> &out) const {
   return true;
 }
 
-int reportErrors(const std::function<int()> &body) {
-  try {
-    return body();
-  } catch (const EvalError &e) {
-    llvm::errs() << "kiln-parity: error: " << e.what() << "\n";
-  } catch (const Reported &) {
-  } catch (const c10::Error &e) {
-    llvm::errs() << "kiln-parity: error: " << e.what_without_backtrace()
-                 << "\n";
-  }
-  return 1;
-}
-
 void writeFileAtomically(const std::string &path,
                          const std::function<void(llvm::raw_ostream &)> &body) {
   std::string tmp = path + ".tmp";

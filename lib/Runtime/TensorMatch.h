@@ -125,10 +125,6 @@ struct CommonOptions {
   bool scalars(std::map<std::string, std::string> &out) const;
 };
 
-/// `body`'s exit code; EvalError and ATen errors are reported as
-/// "kiln-parity: error: ..." (exit 1), diagnostics already were (Reported).
-int reportErrors(const std::function<int()> &body);
-
 /// Writes `path` through a temporary renamed at the end (throws EvalError).
 void writeFileAtomically(const std::string &path,
                          const std::function<void(llvm::raw_ostream &)> &body);

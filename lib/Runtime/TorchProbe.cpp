@@ -331,16 +331,20 @@ private:
   size_t next = 0;
 };
 
-void flattenOutputs(const c10::IValue &v, std::vector<at::Tensor> &out) {
+} // namespace
+
+void flattenIValueTensors(const c10::IValue &v, std::vector<at::Tensor> &out) {
   if (v.isTensor())
     out.push_back(v.toTensor());
   else if (v.isTuple())
     for (const c10::IValue &e : v.toTupleRef().elements())
-      flattenOutputs(e, out);
+      flattenIValueTensors(e, out);
   else if (v.isList())
     for (const c10::IValue &e : v.toListRef())
-      flattenOutputs(e, out);
+      flattenIValueTensors(e, out);
 }
+
+namespace {
 
 jit::Module loadModule(const std::string &path) {
   torchscript::registerExtraOperators();
@@ -404,7 +408,7 @@ TorchRun runTorchScript(const std::string &path,
     }
     recorder = nullptr;
     jit::setGraphExecutorOptimize(optimize);
-    flattenOutputs(result, run.outputs);
+    flattenIValueTensors(result, run.outputs);
     for (Recorded &r : recorded) {
       const PointInfo &p = points.at(r.id);
       TorchProbe probe;

@@ -50,6 +50,10 @@ TorchRun runTorchScript(const std::string &path,
                         const std::vector<at::Tensor> &inputs,
                         const TorchRunOptions &options);
 
+/// Appends the tensors of a TorchScript value (tuples and lists flattened in
+/// order) to `out`.
+void flattenIValueTensors(const c10::IValue &v, std::vector<at::Tensor> &out);
+
 } // namespace kiln::runtime
 
 #endif

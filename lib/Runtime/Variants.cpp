@@ -627,7 +627,7 @@ int kilnParityVariantsMain(int argc, char **argv, DialectRegistry &registry) {
   if (!common.scalars(opts.args))
     return 2;
   Variants variants(ctx, opts);
-  return reportErrors([&] { return variants.run(); });
+  return reportErrors("kiln-parity", [&] { return variants.run(); });
 }
 
 } // namespace kiln::runtime
