@@ -675,35 +675,7 @@ class TorchBackend : public Backend {
 public:
   TorchBackend(const std::string &path, const Geometry &geo)
       : path(path), geo(geo) {
-    torchscript::registerExtraOperators();
-    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                              /*RequiresNullTerminator=*/false);
-    if (!buffer)
-      fail("cannot read '" + path + "': " + buffer.getError().message());
-    llvm::ArrayRef<uint8_t> bytes(
-        reinterpret_cast<const uint8_t *>((*buffer)->getBufferStart()),
-        (*buffer)->getBufferSize());
-    torchscript::ArchiveCheckResult check =
-        torchscript::checkTorchScriptArchive(bytes, nullptr);
-    if (!check.error.empty())
-      fail("'" + path + "' is not a readable TorchScript file: " + check.error);
-    try {
-      if (check.renameOffsets.empty()) {
-        buffer->reset();
-        module = torch::jit::load(path);
-      } else {
-        std::string copy((*buffer)->getBufferStart(),
-                         (*buffer)->getBufferSize());
-        buffer->reset();
-        for (uint64_t at : check.renameOffsets)
-          copy[at] = '~';
-        std::istringstream in(std::move(copy));
-        module = torch::jit::load(in);
-      }
-    } catch (const c10::Error &e) {
-      fail("LibTorch cannot load '" + path +
-           "': " + e.what_without_backtrace());
-    }
+    module = loadTorchScript(path);
     module.eval();
     traced = module.find_method("decode").has_value();
     if (!traced) {

@@ -344,9 +344,7 @@ void flattenIValueTensors(const c10::IValue &v, std::vector<at::Tensor> &out) {
       flattenIValueTensors(e, out);
 }
 
-namespace {
-
-jit::Module loadModule(const std::string &path) {
+jit::Module loadTorchScript(const std::string &path) {
   torchscript::registerExtraOperators();
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
@@ -361,15 +359,24 @@ jit::Module loadModule(const std::string &path) {
   if (!check.error.empty())
     throw EvalError("'" + path +
                     "' is not a readable TorchScript file: " + check.error);
-  std::string copy((*buffer)->getBufferStart(), (*buffer)->getBufferSize());
-  buffer->reset();
-  for (uint64_t at : check.renameOffsets)
-    copy[at] = '~';
-  std::istringstream in(std::move(copy));
-  return jit::load(in);
+  try {
+    // LibTorch reads the file itself (mapped) unless record names need the
+    // rename the archive check found.
+    if (check.renameOffsets.empty()) {
+      buffer->reset();
+      return jit::load(path);
+    }
+    std::string copy((*buffer)->getBufferStart(), (*buffer)->getBufferSize());
+    buffer->reset();
+    for (uint64_t at : check.renameOffsets)
+      copy[at] = '~';
+    std::istringstream in(std::move(copy));
+    return jit::load(in);
+  } catch (const c10::Error &e) {
+    throw EvalError("LibTorch cannot load '" + path +
+                    "': " + e.what_without_backtrace());
+  }
 }
-
-} // namespace
 
 TorchRun runTorchScript(const std::string &path,
                         const std::vector<at::Tensor> &inputs,
@@ -377,7 +384,7 @@ TorchRun runTorchScript(const std::string &path,
   registerRecordOps();
   TorchRun run;
   try {
-    jit::Module module = loadModule(path);
+    jit::Module module = loadTorchScript(path);
     auto method = module.find_method(options.method);
     if (!method)
       throw EvalError("'" + path + "' has no method '" + options.method + "'");

@@ -12,6 +12,7 @@
 #define KILN_LIB_RUNTIME_TORCHPROBE_H
 
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <map>
 #include <string>
@@ -49,6 +50,10 @@ struct TorchRunOptions {
 TorchRun runTorchScript(const std::string &path,
                         const std::vector<at::Tensor> &inputs,
                         const TorchRunOptions &options);
+
+/// Loads a TorchScript file after Kiln's archive check (throws EvalError
+/// with a clear message for a file LibTorch cannot read).
+torch::jit::Module loadTorchScript(const std::string &path);
 
 /// Appends the tensors of a TorchScript value (tuples and lists flattened in
 /// order) to `out`.
