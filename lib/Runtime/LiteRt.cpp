@@ -49,26 +49,41 @@ std::vector<ExposedTensor> exposeTensors(func::FuncOp func) {
       values.push_back(r);
     }
   }
-  unsigned numOld = func.getNumResults();
+  OpBuilder b(func.getContext());
+  SmallVector<DictionaryAttr> attrs;
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
+    attrs.push_back(func.getResultAttrDict(i) ? func.getResultAttrDict(i)
+                                              : b.getDictionaryAttr({}));
+  for (const ExposedTensor &e : exposed)
+    attrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
+        kiln::KilnDialect::getNameAttrName(), b.getStringAttr(e.name))));
   SmallVector<Type> types;
   for (Value v : values)
     types.push_back(v.getType());
-  SmallVector<Attribute> attrs;
-  for (unsigned i = 0; i < values.size(); ++i)
-    attrs.push_back(i < numOld ? Attribute(func.getResultAttrDict(i))
-                               : Attribute());
   func.setType(
       FunctionType::get(func.getContext(), func.getArgumentTypes(), types));
-  OpBuilder b(func.getContext());
-  for (unsigned i = 0; i < values.size(); ++i) {
-    DictionaryAttr dict = dyn_cast_or_null<DictionaryAttr>(attrs[i]);
-    func.setResultAttrs(i, dict ? dict : b.getDictionaryAttr({}));
-  }
-  for (auto [i, e] : llvm::enumerate(exposed))
-    func.setResultAttr(numOld + i, kiln::KilnDialect::getNameAttrName(),
-                       b.getStringAttr(e.name));
+  func.setAllResultAttrs(attrs);
   ret->setOperands(values);
   return exposed;
+}
+
+ExposedCopy exposeCopy(ModuleOp module, llvm::StringRef function) {
+  ExposedCopy c;
+  c.module = OwningOpRef<ModuleOp>(cast<ModuleOp>(module->clone()));
+  for (auto f : llvm::make_early_inc_range(c.module->getOps<func::FuncOp>())) {
+    if (f.getSymName() == function)
+      c.func = f;
+    else
+      f.erase();
+  }
+  if (!c.func)
+    fail("no function '" + function.str() + "'");
+  c.outputNames = resultNames(c.func);
+  for (auto [i, name] : llvm::enumerate(c.outputNames))
+    if (name.empty())
+      name = "output_" + std::to_string(i); // the writer's default
+  c.exposed = exposeTensors(c.func);
+  return c;
 }
 
 std::string liteRtRunner() {
@@ -267,23 +282,12 @@ Diff compare(const ExposedTensor &e, const at::Tensor &kiln,
 int compareWithLiteRt(ModuleOp module, llvm::StringRef function,
                       llvm::ArrayRef<RValue> args, unsigned maxListed,
                       llvm::raw_ostream &os, const CompileOptions &options) {
-  // A copy holding only `function`, every tensor of it a result.
-  OwningOpRef<ModuleOp> copy(cast<ModuleOp>(module->clone()));
-  func::FuncOp target;
-  for (auto f : llvm::make_early_inc_range(copy->getOps<func::FuncOp>())) {
-    if (f.getSymName() == function)
-      target = f;
-    else
-      f.erase();
-  }
-  if (!target)
-    fail("no function '" + function.str() + "'");
-  unsigned numOutputs = target.getNumResults();
-  std::vector<std::string> outputNames = resultNames(target);
-  for (auto [i, name] : llvm::enumerate(outputNames))
-    if (name.empty())
-      name = "output_" + std::to_string(i); // the writer's default
-  std::vector<ExposedTensor> exposed = exposeTensors(target);
+  ExposedCopy c = exposeCopy(module, function);
+  unsigned numOutputs = c.outputNames.size();
+  OwningOpRef<ModuleOp> &copy = c.module;
+  func::FuncOp target = c.func;
+  const std::vector<std::string> &outputNames = c.outputNames;
+  const std::vector<ExposedTensor> &exposed = c.exposed;
 
   TempDir dir("kiln-litert");
   std::map<std::string, at::Tensor> lite =

@@ -36,6 +36,18 @@ struct ExposedTensor {
 /// them in that order.
 std::vector<ExposedTensor> exposeTensors(mlir::func::FuncOp func);
 
+/// A copy of `module` holding only `function`, every tensor of it a result
+/// (exposeTensors). Throws EvalError when there is no such function.
+struct ExposedCopy {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::func::FuncOp func;
+  std::vector<ExposedTensor> exposed;
+  /// LiteRT's names of the function's own results (kiln.name, else the
+  /// writer's output_<i>).
+  std::vector<std::string> outputNames;
+};
+ExposedCopy exposeCopy(mlir::ModuleOp module, llvm::StringRef function);
+
 /// The LiteRT runner: $KILN_LITERT_RUNNER, else the source tree's
 /// test/e2e/litert/run.mjs. Throws EvalError when it or Node is missing.
 std::string liteRtRunner();

@@ -212,32 +212,26 @@ void Parity::replaceWithLiteRt(func::FuncOp func,
   // A copy of the function with every tensor a result, run in LiteRT; each
   // recorded tensor (same ops, so the same pairing) takes LiteRT's value.
   // Constants keep theirs: they are the file's.
-  OwningOpRef<ModuleOp> copy(cast<ModuleOp>(module->clone()));
-  func::FuncOp target;
-  for (auto f : llvm::make_early_inc_range(copy->getOps<func::FuncOp>())) {
-    if (f.getSymName() == func.getSymName())
-      target = f;
-    else
-      f.erase();
-  }
+  ExposedCopy copy = exposeCopy(*module, func.getSymName());
+  func::FuncOp target = copy.func;
   llvm::DenseMap<Operation *, Operation *> copyOf;
   for (auto [a, b] : llvm::zip(func.getBody().front().getOperations(),
                                target.getBody().front().getOperations()))
     copyOf[&a] = &b;
-  std::vector<std::string> outputs = resultNames(target);
-  Operation *ret = target.getBody().front().getTerminator();
+  // The copy's values under LiteRT's output names: the function's own
+  // results first (exposeTensors does not expose them again).
   llvm::DenseMap<Value, std::string> names;
-  for (auto [i, v] : llvm::enumerate(ret->getOperands()))
-    names.try_emplace(v, outputs[i].empty() ? "output_" + std::to_string(i)
-                                            : outputs[i]);
-  for (const ExposedTensor &e : exposeTensors(target))
+  Operation *ret = target.getBody().front().getTerminator();
+  for (auto [i, name] : llvm::enumerate(copy.outputNames))
+    names.try_emplace(ret->getOperand(i), name);
+  for (const ExposedTensor &e : copy.exposed)
     names.try_emplace(e.op->getResult(e.result), e.name);
   std::vector<RValue> args;
   for (const at::Tensor &t : inputs)
     args.push_back(RValue::tensor(t));
   TempDir dir("kiln-parity-litert");
   std::map<std::string, at::Tensor> lite =
-      runLiteRt(*copy, target, args, dir.path);
+      runLiteRt(*copy.module, target, args, dir.path);
   for (ExportTensor &t : tensors) {
     Operation *op = copyOf.lookup(t.source);
     if (!op || isa<kiln::circle::ConstOp>(op) || op->getNumResults() == 0)
