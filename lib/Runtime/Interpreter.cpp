@@ -314,6 +314,11 @@ at::Tensor QuantParams::apply(const at::Tensor &t, int64_t axisOverride) const {
   return y;
 }
 
+at::Tensor QuantParams::storage(const at::Tensor &values) const {
+  double s = static_cast<float>(scale); // as dequantize multiplies
+  return (at::round(values.to(at::kDouble) / s) + zeroPoint).to(at::kLong);
+}
+
 at::Tensor QuantParams::dequantize(const at::Tensor &storage) const {
   at::Tensor q = storage.to(at::kFloat);
   if (!perAxis)

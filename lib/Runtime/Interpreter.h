@@ -170,6 +170,9 @@ struct QuantParams {
   at::Tensor apply(const at::Tensor &x, int64_t axisOverride = -1) const;
   /// (q - zero_point) * scale, in float32.
   at::Tensor dequantize(const at::Tensor &storage) const;
+  /// The integers (int64) behind dequantized values of a per-tensor type:
+  /// round(x / scale) + zero_point, exact for values dequantize produced.
+  at::Tensor storage(const at::Tensor &values) const;
 };
 /// Null when `elementType` is not a quantized type.
 std::shared_ptr<const QuantParams> quantParamsOf(mlir::Type elementType);

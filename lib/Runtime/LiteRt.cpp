@@ -204,14 +204,6 @@ struct Diff {
   std::string note;
 };
 
-/// Integer values of a kiln-run tensor of element type `element` (float
-/// dequantized values for quantized types).
-at::Tensor storageOf(const at::Tensor &t, const QuantParams *q) {
-  if (!q)
-    return t;
-  return (at::round(t.to(at::kDouble) / q->scale) + q->zeroPoint).to(at::kLong);
-}
-
 std::string describe(const ExposedTensor &e) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -258,7 +250,7 @@ Diff compare(const ExposedTensor &e, const at::Tensor &kiln,
     d.note = "per-axis quantized";
     return d;
   }
-  at::Tensor a = storageOf(kiln, q.get()).reshape({-1});
+  at::Tensor a = (q ? q->storage(kiln) : kiln).reshape({-1});
   at::Tensor b = lite.reshape({-1});
   at::Tensor diff;
   if (q || at::isIntegralType(a.scalar_type(), true)) {
