@@ -415,9 +415,7 @@ void Parity::writeHtml(const std::string &path) {
           "<th class=\"l\">location</th><th>shape</th><th>scale</th>"
           "<th>steps</th><th>PEIR</th><th>SQNR dB</th><th>cosine</th></tr>\n";
     for (auto [i, r] : llvm::enumerate(rows)) {
-      const char *cls = int(i) == firstPast     ? " class=\"first\""
-                        : r.steps > opts.maxLsb ? " class=\"past\""
-                                                : "";
+      const char *cls = rowClass(i, firstPast, r.steps, opts.maxLsb);
       std::string scale =
           r.tensor->scales.size() == 1
               ? llvm::formatv("{0:e3}", r.tensor->scales[0]).str()

@@ -84,6 +84,15 @@ std::string basename(const std::string &file);
 std::string shapeText(llvm::ArrayRef<int64_t> shape);
 /// "inf", or `v` formatted with formatv's `spec` ("{0:f2}").
 std::string fmt(double v, const char *spec);
+/// The HTML class attribute of report row `row`: the first tensor past the
+/// bound, another one past it, or none.
+inline const char *rowClass(size_t row, int firstPast, double steps,
+                            double maxLsb) {
+  return static_cast<int>(row) == firstPast ? " class=\"first\""
+         : steps > maxLsb                   ? " class=\"past\""
+                                            : "";
+}
+
 std::string htmlEscape(llvm::StringRef s);
 /// "layer 3" for module paths through layers.3 (model.layers.3, ...), else
 /// "model".

@@ -456,9 +456,7 @@ void Variants::writeHtml(const std::string &path) {
           "<th>scale ref</th><th>steps</th><th>PEIR</th><th>SQNR dB</th>"
           "<th>cosine</th></tr>\n";
     for (auto [i, r] : llvm::enumerate(rows)) {
-      const char *cls = int(i) == firstPast     ? " class=\"first\""
-                        : r.steps > opts.maxLsb ? " class=\"past\""
-                                                : "";
+      const char *cls = rowClass(i, firstPast, r.steps, opts.maxLsb);
       os << "<tr" << cls << "><td>" << i << "</td><td class=\"l\">"
          << htmlEscape(r.tensor->name)
          << (r.axisNote.empty() ? "" : " [" + htmlEscape(r.axisNote) + "]")
